@@ -1,0 +1,155 @@
+"""Events the trainer publishes, and the bus that delivers them.
+
+Events are plain frozen dataclasses, so a subscriber on another thread can keep
+them without copying. Subscribers run on the trainer's thread and must return
+fast; slow consumers (charts) should queue and drain on their own schedule.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable, TypeVar
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One finished episode, as the analyzer wants it.
+
+    observations has T+1 rows (reset observation through the final one); the
+    other arrays have T rows.
+    """
+
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class EpisodeEnded:
+    """A training episode finished."""
+
+    env_step: int
+    episode: int
+    raw_return: float
+    shaped_return: float
+    length: int
+    success: bool
+    env_index: int
+    trajectory: Trajectory | None = None
+    analysis: Any = None
+    """The BehaviorReport when run.analyze_episodes is on, else None."""
+
+
+@dataclass(frozen=True)
+class UpdateMetrics:
+    """Learner state, published every few hundred updates rather than every one."""
+
+    env_step: int
+    updates: int
+    critic_loss: float
+    actor_loss: float
+    mean_q: float
+    critic_grad_norm: float
+    actor_grad_norm: float
+    actor_lr: float
+    critic_lr: float
+    noise_scale: float
+    per_beta: float
+    steps_per_second: float
+
+
+@dataclass(frozen=True)
+class Evaluated:
+    """A deterministic evaluation finished."""
+
+    env_step: int
+    mean_return: float
+    std_return: float
+    success_rate: float
+    returns: tuple[float, ...]
+    lengths: tuple[int, ...]
+    outcomes: dict[str, int] = field(default_factory=dict)
+    """Outcome name -> episode count, when the analyzer ran."""
+    seconds: float = 0.0
+    """Wall time the evaluation took (kept off the training clock)."""
+
+
+@dataclass(frozen=True)
+class HyperparametersChanged:
+    """Live hyperparameters changed; they took effect at env_step."""
+
+    env_step: int
+    changes: dict[str, tuple[Any, Any]]
+    """name -> (old, new)."""
+
+
+@dataclass(frozen=True)
+class RunStateChanged:
+    """The run moved to a new state."""
+
+    env_step: int
+    state: str
+    """running, paused, stopped, finished or failed."""
+    error: str | None = None
+    """The exception text when state is failed."""
+    checkpoint: str | None = None
+    """Path of the checkpoint written on stop, finish or failure."""
+
+
+@dataclass(frozen=True)
+class CheckpointSaved:
+    """A checkpoint was written."""
+
+    env_step: int
+    path: str
+
+
+Event = EpisodeEnded | UpdateMetrics | Evaluated | HyperparametersChanged | RunStateChanged | CheckpointSaved
+E = TypeVar("E")
+Handler = Callable[[Any], None]
+
+
+class EventBus:
+    """Synchronous publish/subscribe, safe to subscribe from any thread.
+
+    A subscriber that raises is logged and kept, so one broken chart never stops
+    training.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._handlers: list[tuple[type | None, Handler]] = []
+        self.errors: list[str] = []
+
+    def subscribe(self, handler: Handler, event_type: type | None = None) -> Callable[[], None]:
+        """Call handler for every event (or only for event_type); returns an unsubscribe function."""
+        entry = (event_type, handler)
+        with self._lock:
+            self._handlers = [*self._handlers, entry]
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._handlers = [h for h in self._handlers if h is not entry]
+
+        return unsubscribe
+
+    def publish(self, event: Any) -> None:
+        for event_type, handler in self._handlers:  # the list is replaced, never mutated
+            if event_type is not None and not isinstance(event, event_type):
+                continue
+            try:
+                handler(event)
+            except Exception as exc:  # noqa: BLE001 - a subscriber must not kill training
+                message = f"subscriber {getattr(handler, '__qualname__', handler)!r} failed on " \
+                          f"{type(event).__name__}: {exc!r}"
+                log.exception(message)
+                if len(self.errors) < 100:
+                    self.errors.append(message)

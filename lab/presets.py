@@ -1,0 +1,97 @@
+"""Named starting points. ``fast`` is our tuned default; ``seed-doc`` is the original design."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from lab.config import Config, ConfigError
+
+
+def _fast() -> Config:
+    """Tuned to reach a 200-point deterministic evaluation in the least wall time on 2 CPU cores."""
+    return Config().with_overrides({
+        "network.actor_hidden": [256, 256],
+        "network.critic_hidden": [256, 256],
+        "training.actor_lr": 1e-3,
+        "training.critic_lr": 1e-3,
+        "training.gamma": 0.99,
+        "training.tau": 0.005,
+        "training.batch_size": 256,
+        "training.buffer_size": 300_000,
+        "training.learning_starts": 5_000,
+        "training.updates_per_step": 1.0,
+        "noise.kind": "gaussian",
+        "noise.sigma": 0.1,
+        "noise.scale_start": 1.0,
+        "noise.scale_end": 1.0,
+        "noise.scale_decay_episodes": 0,
+        "env.num_envs": 1,
+        "run.total_steps": 200_000,
+        "run.eval_every": 10_000,
+    })
+
+
+def _seed_doc() -> Config:
+    """The original design's defaults, kept as specified."""
+    return Config().with_overrides({
+        "network.actor_hidden": [256, 128],
+        "network.critic_hidden": [256, 128],
+        "network.layer_norm": True,
+        "network.main_engine_bias": 0.5,
+        "training.actor_lr": 1e-3,
+        "training.critic_lr": 2e-3,
+        "training.gamma": 0.99,
+        "training.tau": 0.005,
+        "training.batch_size": 128,
+        "training.buffer_size": 16_384,
+        "training.learning_starts": 512,
+        "training.warmup_episodes": 30,
+        "training.policy_delay": 3,
+        "training.use_per": True,
+        "training.per_alpha": 0.6,
+        "training.per_beta_start": 0.4,
+        "training.per_beta_end": 1.0,
+        "training.target_policy_noise": 0.2,
+        "training.target_noise_clip": 0.5,
+        "training.grad_clip": 1.0,
+        "noise.kind": "ou",
+        "noise.sigma": 0.3,
+        "noise.theta": 0.2,
+        "noise.dt": 0.01,
+        "noise.scale_start": 1.0,
+        "noise.scale_end": 0.2,
+        "noise.scale_decay_episodes": 300,
+        "env.num_envs": 8,
+        "env.reward_shaping": True,
+    })
+
+
+def _tiny() -> Config:
+    """Seconds-long runs for tests, smoke checks and notebooks under LAB_SMOKE=1."""
+    return Config().with_overrides({
+        "network.actor_hidden": [32, 32],
+        "network.critic_hidden": [32, 32],
+        "training.batch_size": 32,
+        "training.buffer_size": 5_000,
+        "training.learning_starts": 200,
+        "env.num_envs": 2,
+        "run.total_steps": 1_000,
+        "run.eval_every": 500,
+        "run.eval_episodes": 2,
+        "run.checkpoint_every": 0,
+    })
+
+
+PRESETS: dict[str, Callable[[], Config]] = {"fast": _fast, "seed-doc": _seed_doc, "tiny": _tiny}
+
+
+def preset(name: str, **overrides: Any) -> Config:
+    """The named preset, with optional bare or dotted overrides."""
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r}: allowed {', '.join(PRESETS)}")
+    config = PRESETS[name]()
+    return config.with_overrides(overrides) if overrides else config
+
+
+def preset_names() -> list[str]:
+    return list(PRESETS)

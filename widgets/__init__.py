@@ -1,0 +1,1 @@
+"""The notebook GUI for Lander Lab, on ipywidgets and Plotly."""
