@@ -80,6 +80,8 @@ class Evaluated:
     """Outcome name -> episode count, when the analyzer ran."""
     seconds: float = 0.0
     """Wall time the evaluation took (kept off the training clock)."""
+    train_seconds: float = 0.0
+    """Training wall time so far, evaluations and pauses excluded."""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class Actor(nn.Module):
         if act_dim != 2:
             raise ValueError(f"Actor expects 2 actions (main, side engine), got act_dim={act_dim}")
         self.obs_dim, self.act_dim = obs_dim, act_dim
+        self.network_config = net
         self.trunk = mlp([obs_dim, *net.actor_hidden], net.activation, net.layer_norm)
         width = net.actor_hidden[-1]
         self.main_head = nn.Linear(width, 1)

@@ -1,0 +1,40 @@
+"""``python -m lab eval``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "Evaluate a checkpoint or policy deterministically on fixed seeds."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", nargs="?", default=None,
+                        help="checkpoint.pt, policy.pt or a run folder (default: the pretrained agent); "
+                             "'heuristic' evaluates Gymnasium's hand-written pilot")
+    parser.add_argument("--episodes", type=int, default=10, help="number of episodes")
+    parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (then +1 each)")
+    parser.add_argument("--json", action="store_true", help="print JSON: mean_return, std_return, success_rate, "
+                                                            "returns, outcomes")
+    parser.add_argument("--no-analysis", action="store_true", help="skip the behavior analyzer")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lab.evaluation import evaluate
+    from lab.policy import heuristic_policy, load_policy
+
+    if args.episodes < 1:
+        raise ValueError(f"--episodes={args.episodes} is invalid: allowed an integer >= 1")
+    policy = heuristic_policy() if args.checkpoint == "heuristic" else load_policy(args.checkpoint)
+    result = evaluate(policy, episodes=args.episodes, seed=args.seed, analyze=not args.no_analysis)
+    if args.json:
+        print(json.dumps(result.to_dict()))
+        return 0
+    print(f"episodes:     {args.episodes} (seeds {args.seed}..{args.seed + args.episodes - 1})")
+    print(f"mean return:  {result.mean_return:.1f}")
+    print(f"std return:   {result.std_return:.1f}")
+    print(f"success rate: {100 * result.success_rate:.0f}% (return >= 200)")
+    if result.reports:
+        mix = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items(), key=lambda kv: -kv[1]))
+        print(f"outcomes:     {mix}")
+    return 0

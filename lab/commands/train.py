@@ -1,0 +1,51 @@
+"""``python -m lab train``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "Train a TD3 agent and write a run folder."
+DESCRIPTION = ("Train TD3 on LunarLanderContinuous. Writes config.yaml, checkpoint.pt, policy.pt and per-episode "
+               "metrics (episodes.jsonl) into a new run folder. Ctrl-C saves a checkpoint and exits cleanly.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lab.presets import preset_names
+
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="dotted config overrides, e.g. training.actor_lr=3e-4 run.total_steps=50000")
+    parser.add_argument("--preset", default="fast", choices=preset_names(), help="starting configuration")
+    parser.add_argument("--config", default=None, help="a YAML or JSON config file (replaces --preset)")
+    parser.add_argument("--out", default=None, help="run folder (default: run.out_dir/<timestamp>_<preset>)")
+    parser.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint")
+    parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into the run folder")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and scripts)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lab.config import Config
+    from lab.presets import preset
+    from lab.progress import ProgressBar
+    from lab.trainer import Trainer
+
+    config = Config.load(args.config) if args.config else preset(args.preset)
+    config = config.with_overrides(args.overrides)
+    name = "config" if args.config else args.preset
+    trainer = Trainer(config, run_dir=args.out, name=name, resume=args.resume)
+    if not args.no_progress:
+        trainer.events.subscribe(ProgressBar(config.run.total_steps, initial=trainer.env_step))
+    if args.tensorboard:
+        from lab.analysis.tensorboard import TensorBoardLogger
+
+        board = TensorBoardLogger(trainer.run_dir / "tensorboard")
+        trainer.events.subscribe(board)
+    print(f"run folder: {trainer.run_dir}")
+    try:
+        summary = trainer.fit()
+    finally:
+        trainer.close()
+        if args.tensorboard:
+            board.close()
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["state"] in ("finished", "stopped") else 1

@@ -1,0 +1,38 @@
+"""Vector env construction and seeding.
+
+The trainer drives Gymnasium's vector env in its default NEXT_STEP autoreset
+mode: the step after an episode ends only returns the reset observation, and
+that step is never stored as a transition (see Trainer._collect).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+from lab.config import EnvironmentConfig
+
+
+def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
+    try:
+        return gym.make(env_id, render_mode=render_mode)
+    except gym.error.Error as exc:
+        raise ValueError(f"env.env_id={env_id!r} cannot be made: {exc}") from exc
+
+
+def make_vector_env(cfg: EnvironmentConfig) -> gym.vector.VectorEnv:
+    """num_envs copies, sync (one process) or async (a process per env)."""
+    fns = [lambda: make_env(cfg.env_id) for _ in range(cfg.num_envs)]
+    if cfg.vectorization == "async":
+        return gym.vector.AsyncVectorEnv(fns, context="spawn")
+    return gym.vector.SyncVectorEnv(fns)
+
+
+def episode_seeds(run_seed: int, epoch: int, num_envs: int) -> list[int]:
+    """Env reset seeds for a fresh start of all envs; epoch counts checkpoint boundaries.
+
+    Derived, not drawn, so a run resumed from a checkpoint resets its envs exactly
+    as the uninterrupted run did at that boundary.
+    """
+    ss = np.random.SeedSequence([run_seed, 7919, epoch])
+    return [int(s) for s in ss.generate_state(num_envs)]

@@ -1,0 +1,100 @@
+"""Deterministic evaluation on fixed seeds.
+
+Episodes run side by side in plain envs (no autoreset) so the policy sees one
+batched forward pass per step. Seeds are seed, seed+1, ... so every evaluation
+of every agent faces the same landers.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from lab.envs import make_env
+from lab.events import Trajectory
+from lab.policy import Policy, as_policy
+
+
+@dataclass
+class EvaluationResult:
+    mean_return: float
+    std_return: float
+    success_rate: float
+    returns: list[float]
+    lengths: list[int]
+    seeds: list[int]
+    trajectories: list[Trajectory] = field(default_factory=list)
+    reports: list[Any] = field(default_factory=list)
+    """BehaviorReports, when analyze was on."""
+
+    @property
+    def outcomes(self) -> dict[str, int]:
+        return dict(Counter(_name(r.outcome) for r in self.reports))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mean_return": self.mean_return, "std_return": self.std_return,
+                "success_rate": self.success_rate, "returns": self.returns, "lengths": self.lengths,
+                "seeds": self.seeds, "outcomes": self.outcomes}
+
+
+def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
+             env_id: str = "LunarLanderContinuous-v3", success_threshold: float = 200.0,
+             analyze: bool = True, keep_trajectories: bool = False, batch: int = 32) -> EvaluationResult:
+    """Run ``episodes`` deterministic episodes with seeds seed..seed+episodes-1."""
+    if not isinstance(episodes, int) or episodes < 1:
+        raise ValueError(f"episodes={episodes!r} is invalid: allowed an integer >= 1")
+    pi = as_policy(policy)
+    seeds = list(range(seed, seed + episodes))
+    trajectories: list[Trajectory] = []
+    for start in range(0, episodes, batch):
+        trajectories.extend(_run_batch(pi, env_id, seeds[start:start + batch]))
+    returns = [float(t.rewards.sum()) for t in trajectories]
+    reports = []
+    if analyze:
+        from lab.analysis import BehaviorAnalyzer
+
+        analyzer = BehaviorAnalyzer()
+        reports = [analyzer.analyze(t.observations, t.actions, t.terminated, t.truncated, t.rewards)
+                   for t in trajectories]
+    arr = np.asarray(returns)
+    return EvaluationResult(
+        mean_return=float(arr.mean()), std_return=float(arr.std()),
+        success_rate=float((arr >= success_threshold).mean()), returns=returns,
+        lengths=[len(t.actions) for t in trajectories], seeds=seeds,
+        trajectories=trajectories if keep_trajectories else [], reports=reports)
+
+
+def _run_batch(policy: Policy, env_id: str, seeds: list[int]) -> list[Trajectory]:
+    envs = [make_env(env_id) for _ in seeds]
+    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
+    observations: list[list[np.ndarray]] = [[o] for o in obs]
+    actions: list[list[np.ndarray]] = [[] for _ in seeds]
+    rewards: list[list[float]] = [[] for _ in seeds]
+    ends: list[tuple[bool, bool] | None] = [None] * len(seeds)
+    active = list(range(len(seeds)))
+    while active:
+        batch_actions = policy(obs[active])
+        still = []
+        for k, i in enumerate(active):
+            o, r, term, trunc, _ = envs[i].step(batch_actions[k])
+            observations[i].append(np.asarray(o, dtype=np.float32))
+            actions[i].append(batch_actions[k])
+            rewards[i].append(float(r))
+            obs[i] = o
+            if term or trunc:
+                ends[i] = (bool(term), bool(trunc))
+            else:
+                still.append(i)
+        active = still
+    for env in envs:
+        env.close()
+    return [Trajectory(np.stack(observations[i]), np.stack(actions[i]).astype(np.float32),
+                       np.asarray(rewards[i], dtype=np.float32), *ends[i])  # type: ignore[misc]
+            for i in range(len(seeds))]
+
+
+def _name(value: Any) -> str:
+    return str(getattr(value, "value", value))

@@ -1,0 +1,63 @@
+"""Exploration noise: Ornstein-Uhlenbeck with one state per env, or Gaussian, times a decaying scale."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lab.config import NoiseConfig
+
+
+class OUNoise:
+    """Temporally correlated noise, x += theta*(mu - x)*dt + sigma*sqrt(dt)*N(0, 1), one row per env.
+
+    Each env keeps its own state and resets it when its episode ends, so one env's
+    crash does not shape another's exploration.
+    """
+
+    def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, theta: float, dt: float,
+                 rng: np.random.Generator) -> None:
+        self.mu, self.sigma, self.theta, self.dt = mu, sigma, theta, dt
+        self.rng = rng
+        self.state = np.full((num_envs, act_dim), mu, dtype=np.float64)
+
+    def sample(self) -> np.ndarray:
+        drift = self.theta * (self.mu - self.state) * self.dt
+        diffusion = self.sigma * np.sqrt(self.dt) * self.rng.standard_normal(self.state.shape)
+        self.state += drift + diffusion
+        return self.state.astype(np.float32)
+
+    def reset(self, env_mask: np.ndarray | None = None) -> None:
+        if env_mask is None:
+            self.state[:] = self.mu
+        else:
+            self.state[env_mask] = self.mu
+
+
+class GaussianNoise:
+    """Independent N(mu, sigma) per step: the usual TD3 choice."""
+
+    def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, rng: np.random.Generator) -> None:
+        self.mu, self.sigma, self.rng = mu, sigma, rng
+        self.shape = (num_envs, act_dim)
+        self.theta = 0.0
+        self.state = np.zeros(self.shape)
+
+    def sample(self) -> np.ndarray:
+        return (self.mu + self.sigma * self.rng.standard_normal(self.shape)).astype(np.float32)
+
+    def reset(self, env_mask: np.ndarray | None = None) -> None:
+        """Stateless: nothing to reset."""
+
+
+def make_noise(cfg: NoiseConfig, num_envs: int, act_dim: int, rng: np.random.Generator) -> OUNoise | GaussianNoise:
+    if cfg.kind == "ou":
+        return OUNoise(num_envs, act_dim, cfg.mu, cfg.sigma, cfg.theta, cfg.dt, rng)
+    return GaussianNoise(num_envs, act_dim, cfg.mu, cfg.sigma, rng)
+
+
+def noise_scale(cfg: NoiseConfig, episodes_done: int) -> float:
+    """Linear decay from scale_start to scale_end over scale_decay_episodes."""
+    if cfg.scale_decay_episodes <= 0:
+        return cfg.scale_start
+    frac = min(1.0, episodes_done / cfg.scale_decay_episodes)
+    return cfg.scale_start + frac * (cfg.scale_end - cfg.scale_start)

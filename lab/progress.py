@@ -1,0 +1,51 @@
+"""A tqdm progress bar fed by trainer events."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from lab.events import EpisodeEnded, Evaluated, RunStateChanged
+
+
+class ProgressBar:
+    """Shows env steps/s, episode, average raw return, success % and the most common outcome (last 100)."""
+
+    def __init__(self, total_steps: int, initial: int = 0, refresh_episodes: int = 5) -> None:
+        self.bar = tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05)
+        self.refresh_episodes = refresh_episodes
+        self.returns: list[float] = []
+        self.outcomes: list[str] = []
+        self.best_eval: float | None = None
+        self.episodes = 0
+
+    def __call__(self, event: Any) -> None:
+        if isinstance(event, EpisodeEnded):
+            self.episodes = event.episode
+            self.returns = (self.returns + [event.raw_return])[-100:]
+            if event.analysis is not None:
+                self.outcomes = (self.outcomes + [str(event.analysis.outcome.value)])[-100:]
+            self.bar.update(event.env_step - self.bar.n)
+            if event.episode % self.refresh_episodes == 0:
+                self._postfix()
+        elif isinstance(event, Evaluated):
+            self.best_eval = max(self.best_eval or event.mean_return, event.mean_return)
+            self.bar.update(event.env_step - self.bar.n)
+            self._postfix()
+        elif isinstance(event, RunStateChanged) and event.state in ("finished", "stopped", "failed"):
+            self.bar.update(event.env_step - self.bar.n)
+            self._postfix()
+            self.bar.close()
+
+    def _postfix(self) -> None:
+        successes = sum(r >= 200 for r in self.returns)
+        postfix = {"ep": self.episodes,
+                   "ret": f"{sum(self.returns) / len(self.returns):.0f}" if self.returns else "-",
+                   "succ": f"{100 * successes / max(1, len(self.returns)):.0f}%"}
+        if self.outcomes:
+            postfix["mostly"] = Counter(self.outcomes).most_common(1)[0][0]
+        if self.best_eval is not None:
+            postfix["best_eval"] = f"{self.best_eval:.0f}"
+        self.bar.set_postfix(postfix, refresh=False)

@@ -1,0 +1,167 @@
+"""One episode you step yourself, and the pilots that fly it.
+
+The watch window, the play window, GIF export and the notebook viewer all drive
+the same ``Flight`` so their telemetry and verdicts always agree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from lab.policy import PRETRAINED_POLICY, Policy, as_policy, heuristic_policy, random_policy
+
+ENV_ID = "LunarLanderContinuous-v3"
+PILOT_NAMES = ("heuristic", "random")  # checkpoint arguments that name a built-in pilot
+
+
+def resolve_pilot(spec: Any = None) -> Policy:
+    """Turn a CLI/API pilot spec into a Policy: None (pretrained), 'heuristic', 'random', a path or a policy."""
+    if isinstance(spec, str) and spec.lower() in PILOT_NAMES:
+        return heuristic_policy() if spec.lower() == "heuristic" else random_policy()
+    if spec is None and not PRETRAINED_POLICY.exists():
+        raise FileNotFoundError(f"the pretrained agent {str(PRETRAINED_POLICY)!r} is missing; pass a checkpoint, "
+                                "or 'heuristic' for Gymnasium's reference pilot")
+    if isinstance(spec, (str, Path)) and not Path(spec).exists():
+        raise FileNotFoundError(f"checkpoint {str(spec)!r} does not exist (expected a .pt policy or checkpoint file, "
+                                f"a run folder, or one of {', '.join(PILOT_NAMES)})")
+    return as_policy(spec)
+
+
+@dataclass
+class EpisodeRecord:
+    """Everything the analyzer and the exporters need about one finished (or partial) episode."""
+
+    seed: int
+    observations: np.ndarray  # (T+1, 8)
+    actions: np.ndarray  # (T, 2)
+    rewards: np.ndarray  # (T,)
+    terminated: bool
+    truncated: bool
+    frames: list[np.ndarray] = field(default_factory=list)
+    frame_steps: list[int] = field(default_factory=list)  # the step index each kept frame shows
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @property
+    def ret(self) -> float:
+        return float(self.rewards.sum())
+
+
+class Flight:
+    """A single LunarLanderContinuous episode with its history; reset it yourself, step it yourself."""
+
+    def __init__(self, seed: int = 0, render: bool = True) -> None:
+        import gymnasium as gym
+
+        self.env = gym.make(ENV_ID, render_mode="rgb_array" if render else None)
+        self.reset(seed)
+
+    def reset(self, seed: int | None = None) -> np.ndarray:
+        """Start over; the same seed gives the same terrain and the same initial push."""
+        if seed is not None:
+            self.seed = int(seed)
+        obs, _ = self.env.reset(seed=self.seed)
+        self.observations: list[np.ndarray] = [np.asarray(obs, dtype=np.float32)]
+        self.actions: list[np.ndarray] = []
+        self.rewards: list[float] = []
+        self.terminated = self.truncated = False
+        return self.obs
+
+    @property
+    def obs(self) -> np.ndarray:
+        return self.observations[-1]
+
+    @property
+    def steps(self) -> int:
+        return len(self.actions)
+
+    @property
+    def ret(self) -> float:
+        return float(sum(self.rewards))
+
+    @property
+    def done(self) -> bool:
+        return self.terminated or self.truncated
+
+    @property
+    def last_action(self) -> np.ndarray:
+        return self.actions[-1] if self.actions else np.zeros(2, dtype=np.float32)
+
+    def step(self, action: np.ndarray) -> float:
+        if self.done:
+            raise RuntimeError("the episode is over; call reset() first")
+        action = np.clip(np.asarray(action, dtype=np.float32).reshape(2), -1.0, 1.0)
+        obs, reward, terminated, truncated, _ = self.env.step(action)
+        self.observations.append(np.asarray(obs, dtype=np.float32))
+        self.actions.append(action)
+        self.rewards.append(float(reward))
+        self.terminated, self.truncated = bool(terminated), bool(truncated)
+        return float(reward)
+
+    def frame(self) -> np.ndarray:
+        """The env's own rendering of the current state, (400, 600, 3) uint8."""
+        return self.env.render()
+
+    def record(self) -> EpisodeRecord:
+        return EpisodeRecord(self.seed, np.stack(self.observations),
+                             np.stack(self.actions) if self.actions else np.zeros((0, 2), np.float32),
+                             np.asarray(self.rewards, dtype=np.float64), self.terminated, self.truncated)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+FrameFn = Callable[[np.ndarray, Flight], np.ndarray]
+
+
+def run_episode(policy: Callable[[np.ndarray], np.ndarray], seed: int = 0, every: int = 1,
+                frame_fn: FrameFn | None = None, render: bool = True, flight: Flight | None = None) -> EpisodeRecord:
+    """Fly one episode; keep every ``every``-th frame (and always the last), passed through ``frame_fn``.
+
+    Every step is rendered, even the skipped ones, because the env ages its engine
+    particles inside render(): skipping renders would make the flames look wrong.
+    """
+    if int(every) < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}")
+    own = flight is None
+    flight = flight or Flight(seed, render=render)
+    if not own:
+        flight.reset(seed)
+    frames: list[np.ndarray] = []
+    steps: list[int] = []
+
+    def keep(frame: np.ndarray) -> None:
+        frames.append(frame_fn(frame, flight) if frame_fn else frame)
+        steps.append(flight.steps)
+
+    try:
+        if render:
+            keep(flight.frame())
+        while not flight.done:
+            flight.step(policy(flight.obs))
+            if render:
+                frame = flight.frame()
+                if flight.steps % every == 0 or flight.done:
+                    keep(frame)
+        record = flight.record()
+    finally:
+        if own:
+            flight.close()
+    record.frames, record.frame_steps = frames, steps
+    return record
+
+
+def analyze(record: EpisodeRecord) -> Any | None:
+    """The behavior analyzer's report, or None while lab.analysis is unavailable (then show just the return)."""
+    try:
+        from lab.analysis import BehaviorAnalyzer
+    except ImportError:
+        return None
+    return BehaviorAnalyzer().analyze(record.observations, record.actions, record.terminated, record.truncated,
+                                      record.rewards)

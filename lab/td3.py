@@ -1,0 +1,166 @@
+"""TD3 (Fujimoto et al. 2018), readable top to bottom.
+
+Three ideas on top of DDPG:
+1. Clipped double-Q: two critics; the target uses the smaller of their estimates.
+2. Target policy smoothing: clipped noise on the target action, so Q is smooth in a.
+3. Delayed policy updates: the actor and the targets move once per policy_delay critic steps.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from lab.config import NetworkConfig, TrainingConfig
+from lab.networks import Actor, TwinCritic
+from lab.replay import Batch
+
+
+@dataclass
+class UpdateResult:
+    critic_loss: float | torch.Tensor
+    actor_loss: float | torch.Tensor | None
+    mean_q: float | torch.Tensor
+    td_errors: torch.Tensor
+    critic_grad_norm: float | torch.Tensor
+    actor_grad_norm: float | torch.Tensor | None
+
+
+def td3_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q1: torch.Tensor,
+               next_q2: torch.Tensor) -> torch.Tensor:
+    """y = r + discount * min(Q1', Q2'); discount is gamma**n, or 0 after termination."""
+    return rewards + discounts * torch.minimum(next_q1, next_q2)
+
+
+def smoothed_target_action(target_actor: Actor, next_obs: torch.Tensor, noise_std: float,
+                           noise_clip: float) -> torch.Tensor:
+    """a' = clip(pi'(s') + clip(N(0, std), -c, c), -1, 1)."""
+    action = target_actor(next_obs)
+    noise = (torch.randn_like(action) * noise_std).clamp_(-noise_clip, noise_clip)
+    return (action + noise).clamp_(-1.0, 1.0)
+
+
+class TD3:
+    """The learner: actor, twin critics, their targets and optimizers.
+
+    Live hyperparameters are plain attributes (and the optimizers' lr); the
+    trainer changes them between updates.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, cfg: TrainingConfig,
+                 device: torch.device | str = "cpu") -> None:
+        self.device = torch.device(device)
+        self.actor = Actor(obs_dim, act_dim, net).to(self.device)
+        self.critic = TwinCritic(obs_dim, act_dim, net).to(self.device)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
+                                           weight_decay=cfg.weight_decay)
+        self.actor_lr, self.critic_lr = cfg.actor_lr, cfg.critic_lr
+        self.tau = cfg.tau
+        self.policy_delay = cfg.policy_delay
+        self.target_policy_noise = cfg.target_policy_noise
+        self.target_noise_clip = cfg.target_noise_clip
+        self.grad_clip = cfg.grad_clip
+        self.huber = cfg.critic_loss == "huber"
+        self.lr_schedule = cfg.lr_schedule
+        self.updates = 0
+        self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
+                       (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+
+    # ---- acting -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Deterministic actions for a batch of observations."""
+        return self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).cpu().numpy()
+
+    # ---- learning ---------------------------------------------------------------------
+    def update(self, batch: Batch, want_metrics: bool = False) -> UpdateResult:
+        """One critic step, and every policy_delay-th call an actor step and a target update."""
+        self.updates += 1
+
+        # 1. Critic: regress both Q-functions onto the clipped double-Q target.
+        with torch.no_grad():
+            next_action = smoothed_target_action(self.actor_target, batch.next_obs,
+                                                 self.target_policy_noise, self.target_noise_clip)
+            next_q1, next_q2 = self.critic_target(batch.next_obs, next_action)
+            target = td3_target(batch.rewards, batch.discounts, next_q1, next_q2)
+        q = self.critic(batch.obs, batch.actions)  # (2, batch)
+        td_errors = q - target
+        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if self.huber else td_errors.square()
+        critic_loss = (per_sample * batch.weights).mean(dim=1).sum()  # PER weights scale each sample
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        critic_norm = self._clip(self.critic.parameters(), want_metrics)
+        self.critic_opt.step()
+
+        # 2. Actor and targets, delayed.
+        actor_loss = actor_norm = None
+        if self.updates % self.policy_delay == 0:
+            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+            actor_norm = self._clip(self.actor.parameters(), want_metrics)
+            self.actor_opt.step()
+            self.soft_update()
+
+        return UpdateResult(critic_loss.detach(), None if actor_loss is None else actor_loss.detach(),
+                            q.detach().mean(), td_errors.detach()[0].abs(), critic_norm, actor_norm)
+
+    def _clip(self, params, want_norm: bool) -> float | torch.Tensor:  # type: ignore[no-untyped-def]
+        """Clip the global gradient norm when configured; compute it only when asked or needed."""
+        if self.grad_clip > 0:
+            return torch.nn.utils.clip_grad_norm_(params, self.grad_clip, foreach=True)
+        if want_norm:
+            grads = [p.grad for p in params if p.grad is not None]
+            return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+        return 0.0
+
+    @torch.no_grad()
+    def soft_update(self) -> None:
+        """Polyak averaging, target += tau * (online - target), fused over all parameters."""
+        for target, online in self._pairs:
+            torch._foreach_lerp_(target, online, self.tau)
+
+    # ---- live hyperparameters ---------------------------------------------------------
+    def set_learning_rates(self, actor_lr: float, critic_lr: float) -> None:
+        self.actor_lr, self.critic_lr = actor_lr, critic_lr
+
+    def apply_schedule(self, progress: float) -> tuple[float, float]:
+        """Scale the base learning rates by the schedule at progress in [0, 1]; returns them."""
+        if self.lr_schedule == "linear":
+            factor = 1.0 - 0.9 * progress
+        elif self.lr_schedule == "cosine":
+            factor = 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
+        else:
+            factor = 1.0
+        a, c = self.actor_lr * factor, self.critic_lr * factor
+        for group in self.actor_opt.param_groups:
+            group["lr"] = a
+        for group in self.critic_opt.param_groups:
+            group["lr"] = c
+        return a, c
+
+    # ---- checkpointing ----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, data: dict) -> None:
+        self.actor.load_state_dict(data["actor"])
+        self.critic.load_state_dict(data["critic"])
+        self.actor_target.load_state_dict(data["actor_target"])
+        self.critic_target.load_state_dict(data["critic_target"])
+        self.actor_opt.load_state_dict(data["actor_opt"])
+        self.critic_opt.load_state_dict(data["critic_opt"])
+        self.updates = int(data["updates"])

@@ -1,0 +1,122 @@
+"""Scripted pilots flown in the real LunarLanderContinuous-v3, for analyzer tests.
+
+Each pilot is ``pilot(obs, step) -> action``. ``fly`` runs one seeded episode and
+returns the arrays the analyzer takes, so tests judge real physics rather than
+hand-typed numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.envs.box2d.lunar_lander import heuristic
+
+Pilot = Callable[[np.ndarray, int], np.ndarray]
+
+HOVER_A0 = 0.144
+"""Main-engine action whose 57% throttle balances gravity (see lab.analysis.thresholds)."""
+VY_OBS_PER_MPS = 1 / 7.5
+"""Observation units per m/s of vertical speed."""
+
+
+@dataclass(frozen=True)
+class Flight:
+    observations: np.ndarray
+    actions: np.ndarray
+    rewards: np.ndarray
+    terminated: bool
+    truncated: bool
+
+    def args(self) -> tuple[np.ndarray, np.ndarray, bool, bool, np.ndarray]:
+        """Positional and keyword arguments for BehaviorAnalyzer.analyze, in order."""
+        return self.observations, self.actions, self.terminated, self.truncated, self.rewards
+
+
+class _Continuous:  # heuristic() only reads env.unwrapped.continuous
+    continuous = True
+
+    @property
+    def unwrapped(self) -> "_Continuous":
+        return self
+
+
+_ENV = _Continuous()
+
+
+def fly(pilot: Pilot, seed: int, max_steps: int = 1000) -> Flight:
+    """One episode of pilot in the real env, seeded, ending on termination or the time limit."""
+    env = gym.make("LunarLanderContinuous-v3", max_episode_steps=max_steps)
+    try:
+        obs, _ = env.reset(seed=seed)
+        observations, actions, rewards = [obs], [], []
+        terminated = truncated = False
+        step = 0
+        while not (terminated or truncated):
+            action = np.clip(np.asarray(pilot(obs, step), dtype=np.float32), -1, 1)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            observations.append(obs)
+            actions.append(action)
+            rewards.append(reward)
+            step += 1
+    finally:
+        env.close()
+    return Flight(np.asarray(observations, np.float32), np.asarray(actions, np.float32),
+                  np.asarray(rewards, np.float32), bool(terminated), bool(truncated))
+
+
+def gym_heuristic(obs: np.ndarray, step: int) -> np.ndarray:
+    """Gymnasium's own lander controller."""
+    return np.asarray(heuristic(_ENV, obs), dtype=np.float32)
+
+
+def no_thrust(obs: np.ndarray, step: int) -> np.ndarray:
+    return np.array([-1.0, 0.0], np.float32)
+
+
+def full_side_thrust(direction: float) -> Pilot:
+    """Main engine off, one side engine at full power for the whole episode."""
+    return lambda obs, step: np.array([-1.0, direction], np.float32)
+
+
+def _attitude(obs: np.ndarray, x_target: float = 0.0, tilt: float | None = None) -> float:
+    """Side-engine command: lean towards x_target like Gymnasium's heuristic, or hold a fixed tilt."""
+    x, vx, angle, omega = obs[0], obs[2], obs[4], obs[5]
+    target = np.clip((x - x_target) * 0.5 + vx * 1.0, -0.4, 0.4) if tilt is None else tilt
+    return float(-((target - angle) * 0.5 - omega * 1.0) * 20)
+
+
+def vertical_speed(target_mps: Callable[[np.ndarray, int], float], x_target: float = 0.0,
+                   tilt: float | None = None, cut_on_contact: bool = True) -> Pilot:
+    """Track a vertical speed (m/s, + is up) with the main engine; steer with the side engines."""
+
+    def pilot(obs: np.ndarray, step: int) -> np.ndarray:
+        if cut_on_contact and (obs[6] or obs[7]):
+            return np.array([-1.0, 0.0], np.float32)
+        error = target_mps(obs, step) * VY_OBS_PER_MPS - obs[3]
+        return np.array([HOVER_A0 + 15 * error, _attitude(obs, x_target, tilt)], np.float32)
+
+    return pilot
+
+
+def hold_altitude(y_target: float) -> Pilot:
+    """Hold a height (observation units) above the pad, centred, forever."""
+    return vertical_speed(lambda obs, step: float(np.clip((y_target - obs[1]) * 6.0, -2, 2)), cut_on_contact=False)
+
+
+def descend_at(speed_mps: float, **kwargs) -> Pilot:
+    """Sink at a steady speed all the way to the ground, then cut the engines."""
+    return vertical_speed(lambda obs, step: -speed_mps, **kwargs)
+
+
+def hold_then_climb(y_target: float, climb_from_step: int, climb_mps: float) -> Pilot:
+    hold = hold_altitude(y_target)
+    climb = vertical_speed(lambda obs, step: climb_mps, cut_on_contact=False)
+    return lambda obs, step: hold(obs, step) if step < climb_from_step else climb(obs, step)
+
+
+def full_main_thrust(obs: np.ndarray, step: int) -> np.ndarray:
+    """Main engine flat out while staying upright: the lander climbs out of the top of the screen."""
+    return np.array([1.0, _attitude(obs)], np.float32)
