@@ -198,6 +198,8 @@ class EnvironmentConfig:
     """Gymnasium id; the analyzer and shaping assume the LunarLander observation."""
     num_envs: int = 1
     """Parallel envs in the vector env."""
+    max_episode_steps: int = 0
+    """Time limit per episode; 0 keeps the env's own (1000 for LunarLander)."""
     vectorization: str = "sync"
     """sync (one process) or async (one process per env)."""
     reward_shaping: bool = False
@@ -224,6 +226,7 @@ class EnvironmentConfig:
         _require(isinstance(self.env_id, str) and bool(self.env_id), s, "env_id", self.env_id,
                  "a registered Gymnasium id")
         _int_range(s, "num_envs", self.num_envs, 1, 256)
+        _int_range(s, "max_episode_steps", self.max_episode_steps, 0, 100_000)
         _choice(s, "vectorization", self.vectorization, ("sync", "async"))
         _require(isinstance(self.reward_shaping, bool), s, "reward_shaping", self.reward_shaping,
                  "true or false")

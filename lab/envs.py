@@ -13,16 +13,17 @@ import numpy as np
 from lab.config import EnvironmentConfig
 
 
-def make_env(env_id: str, render_mode: str | None = None) -> gym.Env:
+def make_env(env_id: str, render_mode: str | None = None, max_episode_steps: int = 0) -> gym.Env:
+    """gym.make with a clear error; max_episode_steps=0 keeps the env's own time limit."""
     try:
-        return gym.make(env_id, render_mode=render_mode)
+        return gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps or None)
     except gym.error.Error as exc:
         raise ValueError(f"env.env_id={env_id!r} cannot be made: {exc}") from exc
 
 
 def make_vector_env(cfg: EnvironmentConfig) -> gym.vector.VectorEnv:
     """num_envs copies, sync (one process) or async (a process per env)."""
-    fns = [lambda: make_env(cfg.env_id) for _ in range(cfg.num_envs)]
+    fns = [lambda: make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps) for _ in range(cfg.num_envs)]
     if cfg.vectorization == "async":
         return gym.vector.AsyncVectorEnv(fns, context="spawn")
     return gym.vector.SyncVectorEnv(fns)

@@ -42,7 +42,8 @@ class EvaluationResult:
 
 def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
              env_id: str = "LunarLanderContinuous-v3", success_threshold: float = 200.0,
-             analyze: bool = True, keep_trajectories: bool = False, batch: int = 32) -> EvaluationResult:
+             analyze: bool = True, keep_trajectories: bool = False, batch: int = 32,
+             max_episode_steps: int = 0) -> EvaluationResult:
     """Run ``episodes`` deterministic episodes with seeds seed..seed+episodes-1."""
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"episodes={episodes!r} is invalid: allowed an integer >= 1")
@@ -50,7 +51,7 @@ def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
     seeds = list(range(seed, seed + episodes))
     trajectories: list[Trajectory] = []
     for start in range(0, episodes, batch):
-        trajectories.extend(_run_batch(pi, env_id, seeds[start:start + batch]))
+        trajectories.extend(_run_batch(pi, env_id, seeds[start:start + batch], max_episode_steps))
     returns = [float(t.rewards.sum()) for t in trajectories]
     reports = []
     if analyze:
@@ -67,8 +68,8 @@ def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
         trajectories=trajectories if keep_trajectories else [], reports=reports)
 
 
-def _run_batch(policy: Policy, env_id: str, seeds: list[int]) -> list[Trajectory]:
-    envs = [make_env(env_id) for _ in seeds]
+def _run_batch(policy: Policy, env_id: str, seeds: list[int], max_episode_steps: int) -> list[Trajectory]:
+    envs = [make_env(env_id, max_episode_steps=max_episode_steps) for _ in seeds]
     obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
     observations: list[list[np.ndarray]] = [[o] for o in obs]
     actions: list[list[np.ndarray]] = [[] for _ in seeds]

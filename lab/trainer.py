@@ -485,7 +485,8 @@ class Trainer:
         cfg = self.config
         result = evaluate(self.policy, episodes=episodes or cfg.run.eval_episodes, seed=cfg.run.eval_seed,
                           env_id=cfg.env.env_id, success_threshold=cfg.env.success_threshold,
-                          analyze=cfg.run.analyze_episodes, keep_trajectories=True)
+                          analyze=cfg.run.analyze_episodes, keep_trajectories=True,
+                          max_episode_steps=cfg.env.max_episode_steps)
         seconds = time.perf_counter() - started
         self.last_evaluation = result
         self._last_eval_step = self.env_step

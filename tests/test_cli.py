@@ -1,0 +1,71 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def lab(*args, timeout=300):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "lab", *args], capture_output=True, text=True, timeout=timeout,
+                          env=env, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "run"
+    result = lab("train", "--preset", "tiny", "--out", str(out), "run.total_steps=500", "run.eval_every=250",
+                 "env.max_episode_steps=150")
+    assert result.returncode == 0, result.stderr[-2000:]
+    return out, result
+
+
+def test_train_smoke_run_writes_the_run_folder_and_shows_progress(trained_run):
+    out, result = trained_run
+    for name in ("config.yaml", "checkpoint.pt", "policy.pt", "episodes.jsonl", "evaluations.jsonl"):
+        assert (out / name).exists(), name
+    assert "step/s" in result.stderr  # the tqdm bar
+    rows = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert rows and {"raw_return", "shaped_return", "length", "success", "outcome", "behaviors"} <= set(rows[0])
+    assert json.loads(result.stdout[result.stdout.index("{"):])["state"] == "finished"
+
+
+def test_eval_json_has_the_documented_keys(trained_run):
+    out, _ = trained_run
+    result = lab("eval", str(out / "checkpoint.pt"), "--episodes", "2", "--seed", "5", "--json")
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert {"mean_return", "std_return", "success_rate", "returns"} <= set(data)
+    assert len(data["returns"]) == 2
+
+
+def test_eval_prints_a_human_summary_and_the_heuristic_lands():
+    result = lab("eval", "heuristic", "--episodes", "3")
+    assert result.returncode == 0, result.stderr
+    assert "mean return" in result.stdout and "success rate: 100%" in result.stdout
+
+
+def test_bad_override_is_a_clear_error_and_exit_code_2(tmp_path):
+    result = lab("train", "--preset", "tiny", "--out", str(tmp_path / "r"), "training.actor_lr=-1")
+    assert result.returncode == 2
+    assert "training.actor_lr=-1" in result.stderr and "allowed" in result.stderr
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    result = lab("eval", str(tmp_path / "missing.pt"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_every_command_has_help():
+    from lab.cli import COMMANDS, _module
+
+    for name in COMMANDS:
+        if _module(name) is None:
+            continue
+        result = lab(name, "--help", timeout=120)
+        assert result.returncode == 0, (name, result.stderr)
+        assert "usage: python -m lab " + name in result.stdout
