@@ -84,8 +84,15 @@ class TD3:
     def update(self, batch: Batch, want_metrics: bool = False) -> UpdateResult:
         """One critic step, and every policy_delay-th call an actor step and a target update."""
         self.updates += 1
+        critic_loss, mean_q, td_errors, critic_norm = self.critic_step(batch, want_metrics)
+        actor_loss = actor_norm = None
+        if self.updates % self.policy_delay == 0:
+            actor_loss, actor_norm = self.actor_step(batch, want_metrics)
+            self.soft_update()
+        return UpdateResult(critic_loss, actor_loss, mean_q, td_errors, critic_norm, actor_norm)
 
-        # 1. Critic: regress both Q-functions onto the clipped double-Q target.
+    def critic_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
+        """Regress both Q-functions onto the clipped double-Q target; PER weights scale each sample."""
         with torch.no_grad():
             next_action = smoothed_target_action(self.actor_target, batch.next_obs,
                                                  self.target_policy_noise, self.target_noise_clip)
@@ -94,24 +101,21 @@ class TD3:
         q = self.critic(batch.obs, batch.actions)  # (2, batch)
         td_errors = q - target
         per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if self.huber else td_errors.square()
-        critic_loss = (per_sample * batch.weights).mean(dim=1).sum()  # PER weights scale each sample
+        critic_loss = (per_sample * batch.weights).mean(dim=1).sum()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
-        critic_norm = self._clip(self.critic.parameters(), want_metrics)
+        norm = self._clip(self.critic.parameters(), want_metrics)
         self.critic_opt.step()
+        return critic_loss.detach(), q.detach().mean(), td_errors.detach()[0].abs(), norm
 
-        # 2. Actor and targets, delayed.
-        actor_loss = actor_norm = None
-        if self.updates % self.policy_delay == 0:
-            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
-            self.actor_opt.zero_grad(set_to_none=True)
-            actor_loss.backward()
-            actor_norm = self._clip(self.actor.parameters(), want_metrics)
-            self.actor_opt.step()
-            self.soft_update()
-
-        return UpdateResult(critic_loss.detach(), None if actor_loss is None else actor_loss.detach(),
-                            q.detach().mean(), td_errors.detach()[0].abs(), critic_norm, actor_norm)
+    def actor_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
+        """Push the actor up the first critic's Q surface."""
+        actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
+        self.actor_opt.zero_grad(set_to_none=True)
+        actor_loss.backward()
+        norm = self._clip(self.actor.parameters(), want_metrics)
+        self.actor_opt.step()
+        return actor_loss.detach(), norm
 
     def _clip(self, params, want_norm: bool) -> float | torch.Tensor:  # type: ignore[no-untyped-def]
         """Clip the global gradient norm when configured; compute it only when asked or needed."""

@@ -1,0 +1,144 @@
+"""``python -m lab bench``: time-to-solve, throughput, analyzer and panel benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+
+HELP = "Benchmarks: time-to-solve and throughput."
+DESCRIPTION = ("Benchmarks that print figures. time-to-solve trains from scratch per seed until the deterministic "
+               "10-episode evaluation mean reaches 200; throughput times training, the bare TD3 update and PER.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lab.presets import preset_names
+
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    tts = sub.add_parser("time-to-solve", help="env steps and training seconds until eval mean >= 200",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    tts.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
+    tts.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="one run per seed")
+    tts.add_argument("--max-steps", type=int, default=300_000, help="cap on env steps per seed")
+    tts.add_argument("--max-seconds", type=float, default=600.0, help="cap on training seconds per seed")
+    tts.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
+    tts.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
+    tts.add_argument("--out", default=None, help="keep each seed's run folder under this folder")
+    tts.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    tts.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
+
+    thr = sub.add_parser("throughput", help="training steps/s, update split, PER cost, bare-update rate",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    thr.add_argument("--hidden", type=int, nargs="+", default=[400, 300], help="hidden sizes of actor and critic")
+    thr.add_argument("--batch-size", type=int, default=256, help="batch size")
+    thr.add_argument("--updates-per-step", type=float, default=1.0, help="update-to-data ratio")
+    thr.add_argument("--threads", type=int, default=1, help="torch threads")
+    thr.add_argument("--steps", type=int, default=3_000, help="timed training env steps (after warm-up)")
+    thr.add_argument("--per-capacity", type=int, default=1_000_000, help="PER tree size for the sampling figure")
+    thr.add_argument("--against-sb3", action="store_true", help="also time Stable-Baselines3's TD3 (if installed)")
+    thr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode")
+    sub.add_parser("panel", help="training speed with the notebook panel's charts attached, as a ratio")
+
+
+def run(args: argparse.Namespace) -> int:
+    return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
+            "panel": _panel}[args.bench](args)
+
+
+def _time_to_solve(args: argparse.Namespace) -> int:
+    from lab.bench import summarize_solves, time_to_solve
+    from lab.presets import preset
+
+    config = preset(args.preset).with_overrides(args.overrides)
+    results = []
+    if not args.json:
+        print(f"time-to-solve: preset {args.preset}, eval every {args.eval_every} steps on {args.eval_episodes} "
+              f"fixed seeds; caps {args.max_steps} steps / {args.max_seconds:.0f} s per seed")
+        print(f"{'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8} {'steps/s':>8} {'best eval':>9}")
+    for seed in args.seeds:
+        out = None if args.out is None else f"{args.out}/seed{seed}"
+        r = time_to_solve(config, seed, args.max_steps, args.max_seconds, args.eval_every, args.eval_episodes,
+                          out_dir=out)
+        results.append(r)
+        if not args.json:
+            print(f"{seed:>4} {'yes' if r.solved else 'no':>6} {r.env_steps:>10} {r.train_seconds:>8.1f} "
+                  f"{r.steps_per_second:>8.1f} {r.best_eval:>9.1f}", flush=True)
+    summary = summarize_solves(results)
+    if args.json:
+        print(json.dumps({"preset": args.preset, "overrides": args.overrides, "summary": summary,
+                          "seeds": [dataclasses.asdict(r) for r in results]}, indent=2))
+    else:
+        print(f"median: {summary['median_env_steps']:.0f} env steps, {summary['median_train_seconds']:.1f} s; "
+              f"solved {summary['solved']}/{summary['seeds']}; slowest {summary['max_train_seconds']:.1f} s")
+    return 0
+
+
+def _throughput(args: argparse.Namespace) -> int:
+    import torch
+
+    from lab import bench
+    from lab.config import Config
+
+    torch.set_num_threads(args.threads)
+    config = Config().with_overrides({
+        "network.actor_hidden": args.hidden, "network.critic_hidden": args.hidden,
+        "training.batch_size": args.batch_size, "training.updates_per_step": args.updates_per_step,
+        "training.learning_starts": 2_000, "run.torch_threads": args.threads, "run.analyze_episodes": True,
+        "noise.kind": "gaussian", "noise.sigma": 0.1})
+    figures: dict[str, float | None] = {}
+    figures["bare_updates_per_s"] = statistics.median(bench.bare_update_rate(args.hidden, args.batch_size, 2.0)
+                                                      for _ in range(3))
+    figures["train_steps_per_s"] = bench.training_rate(config, args.steps)
+    figures["efficiency"] = figures["train_steps_per_s"] * args.updates_per_step / figures["bare_updates_per_s"]
+    split = bench.update_split(args.hidden, args.batch_size, per=True)
+    figures.update({f"{k}_ms": v for k, v in split.items()})
+    figures["per_sample_update_ms_1M"] = bench.per_sample_update_ms(args.per_capacity, 256)
+    if args.against_sb3:
+        sb3 = bench.sb3_training_rate(args.hidden, args.batch_size, args.updates_per_step, args.steps, 2_000,
+                                      args.threads)
+        figures["sb3_steps_per_s"] = sb3
+        figures["speedup_vs_sb3"] = None if sb3 is None else figures["train_steps_per_s"] / sb3
+    if args.json:
+        print(json.dumps({"hidden": args.hidden, "batch_size": args.batch_size, "threads": args.threads,
+                          "updates_per_step": args.updates_per_step, **figures}, indent=2))
+        return 0
+    print(f"throughput: hidden {args.hidden}, batch {args.batch_size}, {args.updates_per_step} updates/step, "
+          f"{args.threads} torch thread(s)")
+    labels = {
+        "bare_updates_per_s": "bare TD3 updates/s (fixed batch)",
+        "train_steps_per_s": "training env steps/s",
+        "efficiency": "training efficiency (updates/s vs bare)",
+        "sample_ms": "  update split: sample (PER) ms",
+        "critic_ms": "  update split: critic ms",
+        "actor_ms": "  update split: actor + targets ms",
+        "priorities_ms": "  update split: priority update ms",
+        "per_sample_update_ms_1M": f"PER sample+update, 256 of {args.per_capacity:,} ms",
+        "sb3_steps_per_s": "SB3 TD3 env steps/s",
+        "speedup_vs_sb3": "speed-up over SB3",
+    }
+    for key, label in labels.items():
+        if key in figures:
+            value = figures[key]
+            text = "not installed" if value is None else (f"{value:.1%}" if key == "efficiency" else f"{value:.3g}")
+            print(f"{label:<45} {text}")
+    return 0
+
+
+def _analyzer(args: argparse.Namespace) -> int:
+    from lab.analysis.bench import benchmark_analyzer
+
+    result = benchmark_analyzer()
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _panel(args: argparse.Namespace) -> int:
+    try:
+        from widgets.bench import panel_overhead
+    except ImportError as exc:
+        raise ValueError(f"the panel benchmark needs the widgets package: {exc}") from exc
+    print(json.dumps(panel_overhead(), indent=2))
+    return 0
