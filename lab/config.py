@@ -11,9 +11,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import yaml
 
@@ -321,7 +322,7 @@ class Config:
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Config":
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
         """Build from a nested dict; unknown sections or fields are refused by name."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"a config must be a mapping of sections, got {type(data).__name__}")
@@ -360,7 +361,7 @@ class Config:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "Config":
+    def load(cls, path: str | Path) -> Config:
         """Read a YAML or JSON config file; a preset file is a partial config over the defaults."""
         path = Path(path)
         if not path.is_file():
@@ -374,7 +375,7 @@ class Config:
 
     # ---- overrides --------------------------------------------------------------
     def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str] | None = None,
-                       **named: Any) -> "Config":
+                       **named: Any) -> Config:
         """A new config with dotted (``training.actor_lr``) or bare (``actor_lr``) keys changed.
 
         Accepts a mapping, ``key=value`` strings from a command line, or keyword

@@ -6,8 +6,9 @@ torch, batching and devices behind ``policy(obs) -> action``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import torch
@@ -42,7 +43,7 @@ class Policy:
         return f"Policy({self.name!r})"
 
     @classmethod
-    def from_actor(cls, actor: Actor, name: str = "actor", metadata: dict[str, Any] | None = None) -> "Policy":
+    def from_actor(cls, actor: Actor, name: str = "actor", metadata: dict[str, Any] | None = None) -> Policy:
         """Wrap a live actor; it is copied to the CPU so training can keep updating the original."""
         import copy
 

@@ -26,9 +26,9 @@ from lab.envs import episode_seeds, make_vector_env
 from lab.evaluation import EvaluationResult, evaluate
 from lab.events import (
     CheckpointSaved,
+    EpisodeEnded,
     Evaluated,
     EventBus,
-    EpisodeEnded,
     HyperparametersChanged,
     RunStateChanged,
     Trajectory,
@@ -134,7 +134,7 @@ class Trainer:
             raise RuntimeError("this trainer is already running in the background")
         return self._run()
 
-    def start(self) -> "Trainer":
+    def start(self) -> Trainer:
         """Train in a background thread and return at once."""
         if self._thread is not None and self._thread.is_alive():
             raise RuntimeError("this trainer is already running")

@@ -1,14 +1,14 @@
 """Scripted pilots flown in the real LunarLanderContinuous-v3, for analyzer tests.
 
-Each pilot is ``pilot(obs, step) -> action``. ``fly`` runs one seeded episode and
-returns the arrays the analyzer takes, so tests judge real physics rather than
-hand-typed numbers.
+Each pilot is ``pilot(obs, step) -> action``; some keep state, so build a fresh
+one per episode. ``fly`` runs one seeded episode and returns the arrays the
+analyzer takes, so tests judge real physics rather than hand-typed numbers.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import gymnasium as gym
 import numpy as np
@@ -30,16 +30,12 @@ class Flight:
     terminated: bool
     truncated: bool
 
-    def args(self) -> tuple[np.ndarray, np.ndarray, bool, bool, np.ndarray]:
-        """Positional and keyword arguments for BehaviorAnalyzer.analyze, in order."""
-        return self.observations, self.actions, self.terminated, self.truncated, self.rewards
-
 
 class _Continuous:  # heuristic() only reads env.unwrapped.continuous
     continuous = True
 
     @property
-    def unwrapped(self) -> "_Continuous":
+    def unwrapped(self) -> _Continuous:
         return self
 
 
@@ -112,6 +108,7 @@ def descend_at(speed_mps: float, **kwargs) -> Pilot:
 
 
 def hold_then_climb(y_target: float, climb_from_step: int, climb_mps: float) -> Pilot:
+    """Hold a low height, then climb gently until the time limit."""
     hold = hold_altitude(y_target)
     climb = vertical_speed(lambda obs, step: climb_mps, cut_on_contact=False)
     return lambda obs, step: hold(obs, step) if step < climb_from_step else climb(obs, step)
@@ -120,3 +117,59 @@ def hold_then_climb(y_target: float, climb_from_step: int, climb_mps: float) -> 
 def full_main_thrust(obs: np.ndarray, step: int) -> np.ndarray:
     """Main engine flat out while staying upright: the lander climbs out of the top of the screen."""
     return np.array([1.0, _attitude(obs)], np.float32)
+
+
+def hop_after_touchdown(speed_mps: float = 1.0, burn_steps: int = 15) -> Pilot:
+    """Land, then fire the main engine flat out for a moment: the lander bounces back up."""
+    land = descend_at(speed_mps)
+    state = {"first": None}
+
+    def pilot(obs: np.ndarray, step: int) -> np.ndarray:
+        if state["first"] is None and (obs[6] or obs[7]):
+            state["first"] = step
+        if state["first"] is not None and step - state["first"] < burn_steps:
+            return np.array([1.0, _attitude(obs)], np.float32)
+        return land(obs, step)
+
+    return pilot
+
+
+def yo_yo(low: float = 0.3, high: float = 1.0, period_steps: int = 150) -> Pilot:
+    """Alternate between two heights: climb, sink, climb, sink."""
+    def target(obs: np.ndarray, step: int) -> float:
+        y_target = high if (step // period_steps) % 2 else low
+        return float(np.clip((y_target - obs[1]) * 6.0, -2.5, 2.5))
+
+    return vertical_speed(target, cut_on_contact=False)
+
+
+def weave(amplitude: float = 0.4, period_steps: int = 150) -> Pilot:
+    """Hold height while swinging from one side of the pad to the other."""
+    def pilot(obs: np.ndarray, step: int) -> np.ndarray:
+        x_target = amplitude if (step // period_steps) % 2 else -amplitude
+        climb = float(np.clip((0.8 - obs[1]) * 6.0, -2, 2)) * VY_OBS_PER_MPS
+        return np.array([HOVER_A0 + 15 * (climb - obs[3]), _attitude(obs, x_target)], np.float32)
+
+    return pilot
+
+
+def random_actions(seed: int) -> Pilot:
+    rng = np.random.default_rng(seed)
+    return lambda obs, step: rng.uniform(-1, 1, size=2).astype(np.float32)
+
+
+def pulsed_main(every: int = 4) -> Pilot:
+    """The main engine at its weakest setting on one step in every few: too little to brake."""
+    return lambda obs, step: np.array([0.01 if step % every == 0 else -1.0, _attitude(obs)], np.float32)
+
+
+def lean_near_ground(speed_mps: float, tilt: float, below: float = 0.2) -> Pilot:
+    """Sink upright, then hold a lean in the last metre: the lander slides sideways into the ground."""
+    upright, leaning = descend_at(speed_mps), descend_at(speed_mps, tilt=tilt)
+    return lambda obs, step: leaning(obs, step) if obs[1] < below else upright(obs, step)
+
+
+def skim(tilt: float) -> Pilot:
+    """Hold a low height while leaning: the lander accelerates sideways until it leaves the screen."""
+    return vertical_speed(lambda obs, step: float(np.clip((0.1 - obs[1]) * 6, -2, 2)), tilt=tilt,
+                          cut_on_contact=False)

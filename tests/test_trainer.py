@@ -78,9 +78,9 @@ def test_same_seed_same_result(tiny_config, tmp_path):
     for k in range(2):
         trainer = Trainer(_no_analysis(tiny_config), run_dir=tmp_path / f"run{k}")
         got = []
-        trainer.events.subscribe(lambda e: got.append(e.raw_return), EpisodeEnded)
+        trainer.events.subscribe(got.append, EpisodeEnded)
         trainer.fit()
-        returns.append((got, trainer.policy(np.ones(8, np.float32)).tolist()))
+        returns.append(([e.raw_return for e in got], trainer.policy(np.ones(8, np.float32)).tolist()))
         trainer.close()
     assert returns[0] == returns[1]
 

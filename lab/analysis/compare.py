@@ -1,0 +1,175 @@
+"""Compare runs: a table of how far each got, and overlaid curves in one offline HTML page.
+
+Runs of different lengths share the env-step axis. A folder that is missing or
+unreadable gets a row saying why, and the other runs are still compared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lab.analysis.diagnostics import moving_average
+from lab.analysis.report import html_page, html_table, markdown_table
+from lab.analysis.run_data import RunData, RunFolderError, load_run
+from lab.io import atomic_write_text
+
+METRICS: dict[str, str] = {
+    "eval": "evaluation mean return",
+    "return": "training raw return (moving mean)",
+    "shaped": "training shaped return (moving mean)",
+    "success": "training success % (moving mean)",
+    "length": "episode length (moving mean)",
+    "critic_loss": "critic loss",
+    "actor_loss": "actor loss",
+    "mean_q": "mean Q",
+}
+"""Curves ``compare`` can overlay, by name."""
+
+COLUMNS = ["run", "status", "episodes", "env steps", "train time", "final eval", "best eval", "solved at step",
+           "time to solve", "last-window return", "outcome mix (last window)"]
+
+
+@dataclass
+class Comparison:
+    """The outcome of comparing runs: one table row per folder, and the loaded runs."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    runs: list[RunData] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
+    """Folder -> why it could not be read."""
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        return COLUMNS, [[_cell(row.get(c)) for c in COLUMNS] for row in self.rows]
+
+    def markdown(self) -> str:
+        return markdown_table(*self.table())
+
+
+def compare_runs(run_dirs: list[str | Path], metrics: list[str] | tuple[str, ...] = ("eval", "return"),
+                 window: int = 100) -> Comparison:
+    """Load each folder (keeping going past bad ones) and tabulate final and best evaluation, solve, outcome mix."""
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {unknown}: allowed {', '.join(METRICS)}")
+    if not run_dirs:
+        raise ValueError("no run folders given: pass one or more RUN_DIR")
+    result = Comparison()
+    for run_dir in run_dirs:
+        try:
+            run = load_run(run_dir, window=window)
+            row = _row(run)
+        except RunFolderError as exc:
+            message = str(exc)
+        except Exception as exc:  # noqa: BLE001 - one corrupt folder must not stop the comparison
+            message = f"could not read {str(run_dir)!r}: {type(exc).__name__}: {exc}"
+        else:
+            result.runs.append(run)
+            result.rows.append(row)
+            continue
+        result.errors[str(run_dir)] = message
+        result.rows.append({"run": Path(run_dir).name or str(run_dir), "status": f"error: {message}"})
+    return result
+
+
+def write_comparison(comparison: Comparison, out: str | Path, metrics: list[str] | tuple[str, ...] = ("eval", "return"),
+                     ) -> tuple[Path, Path]:
+    """Write the overlaid-curves HTML page and a Markdown table beside it."""
+    out = Path(out)
+    charts = [(METRICS[m], _overlay(comparison.runs, m)) for m in metrics]
+    names = ", ".join(r.name for r in comparison.runs) or "no readable runs"
+    notes = "".join(f"<li>{_escape(k)}: {_escape(v)}</li>" for k, v in comparison.errors.items())
+    body = [f"<section><h2>Runs</h2>{html_table(*comparison.table())}</section>"]
+    if notes:
+        body.append(f"<section><h2>Could not read</h2><ul>{notes}</ul></section>")
+    page = html_page("Lander Lab: run comparison", names, body, charts)
+    markdown = "\n".join(["# Lander Lab: run comparison", "", comparison.markdown(), ""])
+    return atomic_write_text(out, page), atomic_write_text(out.with_suffix(".md"), markdown)
+
+
+def _row(run: RunData) -> dict[str, Any]:
+    summary = run.tracker.summary()
+    evaluations = run.evaluations
+    solved_step, solved_seconds = run.solved()
+    row: dict[str, Any] = {
+        "run": run.name, "status": run.final_state or "ok", "episodes": summary["episodes"],
+        "env steps": run.env_steps(), "train time": _duration(run.train_seconds()),
+        "final eval": evaluations[-1]["mean_return"] if evaluations else None,
+        "best eval": max(e["mean_return"] for e in evaluations) if evaluations else None,
+        "solved at step": solved_step, "time to solve": _duration(solved_seconds),
+        "last-window return": summary.get("returns", {}).get("last_window_mean"),
+        "outcome mix (last window)": _mix(summary.get("outcomes", {}).get("last_window")),
+    }
+    if row["outcome mix (last window)"] is None and evaluations and evaluations[-1].get("outcomes"):
+        counts = evaluations[-1]["outcomes"]
+        total = sum(counts.values()) or 1
+        row["outcome mix (last window)"] = "eval: " + _mix({k: v / total for k, v in counts.items()})
+    if run.problems:
+        row["status"] = f"{row['status']} ({len(run.problems)} warning(s))"
+    return row
+
+
+def _overlay(runs: list[RunData], metric: str) -> Any:
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for run in runs:
+        x, y = _series(run, metric)
+        if len(x):
+            fig.add_scatter(x=x, y=y, name=run.name, mode="lines+markers" if metric == "eval" else "lines")
+    if not fig.data:
+        fig.add_annotation(text=f"no run has {METRICS[metric]} data", showarrow=False, x=0.5, y=0.5,
+                           xref="paper", yref="paper")
+    elif metric in ("eval", "return", "shaped") and runs:
+        fig.add_hline(y=runs[0].success_threshold, line_dash="dot", line_color="green")
+    fig.update_layout(xaxis_title="env step", yaxis_title=METRICS[metric], height=440, margin=dict(t=30),
+                      template="plotly_white", legend=dict(orientation="h", y=-0.2))
+    return fig
+
+
+def _series(run: RunData, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """x (env steps) and y of one metric for one run, thinned to a few thousand points."""
+    if metric == "eval":
+        rows = run.evaluations
+        return np.array([r["env_step"] for r in rows]), np.array([r["mean_return"] for r in rows], dtype=float)
+    if metric in ("critic_loss", "actor_loss", "mean_q"):
+        updates = run.tracker.update_columns()
+        return updates["env_step"], updates[metric]
+    cols = run.tracker.episode_columns()
+    source = {"return": "raw_return", "shaped": "shaped_return", "success": "success", "length": "length"}[metric]
+    y = moving_average(cols[source].astype(float), run.tracker.window) * (100 if metric == "success" else 1)
+    keep = np.unique(np.linspace(0, len(y) - 1, min(len(y), 4000)).astype(int)) if len(y) else np.zeros(0, int)
+    return cols["env_step"][keep], y[keep]
+
+
+def _mix(shares: dict[str, float] | None, top: int = 3) -> str | None:
+    if not shares:
+        return None
+    items = sorted(shares.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{k} {100 * v:.0f}%" for k, v in items)
+
+
+def _duration(seconds: float | None) -> str | None:
+    if seconds is None or not math.isfinite(seconds):
+        return None
+    return f"{seconds / 60:.1f} min" if seconds >= 120 else f"{seconds:.0f} s"
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def _escape(text: str) -> str:
+    import html
+
+    return html.escape(text)
