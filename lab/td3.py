@@ -110,9 +110,13 @@ class TD3:
 
     def actor_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
         """Push the actor up the first critic's Q surface."""
-        actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
-        self.actor_opt.zero_grad(set_to_none=True)
-        actor_loss.backward()
+        self.critic.requires_grad_(False)  # the actor step needs no critic weight gradients: skip them
+        try:
+            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+        finally:
+            self.critic.requires_grad_(True)
         norm = self._clip(self.actor.parameters(), want_metrics)
         self.actor_opt.step()
         return actor_loss.detach(), norm

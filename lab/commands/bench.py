@@ -39,7 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--against-sb3", action="store_true", help="also time Stable-Baselines3's TD3 (if installed)")
     thr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
-    sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode")
+    ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
+                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
     sub.add_parser("panel", help="training speed with the notebook panel's charts attached, as a ratio")
 
 
@@ -130,7 +132,7 @@ def _throughput(args: argparse.Namespace) -> int:
 def _analyzer(args: argparse.Namespace) -> int:
     from lab.analysis.bench import benchmark_analyzer
 
-    result = benchmark_analyzer()
+    result = benchmark_analyzer(episodes=args.episodes)
     print(json.dumps(result, indent=2))
     return 0
 
