@@ -69,3 +69,24 @@ def test_every_command_has_help():
         result = lab(name, "--help", timeout=120)
         assert result.returncode == 0, (name, result.stderr)
         assert "usage: python -m lab " + name in result.stdout
+
+
+def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "train", "--preset", "tiny", "--out", str(out),
+                             "run.total_steps=100000000", "--no-progress"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (out / "episodes.jsonl").exists():
+        time.sleep(0.2)
+    assert (out / "episodes.jsonl").exists(), "training never produced an episode"
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr[-2000:]
+    assert (out / "checkpoint.pt").exists()
+    assert json.loads((out / "summary.json").read_text())["state"] == "stopped"
+    assert '"state": "stopped"' in stdout
