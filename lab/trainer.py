@@ -541,6 +541,7 @@ class Trainer:
         return path
 
     def _load_checkpoint(self, path: str | Path) -> None:
+        """Restore learner, counters, RNGs and noise; the given config rules (it must fit the networks)."""
         data = read_checkpoint_file(path, kind="checkpoint")
         saved = Config.from_dict(data["config"])
         if saved.network != self.config.network:
@@ -549,7 +550,10 @@ class Trainer:
         if saved.env.num_envs != self.config.env.num_envs:
             raise CheckpointError(f"checkpoint {str(path)!r} is incompatible: it has env.num_envs="
                                   f"{saved.env.num_envs}, the config asks for {self.config.env.num_envs}")
-        self.config = saved.with_overrides({"run.total_steps": self.config.run.total_steps})
+        if "replay" in data and (saved.training.buffer_size, saved.training.use_per) != (
+                self.config.training.buffer_size, self.config.training.use_per):
+            raise CheckpointError(f"checkpoint {str(path)!r} is incompatible: its replay buffer has "
+                                  f"buffer_size={saved.training.buffer_size}, use_per={saved.training.use_per}")
         self.agent.load_state_dict(data["agent"])
         c = data["counters"]
         self.env_step, self.episodes, self.epoch = int(c["env_step"]), int(c["episodes"]), int(c["epoch"])

@@ -15,21 +15,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. training.actor_lr=3e-4 run.total_steps=50000")
-    parser.add_argument("--preset", default="fast", choices=preset_names(), help="starting configuration")
+    parser.add_argument("--preset", default=None, choices=preset_names(),
+                        help="starting configuration (default: fast, or the checkpoint's own with --resume)")
     parser.add_argument("--config", default=None, help="a YAML or JSON config file (replaces --preset)")
     parser.add_argument("--out", default=None, help="run folder (default: run.out_dir/<timestamp>_<preset>)")
-    parser.add_argument("--resume", default=None, metavar="CHECKPOINT", help="continue from a checkpoint")
+    parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
+                        help="continue from a checkpoint, with its config plus any overrides")
     parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into the run folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and scripts)")
 
 
 def run(args: argparse.Namespace) -> int:
+    args.preset_given = args.preset is not None
+    args.preset = args.preset or "fast"
+    from lab.checkpoint import read_checkpoint_file
     from lab.config import Config
     from lab.presets import preset
     from lab.progress import ProgressBar
     from lab.trainer import Trainer
 
-    config = Config.load(args.config) if args.config else preset(args.preset)
+    if args.config:
+        config = Config.load(args.config)
+    elif args.resume and not args.preset_given:
+        config = Config.from_dict(read_checkpoint_file(args.resume, kind="checkpoint")["config"])
+    else:
+        config = preset(args.preset)
     config = config.with_overrides(args.overrides)
     name = "config" if args.config else args.preset
     trainer = Trainer(config, run_dir=args.out, name=name, resume=args.resume)
