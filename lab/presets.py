@@ -11,8 +11,9 @@ from lab.config import Config, ConfigError
 def _fast() -> Config:
     """Tuned to reach a 200-point deterministic evaluation in the least wall time on 2 CPU cores."""
     return Config().with_overrides({
-        "network.actor_hidden": [256, 256],
-        "network.critic_hidden": [256, 256],
+        "network.actor_hidden": [128, 128],
+        "network.critic_hidden": [128, 128],
+        "training.n_step": 3,
         "training.actor_lr": 1e-3,
         "training.critic_lr": 1e-3,
         "training.gamma": 0.99,
@@ -29,6 +30,7 @@ def _fast() -> Config:
         "env.num_envs": 1,
         "run.total_steps": 200_000,
         "run.eval_every": 10_000,
+        "run.torch_threads": 1,
     })
 
 

@@ -6,20 +6,21 @@ the same ``Flight`` so their telemetry and verdicts always agree.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
-
-from lab.policy import PRETRAINED_POLICY, Policy, as_policy, heuristic_policy, random_policy
 
 ENV_ID = "LunarLanderContinuous-v3"
 PILOT_NAMES = ("heuristic", "random")  # checkpoint arguments that name a built-in pilot
 
 
-def resolve_pilot(spec: Any = None) -> Policy:
+def resolve_pilot(spec: Any = None) -> Any:
     """Turn a CLI/API pilot spec into a Policy: None (pretrained), 'heuristic', 'random', a path or a policy."""
+    from lab.policy import PRETRAINED_POLICY, as_policy, heuristic_policy, random_policy  # torch: only when flying
+
     if isinstance(spec, str) and spec.lower() in PILOT_NAMES:
         return heuristic_policy() if spec.lower() == "heuristic" else random_policy()
     if spec is None and not PRETRAINED_POLICY.exists():
@@ -108,6 +109,20 @@ class Flight:
         """The env's own rendering of the current state, (400, 600, 3) uint8."""
         return self.env.render()
 
+    def skip_frame(self) -> None:
+        """Age the flame particles as a render would, without drawing: frames kept later look the same.
+
+        LunarLander shortens particle lives inside render(); exporters that keep every
+        other frame call this for the skipped ones instead of paying for a full render.
+        """
+        env = self.env.unwrapped
+        if hasattr(env, "particles") and hasattr(env, "_clean_particles"):
+            for particle in env.particles:
+                particle.ttl -= 0.15  # as in LunarLander.render
+            env._clean_particles(False)
+        else:  # another gymnasium version: fall back to the real thing
+            self.env.render()
+
     def record(self) -> EpisodeRecord:
         return EpisodeRecord(self.seed, np.stack(self.observations),
                              np.stack(self.actions) if self.actions else np.zeros((0, 2), np.float32),
@@ -124,8 +139,8 @@ def run_episode(policy: Callable[[np.ndarray], np.ndarray], seed: int = 0, every
                 frame_fn: FrameFn | None = None, render: bool = True, flight: Flight | None = None) -> EpisodeRecord:
     """Fly one episode; keep every ``every``-th frame (and always the last), passed through ``frame_fn``.
 
-    Every step is rendered, even the skipped ones, because the env ages its engine
-    particles inside render(): skipping renders would make the flames look wrong.
+    Skipped steps still age the flame particles (``Flight.skip_frame``), so the
+    flames look the same whatever ``every`` is.
     """
     if int(every) < 1:
         raise ValueError(f"every must be an integer >= 1, got {every!r}")
@@ -146,9 +161,10 @@ def run_episode(policy: Callable[[np.ndarray], np.ndarray], seed: int = 0, every
         while not flight.done:
             flight.step(policy(flight.obs))
             if render:
-                frame = flight.frame()
                 if flight.steps % every == 0 or flight.done:
-                    keep(frame)
+                    keep(flight.frame())
+                else:
+                    flight.skip_frame()
         record = flight.record()
     finally:
         if own:
@@ -161,7 +177,19 @@ def analyze(record: EpisodeRecord) -> Any | None:
     """The behavior analyzer's report, or None while lab.analysis is unavailable (then show just the return)."""
     try:
         from lab.analysis import BehaviorAnalyzer
-    except ImportError:
+    except ImportError as exc:
+        if exc.name and not exc.name.startswith("lab"):
+            raise  # a missing third-party dependency is a real error, not "analyzer not there"
         return None
     return BehaviorAnalyzer().analyze(record.observations, record.actions, record.terminated, record.truncated,
                                       record.rewards)
+
+
+def pilot_label(policy: Any) -> str:
+    """A short name for captions: 'pretrained agent', 'heuristic', or a checkpoint's file name."""
+    from lab.policy import PRETRAINED_POLICY
+
+    name = str(getattr(policy, "name", "policy"))
+    if name == str(PRETRAINED_POLICY):
+        return "pretrained agent"
+    return Path(name).name if ("/" in name or "\\" in name or name.endswith(".pt")) else name

@@ -5,11 +5,11 @@ System fonts are never used, because a fresh machine or a container may have non
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 FONT_DIR = Path(__file__).resolve().parents[2] / "assets" / "fonts"
+_cache: dict[tuple[int, bool], Any] = {}
 
 
 def shipped_font() -> Path | None:
@@ -20,14 +20,21 @@ def shipped_font() -> Path | None:
     return found[0] if found else None
 
 
-@lru_cache(maxsize=32)
 def font(size: int, bold: bool = False) -> Any:
-    """A pygame Font of about ``size`` pixels; cached because creating fonts is slow."""
+    """A pygame Font of about ``size`` pixels, cached because creating fonts is slow.
+
+    The cache is dropped whenever pygame.font was shut down (a window closing calls
+    pygame.quit), since fonts from before are then unusable.
+    """
     import pygame
 
     if not pygame.font.get_init():
         pygame.font.init()
-    path = shipped_font()
-    f = pygame.font.Font(str(path) if path else None, max(6, int(size)))
-    f.set_bold(bold)
-    return f
+        _cache.clear()
+    key = (max(6, int(size)), bool(bold))
+    if key not in _cache:
+        path = shipped_font()
+        f = pygame.font.Font(str(path) if path else None, key[0])
+        f.set_bold(key[1])
+        _cache[key] = f
+    return _cache[key]
