@@ -19,6 +19,9 @@ def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     if not os.access(folder, os.W_OK):
         raise PermissionError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file should read like any other
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)

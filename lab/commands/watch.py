@@ -1,0 +1,41 @@
+"""``python -m lab watch [CHECKPOINT]``: the pygame window with the telemetry HUD."""
+
+from __future__ import annotations
+
+import argparse
+
+from lab.render.window import KEYS_HELP
+
+HELP = "Watch an agent land in a pygame window with a telemetry HUD."
+DESCRIPTION = (f"{HELP} With --episodes N the window closes by itself after N episodes and the command "
+               f"exits 0; without it, it plays until you quit. Keys: {KEYS_HELP}.")
+CHECKPOINT_HELP = ("a policy or checkpoint file, a run folder, 'heuristic' (Gymnasium's reference pilot) or 'random'; "
+                   "default: the pretrained agent in assets/")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoint", nargs="?", default=None, help=CHECKPOINT_HELP)
+    add_window_arguments(parser)
+
+
+def add_window_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by watch and play."""
+    parser.add_argument("--episodes", type=int, default=None,
+                        help="close after this many episodes and exit 0; omit to play until you quit")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; the next ones count up")
+    parser.add_argument("--speed", type=float, default=1.0, help="simulation speed, 1.0 is real time (+/- keys)")
+    parser.add_argument("--fps", type=float, default=50, help="frames drawn per second")
+    parser.add_argument("--hud", action=argparse.BooleanOptionalAction, default=True,
+                        help="show the telemetry HUD (H toggles it)")
+    parser.add_argument("--gif-dir", default=".", help="where the G key saves GIFs")
+
+
+def run(args: argparse.Namespace) -> int:
+    from lab.render.episode import resolve_pilot
+    from lab.render.window import WatchWindow, check_settings
+
+    check_settings(args.episodes, args.speed, args.fps)  # before loading anything
+    policy = resolve_pilot(args.checkpoint)
+    window = WatchWindow(policy, episodes=args.episodes, seed=args.seed, speed=args.speed, fps=args.fps,
+                         hud=args.hud, gif_dir=args.gif_dir, verbose=True)
+    return window.run()

@@ -1,0 +1,298 @@
+"""The telemetry HUD: one drawing, used by the watch and play windows and by GIF export.
+
+``draw_hud`` is a pure function of what it is given (observation, action, step,
+return, episode, analyzer report), so a GIF can redraw the HUD of any past frame
+from the recorded episode, exactly as the window showed it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+# LunarLander's scaling (gymnasium/envs/box2d/lunar_lander.py): the world is
+# VIEWPORT_W/SCALE = 20 m wide and VIEWPORT_H/SCALE = 13.33 m high, stepped at 50 FPS.
+WORLD_W, WORLD_H, ENV_FPS = 600 / 30.0, 400 / 30.0, 50.0
+
+TEXT = (235, 235, 235)
+DIM = (150, 150, 165)
+PANEL = (10, 12, 30, 165)
+BORDER = (110, 110, 150)
+GOOD = (90, 220, 120)
+WARN = (245, 190, 60)
+BAD = (240, 80, 80)
+FLAME = (255, 150, 50)
+SIDE = (120, 190, 255)
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """The observation in physical units: metres, m/s, degrees."""
+
+    x_m: float
+    altitude_m: float
+    vx_ms: float
+    vy_ms: float
+    tilt_deg: float
+    spin_dps: float
+    left_leg: bool
+    right_leg: bool
+
+    @classmethod
+    def from_obs(cls, obs: np.ndarray) -> Telemetry:
+        o = np.asarray(obs, dtype=np.float64).reshape(8)
+        return cls(
+            x_m=o[0] * WORLD_W / 2,
+            altitude_m=o[1] * WORLD_H / 2,  # above the pad, where the legs would touch it
+            vx_ms=o[2] * ENV_FPS / (WORLD_W / 2),
+            vy_ms=o[3] * ENV_FPS / (WORLD_H / 2),
+            tilt_deg=(math.degrees(o[4]) + 180.0) % 360.0 - 180.0,  # positive: counter-clockwise; after a flip
+            # the env's angle keeps counting turns, the HUD shows where the lander points
+            spin_dps=math.degrees(o[5] * ENV_FPS / 20.0),
+            # Gymnasium's docs call obs[6] the left leg, but that leg body is built at +x and
+            # shows on the right of the screen (checked: tilt clockwise, obs[6] touches first).
+            right_leg=o[6] > 0.5,
+            left_leg=o[7] > 0.5,
+        )
+
+
+def throttles(action: np.ndarray) -> tuple[float, float]:
+    """The engine power the env applies: main in [0, 1], side in [-1, 1] (negative: left engine)."""
+    a = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
+    main = (a[0] + 1.0) / 2.0 if a[0] > 0 else 0.0  # the env fires the main engine at 50-100% when a[0] > 0
+    side = math.copysign(abs(a[1]), a[1]) if abs(a[1]) > 0.5 else 0.0
+    return float(main), float(side)
+
+
+def signed(value: float, digits: int = 1) -> str:
+    """'+1.2' or '-1.2', and '+0.0' rather than '-0.0' for tiny negatives, so the HUD doesn't flicker."""
+    text = f"{value:+.{digits}f}"
+    return text.replace("-", "+") if float(text) == 0 else text
+
+
+def humanize(name: Any) -> str:
+    """'LANDED_SOFTLY' or an enum of it -> 'landed softly'."""
+    text = getattr(name, "value", name)
+    return str(text).replace("_", " ").lower()
+
+
+def outcome_color(outcome: str) -> tuple[int, int, int]:
+    """Green for a clean landing, amber for a rough one or a time-out, red for crashes and fly-offs."""
+    o = humanize(outcome)
+    if o.startswith(("crashed", "flew")):
+        return BAD
+    return GOOD if o in ("landed perfectly", "landed softly") else WARN
+
+
+def verdict_lines(report: Any | None, ret: float, top: int = 3) -> tuple[str, list[str]]:
+    """The headline and detail lines of the end-of-episode banner."""
+    if report is None:
+        return "episode over", [f"return {signed(ret)}"]
+    behaviors = [humanize(b) for b in list(getattr(report, "behaviors", []) or [])[:top]]
+    details = [f"return {signed(ret)}"] + ([" · ".join(behaviors)] if behaviors else [])
+    return humanize(report.outcome), details
+
+
+def _scale(surface: Any) -> float:
+    return surface.get_height() / 400.0
+
+
+def _panel(surface: Any, rect: Any) -> None:
+    import pygame
+
+    box = pygame.Surface(rect.size, pygame.SRCALPHA)
+    box.fill(PANEL)
+    surface.blit(box, rect.topleft)
+    pygame.draw.rect(surface, BORDER, rect, width=1)
+
+
+def _bar(surface: Any, rect: Any, fraction: float, color: tuple[int, int, int], centered: bool = False) -> None:
+    import pygame
+
+    pygame.draw.rect(surface, (40, 40, 60), rect)
+    if centered:
+        mid = rect.x + rect.w // 2
+        w = int(round(abs(fraction) * rect.w / 2))
+        fill = pygame.Rect(mid - w if fraction < 0 else mid, rect.y, w, rect.h)
+        pygame.draw.line(surface, DIM, (mid, rect.y - 1), (mid, rect.bottom), 1)
+    else:
+        fill = pygame.Rect(rect.x, rect.y, int(round(fraction * rect.w)), rect.h)
+    if fill.w > 0:
+        pygame.draw.rect(surface, color, fill)
+    pygame.draw.rect(surface, BORDER, rect, width=1)
+
+
+def _text(surface: Any, text: str, pos: tuple[int, int], size: int, color=TEXT, bold=False, anchor="topleft") -> Any:
+    from lab.render.fonts import font
+
+    img = font(size, bold).render(text, True, color)
+    rect = img.get_rect(**{anchor: pos})
+    surface.blit(img, rect)
+    return rect
+
+
+def telemetry_rows(obs: np.ndarray, step: int, ret: float, episode: int) -> list[tuple[str, str]]:
+    t = Telemetry.from_obs(obs)
+    return [
+        ("episode", f"{episode}"),
+        ("step", f"{step}"),
+        ("return", signed(ret, 1)),
+        ("altitude", f"{t.altitude_m + 0.0:.2f} m".replace("-0.00", "0.00")),
+        ("h speed", f"{signed(t.vx_ms, 2)} m/s"),
+        ("v speed", f"{signed(t.vy_ms, 2)} m/s"),
+        ("tilt", f"{signed(t.tilt_deg, 1)}°"),
+        ("spin", f"{signed(t.spin_dps, 0)}°/s"),
+    ]
+
+
+def draw_hud(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int,
+             report: Any | None = None, *, show_verdict: bool = False, notes: Sequence[str] = ()) -> None:
+    """Draw telemetry, leg contacts and throttle bars over ``surface``; the verdict banner if asked.
+
+    ``notes`` are extra lines for the banner (play mode adds the ghost agent's result).
+
+    Sizes follow the surface height, and below 300 px a compact layout keeps small
+    GIFs readable instead of shrinking the window's layout into illegible text.
+    """
+    if surface.get_height() < 300:
+        _draw_compact(surface, obs, action, step, ret, episode)
+    else:
+        _draw_full(surface, obs, action, step, ret, episode)
+    if show_verdict:
+        draw_verdict(surface, report, ret, notes)
+
+
+def _draw_full(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int) -> None:
+    import pygame
+
+    s = _scale(surface)
+    size, line, pad = round(17 * s), round(17 * s), round(8 * s)
+    rows = telemetry_rows(obs, step, ret, episode)
+    width = round(170 * s)
+    left = pygame.Rect(pad, pad, width, pad * 2 + line * (len(rows) + 1))
+    _panel(surface, left)
+    y = left.y + pad
+    for label, value in rows:
+        _text(surface, label.upper(), (left.x + pad, y), size, DIM)
+        _text(surface, value, (left.right - pad, y), size, TEXT, anchor="topright")
+        y += line
+    _text(surface, "LEGS", (left.x + pad, y), size, DIM)
+    _legs(surface, obs, (left.right - pad, y + line // 2), round(9 * s))
+
+    main, side = throttles(action)
+    right = pygame.Rect(surface.get_width() - pad - width, pad, width, pad * 2 + line * 4)
+    _panel(surface, right)
+    y = right.y + pad
+    _text(surface, "MAIN", (right.x + pad, y), size, DIM)
+    _text(surface, f"{main:.0%}", (right.right - pad, y), size, anchor="topright")
+    _bar(surface, pygame.Rect(right.x + pad, y + line, right.w - 2 * pad, round(line * 0.7)), main, FLAME)
+    y += 2 * line
+    _text(surface, "SIDE", (right.x + pad, y), size, DIM)
+    label = "off" if side == 0 else f"{'left' if side < 0 else 'right'} {abs(side):.0%}"
+    _text(surface, label, (right.right - pad, y), size, anchor="topright")
+    _bar(surface, pygame.Rect(right.x + pad, y + line, right.w - 2 * pad, round(line * 0.7)), side, SIDE,
+         centered=True)
+
+
+def _draw_compact(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int) -> None:
+    import pygame
+
+    s = max(_scale(surface), 0.45)
+    size, line, pad = max(11, round(24 * s)), max(10, round(22 * s)), max(3, round(6 * s))
+    t = Telemetry.from_obs(obs)
+    lines = [f"ep {episode}  step {step}  R {signed(ret, 0)}",
+             f"alt {t.altitude_m:.1f} m  vy {signed(t.vy_ms)} m/s".replace("alt -0.0", "alt 0.0"),
+             f"vx {signed(t.vx_ms)}  tilt {signed(t.tilt_deg, 0)}°"]
+    from lab.render.fonts import font
+
+    width = max(font(size).size(text)[0] for text in lines) + 2 * pad
+    box = pygame.Rect(pad, pad, width, len(lines) * line + 2 * pad)
+    _panel(surface, box)
+    for i, text in enumerate(lines):
+        _text(surface, text, (box.x + pad, box.y + pad + i * line), size)
+
+    main, side = throttles(action)
+    bar_w, bar_h = max(40, round(110 * s)), max(5, round(12 * s))
+    right = pygame.Rect(surface.get_width() - pad - bar_w - 2 * pad, pad, bar_w + 2 * pad, 2 * line + 2 * pad)
+    _panel(surface, right)
+    _bar(surface, pygame.Rect(right.x + pad, right.y + pad + (line - bar_h) // 2, bar_w, bar_h), main, FLAME)
+    _bar(surface, pygame.Rect(right.x + pad, right.y + pad + line + (line - bar_h) // 2, bar_w, bar_h), side, SIDE,
+         centered=True)
+    _legs(surface, obs, (right.right - pad, right.bottom + pad + bar_h), bar_h)
+
+
+def _legs(surface: Any, obs: np.ndarray, right_mid: tuple[int, int], radius: int) -> None:
+    """Two lamps, left and right leg: green while the leg touches the ground."""
+    import pygame
+
+    t = Telemetry.from_obs(obs)
+    x, y = right_mid
+    for i, touching in enumerate((t.right_leg, t.left_leg)):
+        cx = x - radius - i * (2 * radius + max(3, radius // 2))
+        pygame.draw.circle(surface, GOOD if touching else (60, 60, 75), (cx, y), radius)
+        pygame.draw.circle(surface, BORDER, (cx, y), radius, width=1)
+
+
+def draw_verdict(surface: Any, report: Any | None, ret: float, notes: Sequence[str] = ()) -> None:
+    """The analyzer's outcome and top behaviors, centred over the scene."""
+    import pygame
+
+    from lab.render.fonts import font
+
+    s = max(_scale(surface), 0.5)
+    headline, details = verdict_lines(report, ret)
+    details = details + list(notes)
+    big, small, pad = max(15, round(34 * s)), max(11, round(20 * s)), round(10 * s)
+    width = max([font(big, True).size(headline.upper())[0]] + [font(small).size(d)[0] for d in details]) + 4 * pad
+    width = min(width, surface.get_width() - 2 * pad)
+    height = round(big * 0.8) + len(details) * round(small * 0.9) + 3 * pad
+    box = pygame.Rect(0, 0, width, height)
+    box.center = (surface.get_width() // 2, round(surface.get_height() * 0.555))  # below the telemetry panels
+    _panel(surface, box)
+    color = outcome_color(headline) if report is not None else TEXT
+    y = _text(surface, headline.upper(), (box.centerx, box.y + pad), big, color, True, anchor="midtop").bottom
+    for d in details:
+        y = _text(surface, d, (box.centerx, y + pad // 2), small, TEXT, anchor="midtop").bottom
+
+
+def draw_toast(surface: Any, text: str) -> None:
+    """A one-line status message at the bottom (keys, paused, speed, saved GIF), shrunk to fit."""
+    import pygame
+
+    from lab.render.fonts import font
+
+    s = max(_scale(surface), 0.5)
+    size, pad = max(11, round(18 * s)), round(6 * s)
+    while size > 9 and font(size).size(text)[0] > surface.get_width() - 4 * pad:
+        size -= 1
+    w, h = font(size).size(text)
+    box = pygame.Rect(0, 0, w + 2 * pad, h + pad)
+    box.midbottom = (surface.get_width() // 2, surface.get_height() - pad)
+    _panel(surface, box)
+    _text(surface, text, box.center, size, TEXT, anchor="center")
+
+
+def hud_frame(frame: np.ndarray, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int,
+              report: Any | None = None, *, show_verdict: bool = False) -> np.ndarray:
+    """The HUD drawn onto a copy of an (H, W, 3) frame, off screen (works with SDL_VIDEODRIVER=dummy)."""
+    surface = array_to_surface(frame)
+    draw_hud(surface, obs, action, step, ret, episode, report, show_verdict=show_verdict)
+    return surface_to_array(surface)
+
+
+def array_to_surface(frame: np.ndarray) -> Any:
+    import pygame
+
+    frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    return pygame.image.frombuffer(frame.tobytes(), (frame.shape[1], frame.shape[0]), "RGB").copy()
+
+
+def surface_to_array(surface: Any) -> np.ndarray:
+    import pygame
+
+    w, h = surface.get_size()
+    return np.frombuffer(pygame.image.tobytes(surface, "RGB"), dtype=np.uint8).reshape(h, w, 3).copy()
