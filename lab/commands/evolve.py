@@ -1,0 +1,33 @@
+"""``python -m lab evolve``."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "Population-based training."
+DESCRIPTION = ("Population-based training (see examples/evolve.yaml): N TD3 agents share one replay buffer; every "
+               "generation_steps env steps all are evaluated, tournament selection with elitism copies winners "
+               "into losers and mutates their learning rates, batch size, noise and policy delay within bounds. "
+               "Writes lineage.json and the elite agent as elite/policy.pt (watch, gif and eval accept it), "
+               "elite/agent.pt and elite/config.yaml.")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", metavar="CONFIG", help="PBT file (.yaml, .yml or .json)")
+    parser.add_argument("--out", default=None, metavar="DIR", help="results folder "
+                        "(default: sweep_results/<timestamp>_<name>)")
+    parser.add_argument("--generations", type=int, default=None, help="override the file's generations")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from lab.search.evolve import check_evolve_spec, load_evolve_spec, run_evolve
+
+    spec = load_evolve_spec(args.config)
+    if args.generations is not None:
+        spec = replace(spec, extra={**spec.extra, "generations": args.generations})
+        check_evolve_spec(spec)
+    result = run_evolve(spec, args.out)
+    print(f"results: {result['folder']}")
+    return 0

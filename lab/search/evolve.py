@@ -1,0 +1,337 @@
+"""Population-based training: N TD3 agents, one shared replay buffer, evolving hyperparameters.
+
+Each generation the agents take turns at the controls, generation_steps env steps
+in all, each learning from the shared buffer as it drives. Then every agent is
+evaluated on the same fixed seeds, and its mean return is its fitness.
+Selection is a tournament with elitism: the ``elite`` best survive untouched;
+every other agent meets ``tournament_size`` rivals and, if one of them is
+fitter, becomes a copy of it (weights and optimizer state) with mutated
+hyperparameters, kept inside the search file's bounds.
+
+Not the Trainer loop: there is no n-step return and no prioritized replay here,
+and the exploration noise is sigma with no decay (sigma is what evolves).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lab.io import atomic_write_json, atomic_write_text
+from lab.search.space import Parameter, Range, SearchSpec, SpecError, format_params, load_spec
+
+EVOLVE_KEYS = ("population", "generations", "generation_steps", "tournament_size", "elite", "perturb",
+               "resample_probability")
+MUTABLE = ("training.actor_lr", "training.critic_lr", "training.batch_size", "noise.sigma", "training.policy_delay")
+DEFAULTS: dict[str, Any] = {"population": 4, "generations": 5, "generation_steps": 5000, "tournament_size": 2,
+                            "elite": 1, "perturb": [0.8, 1.25], "resample_probability": 0.2}
+RESULTS_ROOT = Path("sweep_results")
+
+Log = Callable[[str], None]
+
+
+# ---- the search file ------------------------------------------------------------------------------
+def load_evolve_spec(path: str | Path) -> SearchSpec:
+    spec = load_spec(path, kind="evolve", extra_keys=EVOLVE_KEYS)
+    check_evolve_spec(spec)
+    return spec
+
+
+def settings(spec: SearchSpec) -> dict[str, Any]:
+    return {**DEFAULTS, **spec.extra}
+
+
+def check_evolve_spec(spec: SearchSpec) -> None:
+    """Population settings and mutable parameters, checked before any agent is built."""
+    where, s = spec.source, settings(spec)
+    n = s["population"]
+    _int(where, "population", n, 2, 1000)
+    _int(where, "generations", s["generations"], 1, 1_000_000)
+    _int(where, "generation_steps", s["generation_steps"], n, 10**9)
+    _int(where, "tournament_size", s["tournament_size"], 1, n - 1)
+    _int(where, "elite", s["elite"], 0, n - 1)
+    perturb = s["perturb"]
+    if not (isinstance(perturb, list) and perturb and all(_positive(f) for f in perturb)):
+        raise SpecError(f"{where}: perturb={perturb!r} is invalid: allowed a list of positive factors, "
+                        "e.g. [0.8, 1.25]")
+    p = s["resample_probability"]
+    if not (_number(p) and 0.0 <= p <= 1.0):
+        raise SpecError(f"{where}: resample_probability={p!r} is invalid: allowed a number in [0, 1]")
+    for param in spec.parameters:
+        if param.key not in MUTABLE:
+            raise SpecError(f"{where}: parameter {param.name!r} ({param.key}) cannot evolve: allowed "
+                            f"{', '.join(MUTABLE)}")
+
+
+def _number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _positive(v: Any) -> bool:
+    return _number(v) and v > 0
+
+
+def _int(where: str, name: str, value: Any, lo: int, hi: int) -> None:
+    if not (isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi):
+        raise SpecError(f"{where}: {name}={value!r} is invalid: allowed an integer in [{lo}, {hi}]")
+
+
+# ---- selection and mutation (pure: numbers in, decisions out) ---------------------------------
+@dataclass(frozen=True)
+class Offspring:
+    """What one slot holds next generation: a copy of ``parent`` (itself when it survived), with these values."""
+
+    parent: int
+    hyperparameters: dict[str, Any]
+    mutations: dict[str, tuple[Any, Any]] = field(default_factory=dict)
+
+
+def next_generation(fitness: list[float], hyperparameters: list[dict[str, Any]], parameters: tuple[Parameter, ...],
+                    rng: np.random.Generator, tournament_size: int = 2, elite: int = 1,
+                    perturb: tuple[float, ...] = (0.8, 1.25), resample_probability: float = 0.2) -> list[Offspring]:
+    """Tournament selection with elitism, then mutation of every replaced slot."""
+    n = len(fitness)
+    order = sorted(range(n), key=lambda i: -fitness[i])
+    elites = set(order[:elite])
+    out = []
+    for i in range(n):
+        if i in elites:
+            out.append(Offspring(i, dict(hyperparameters[i])))
+            continue
+        rivals = rng.choice([j for j in range(n) if j != i], size=min(tournament_size, n - 1), replace=False)
+        winner = max((int(j) for j in rivals), key=lambda j: fitness[j])
+        if fitness[winner] <= fitness[i]:
+            out.append(Offspring(i, dict(hyperparameters[i])))  # it beat its rivals: it survives as it is
+            continue
+        values, mutations = dict(hyperparameters[winner]), {}
+        for p in parameters:
+            old = values[p.name]
+            values[p.name] = mutate(p, old, rng, perturb, resample_probability)
+            if values[p.name] != old:
+                mutations[p.name] = (old, values[p.name])
+        out.append(Offspring(winner, values, mutations))
+    return out
+
+
+def mutate(p: Parameter, value: Any, rng: np.random.Generator, perturb: tuple[float, ...],
+           resample_probability: float) -> Any:
+    """Resample with resample_probability; else scale a number by a perturb factor and clip it to its bounds."""
+    if rng.random() < resample_probability:
+        return p.sample(rng)
+    if isinstance(p.domain, Range):
+        scaled = value * float(perturb[int(rng.integers(len(perturb)))])
+        return p.domain.clip(float(f"{scaled:.4g}"))
+    return value  # a choice changes only by resampling
+
+
+# ---- the population ---------------------------------------------------------------------------------
+@dataclass
+class Member:
+    """One agent in a slot: its learner, its own noise process and its hyperparameters (by parameter name)."""
+
+    id: int
+    agent: Any
+    noise: Any
+    hyperparameters: dict[str, Any]
+
+
+class Population:
+    """The agents, the shared buffer and the env they take turns on."""
+
+    def __init__(self, spec: SearchSpec) -> None:
+        import torch
+
+        from lab.envs import episode_seeds, make_vector_env
+        from lab.noise import make_noise
+        from lab.replay import ReplayBuffer
+        from lab.td3 import TD3
+
+        self.spec, self.cfg = spec, spec.base
+        self.settings = settings(spec)
+        cfg = self.cfg
+        torch.set_num_threads(cfg.run.torch_threads)
+        torch.manual_seed(spec.seed)
+        self.rng = np.random.default_rng(spec.seed)
+        self.envs = make_vector_env(cfg.env)
+        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+        self.act_dim = int(np.prod(self.envs.single_action_space.shape))
+        self.buffer = ReplayBuffer(cfg.training.buffer_size, self.obs_dim, self.act_dim, seed=spec.seed + 1)
+        self.keys = {p.name: p.key for p in spec.parameters}
+        self.env_step = 0
+        self.total_steps = self.settings["generations"] * self.settings["generation_steps"]
+        self._debt = 0.0
+        self.members: list[Member] = []
+        for i in range(self.settings["population"]):
+            values = {p.name: p.sample(self.rng) for p in spec.parameters}
+            agent = TD3(self.obs_dim, self.act_dim, cfg.network, cfg.training, "cpu")
+            noise = make_noise(cfg.noise, cfg.env.num_envs, self.act_dim, self.rng)
+            self.members.append(self._apply(Member(i, agent, noise, values)))
+        self.next_id = len(self.members)
+        obs, _ = self.envs.reset(seed=episode_seeds(spec.seed, 0, cfg.env.num_envs))
+        self.obs = obs.astype(np.float32)
+        self.autoresetting = np.zeros(cfg.env.num_envs, dtype=bool)
+
+    def value(self, member: Member, key: str) -> Any:
+        """A member's value for a config field: its own when it evolves, else the base config's."""
+        for name, k in self.keys.items():
+            if k == key:
+                return member.hyperparameters[name]
+        section, name = key.split(".")
+        return getattr(getattr(self.cfg, section), name)
+
+    def _apply(self, m: Member) -> Member:
+        """Push a member's hyperparameters into its learner and noise (batch size is read when sampling)."""
+        m.agent.set_learning_rates(self.value(m, "training.actor_lr"), self.value(m, "training.critic_lr"))
+        m.agent.apply_schedule(self.env_step / self.total_steps)
+        m.agent.policy_delay = int(self.value(m, "training.policy_delay"))
+        m.noise.sigma = float(self.value(m, "noise.sigma"))
+        return m
+
+    # ---- collecting and learning ------------------------------------------------------------------
+    def drive(self, m: Member, steps: int) -> None:
+        """m acts (with its noise) for ``steps`` real env steps, storing into the shared buffer and learning."""
+        from lab.shaping import shaping_bonus
+
+        cfg, t = self.cfg, self.cfg.training
+        target = self.env_step + steps
+        m.noise.reset()
+        while self.env_step < target:
+            if self.env_step < t.learning_starts:
+                actions = self.rng.uniform(-1.0, 1.0, size=(cfg.env.num_envs, self.act_dim)).astype(np.float32)
+            else:
+                actions = np.clip(m.agent.act(self.obs) + m.noise.sample(), -1.0, 1.0).astype(np.float32)
+            next_obs, raw, terminated, truncated, _ = self.envs.step(actions)
+            next_obs = next_obs.astype(np.float32, copy=False)
+            reward = raw + shaping_bonus(next_obs, raw, terminated, cfg.env) if cfg.env.reward_shaping else raw
+            real = ~self.autoresetting  # NEXT_STEP autoreset: that step only returns the reset observation
+            self.buffer.add(self.obs[real], actions[real], reward[real], next_obs[real], terminated[real])
+            finished = real & (terminated | truncated)
+            m.noise.reset(finished)
+            self.autoresetting, self.obs = finished, next_obs
+            n_real = int(real.sum())
+            self.env_step += n_real
+            self._learn(m, n_real)
+
+    def _learn(self, m: Member, new: int) -> None:
+        t = self.cfg.training
+        batch_size = int(self.value(m, "training.batch_size"))
+        if self.env_step < t.learning_starts or len(self.buffer) < batch_size:
+            return
+        self._debt += t.updates_per_step * new
+        m.agent.apply_schedule(self.env_step / self.total_steps)
+        while self._debt >= 1.0:
+            self._debt -= 1.0
+            m.agent.update(self.buffer.sample(batch_size, t.gamma))
+
+    def evaluate(self) -> list[float]:
+        """Every member's mean return on the same fixed seeds."""
+        from lab.evaluation import evaluate
+        from lab.policy import Policy
+
+        cfg = self.cfg
+        return [evaluate(Policy.from_actor(m.agent.actor), episodes=cfg.run.eval_episodes, seed=cfg.run.eval_seed,
+                         env_id=cfg.env.env_id, success_threshold=cfg.env.success_threshold, analyze=False,
+                         max_episode_steps=cfg.env.max_episode_steps).mean_return for m in self.members]
+
+    def replace(self, offspring: list[Offspring]) -> list[int]:
+        """Copy winners into losers (from snapshots, so a copied winner can itself be replaced); new ids."""
+        snapshots = {o.parent: copy.deepcopy(self.members[o.parent].agent.state_dict())
+                     for i, o in enumerate(offspring) if o.parent != i}
+        parents = [self.members[o.parent].id for o in offspring]
+        for i, o in enumerate(offspring):
+            m = self.members[i]
+            if o.parent != i:
+                m.agent.load_state_dict(snapshots[o.parent])
+                m.id, self.next_id = self.next_id, self.next_id + 1
+                m.noise.reset()
+            m.hyperparameters = dict(o.hyperparameters)
+            self._apply(m)
+        return parents
+
+    def config_of(self, m: Member) -> Any:
+        return self.spec.config_for(m.hyperparameters)
+
+    def close(self) -> None:
+        self.envs.close()
+
+
+# ---- the run ----------------------------------------------------------------------------------------
+def default_folder(spec: SearchSpec) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    return RESULTS_ROOT / f"{stamp}_{spec.name}"
+
+
+def run_evolve(spec: SearchSpec, folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
+    """Evolve for the configured generations; writes lineage.json and elite/ after every generation."""
+    folder = Path(folder) if folder is not None else default_folder(spec)
+    s = settings(spec)
+    pop = Population(spec)
+    agents = {m.id: {"parent": None, "born": 0, "slot": i, "hyperparameters": dict(m.hyperparameters)}
+              for i, m in enumerate(pop.members)}
+    lineage: dict[str, Any] = {"name": spec.name, "spec": spec.raw, "settings": s, "generations": [],
+                               "agents": agents}
+    started = time.perf_counter()
+    try:
+        for g in range(1, s["generations"] + 1):
+            for m in pop.members:
+                pop.drive(m, s["generation_steps"] // len(pop.members))
+            fitness = pop.evaluate()
+            best = pop.members[int(np.argmax(fitness))]
+            record = {"generation": g, "env_step": pop.env_step, "seconds": round(time.perf_counter() - started, 2),
+                      "members": [{"slot": i, "agent": m.id, "fitness": fitness[i],
+                                   "hyperparameters": dict(m.hyperparameters)} for i, m in enumerate(pop.members)],
+                      "best": {"slot": int(np.argmax(fitness)), "agent": best.id, "fitness": max(fitness)},
+                      "mean_fitness": float(np.mean(fitness))}
+            lineage["elite"] = save_elite(pop, best, max(fitness), g, folder)
+            log(f"generation {g}: best {max(fitness):.1f} (agent {best.id}: {format_params(best.hyperparameters)}), "
+                f"mean {np.mean(fitness):.1f}, {pop.env_step} env steps")
+            if g < s["generations"]:
+                offspring = next_generation(fitness, [m.hyperparameters for m in pop.members], spec.parameters,
+                                            pop.rng, s["tournament_size"], s["elite"], tuple(s["perturb"]),
+                                            s["resample_probability"])
+                record["next"] = _replace(pop, offspring, agents, g)
+            lineage["generations"].append(record)
+            atomic_write_json(folder / "lineage.json", lineage)
+    finally:
+        pop.close()
+    log(f"elite policy: {lineage['elite']['policy']} (python -m lab watch {lineage['elite']['policy']})")
+    return {"folder": str(folder), "elite": lineage["elite"], "generations": len(lineage["generations"])}
+
+
+def _replace(pop: Population, offspring: list[Offspring], agents: dict[int, Any], generation: int) -> list[dict]:
+    """Apply the offspring; record each new agent's parent in ``agents``; return what happened per slot."""
+    parents = pop.replace(offspring)
+    changes = []
+    for i, (m, o) in enumerate(zip(pop.members, offspring)):
+        copied = o.parent != i
+        if copied:
+            agents[m.id] = {"parent": parents[i], "born": generation, "slot": i,
+                            "hyperparameters": dict(m.hyperparameters)}
+        changes.append({"slot": i, "agent": m.id, "parent": parents[i] if copied else None,
+                        "mutations": {k: list(v) for k, v in o.mutations.items()}})
+    return changes
+
+
+def save_elite(pop: Population, m: Member, fitness: float, generation: int, folder: Path) -> dict[str, Any]:
+    """elite/policy.pt (watch, gif, eval), elite/agent.pt (with the full learner state) and elite/config.yaml."""
+    from lab.checkpoint import save_policy, write_checkpoint_file
+
+    elite_dir = folder / "elite"
+    config = pop.config_of(m)
+    meta = {"env_step": pop.env_step, "generation": generation, "fitness": float(fitness), "agent_id": m.id,
+            "hyperparameters": dict(m.hyperparameters)}
+    policy = save_policy(m.agent.actor, elite_dir / "policy.pt", config.network, meta)
+    actor = {k: v.detach().cpu().clone() for k, v in m.agent.actor.state_dict().items()}
+    agent = write_checkpoint_file(elite_dir / "agent.pt", {
+        "kind": "policy", "network": config.to_dict()["network"], "actor": actor, "obs_dim": pop.obs_dim,
+        "act_dim": pop.act_dim, "agent": copy.deepcopy(m.agent.state_dict()), "config": config.to_dict(), **meta})
+    atomic_write_text(elite_dir / "config.yaml", f"# PBT elite: agent {m.id}, generation {generation}, fitness "
+                                                 f"{fitness:.2f}\n" + config.to_yaml())
+    return {"policy": str(policy), "agent": str(agent), "config": str(elite_dir / "config.yaml"), **meta}

@@ -1,0 +1,298 @@
+"""Optuna search: TPE over the search file's ranges and choices, pruning on the evaluations.
+
+Any number of processes (on one machine with the default SQLite file, or on many
+with ``--storage postgresql://...``) run the same command and share one study.
+Each asks for a trial only while the study holds fewer than ``trials`` trials, and
+it counts and asks under a lock (a file lock for SQLite, an advisory lock for
+PostgreSQL and MySQL), so together they run exactly ``trials`` trials.
+
+Trial k samples with seed ``seed + k``: a study is reproducible, and no two
+workers draw the same start-up configurations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socket
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from lab.config import ConfigError
+from lab.io import atomic_write_json, atomic_write_text
+from lab.search.space import Choice, Parameter, Range, SearchSpec, SpecError, format_params, load_spec
+
+TUNE_KEYS = ("trials", "pruner", "startup_trials", "metric")
+PRUNERS = ("median", "halving", "none")
+METRICS = ("final_eval_mean", "best_eval_mean")
+RESULTS_ROOT = Path("sweep_results")
+PLOTS = {"history": "plot_optimization_history", "importances": "plot_param_importances",
+         "parallel_coordinates": "plot_parallel_coordinate"}
+
+Log = Callable[[str], None]
+
+
+def load_tune_spec(path: str | Path) -> SearchSpec:
+    """A search file for tune: ranges and choices (lists count as choices), plus TUNE_KEYS."""
+    spec = load_spec(path, kind="tune", extra_keys=TUNE_KEYS)
+    check_tune_spec(spec)
+    return spec
+
+
+def check_tune_spec(spec: SearchSpec) -> None:
+    extra = spec.extra
+    trials = extra.get("trials", 20)
+    if not isinstance(trials, int) or isinstance(trials, bool) or trials < 1:
+        raise SpecError(f"{spec.source}: trials={trials!r} is invalid: allowed an integer >= 1")
+    if extra.get("pruner", "median") not in PRUNERS:
+        raise SpecError(f"{spec.source}: pruner={extra['pruner']!r} is invalid: allowed {', '.join(PRUNERS)}")
+    startup = extra.get("startup_trials", 5)
+    if not isinstance(startup, int) or isinstance(startup, bool) or startup < 0:
+        raise SpecError(f"{spec.source}: startup_trials={startup!r} is invalid: allowed an integer >= 0")
+    if extra.get("metric", "final_eval_mean") not in METRICS:
+        raise SpecError(f"{spec.source}: metric={extra['metric']!r} is invalid: allowed {', '.join(METRICS)}")
+    if spec.base.run.eval_every <= 0:
+        raise SpecError(f"{spec.source}: tune needs evaluations to score and prune trials: set run.eval_every > 0 "
+                        "in overrides")
+
+
+def default_folder(study_name: str) -> Path:
+    """Stable (no timestamp), so running the same command again continues the same study."""
+    return RESULTS_ROOT / f"tune_{study_name}"
+
+
+def storage_url(storage: str | None, folder: Path) -> str:
+    """The storage URL to use: the given one (see driver_url), or SQLite in the results folder."""
+    if storage:
+        return driver_url(storage)
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(folder / 'optuna.db').resolve()}"
+
+
+def driver_url(url: str) -> str:
+    """SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; say psycopg2 when only that driver is installed."""
+    from importlib.util import find_spec
+
+    scheme, sep, rest = url.partition("://")
+    if scheme == "postgresql" and find_spec("psycopg") is None and find_spec("psycopg2") is not None:
+        return f"postgresql+psycopg2://{rest}"
+    return url
+
+
+# ---- the study ------------------------------------------------------------------------------------
+def open_study(spec: SearchSpec, url: str, study_name: str) -> Any:
+    """Create the study, or load it when another worker (or an earlier run) already did."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    startup = spec.extra.get("startup_trials", 5)
+    kind = spec.extra.get("pruner", "median")
+    if kind == "median":
+        pruner: Any = optuna.pruners.MedianPruner(n_startup_trials=startup, n_warmup_steps=0)
+    elif kind == "halving":
+        pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource="auto", reduction_factor=3)
+    else:
+        pruner = optuna.pruners.NopPruner()
+    return optuna.create_study(study_name=study_name, storage=storage, direction="maximize", pruner=pruner,
+                               sampler=_sampler(spec, 0), load_if_exists=True)
+
+
+def _sampler(spec: SearchSpec, trial_number: int) -> Any:
+    import optuna
+
+    return optuna.samplers.TPESampler(seed=spec.seed + trial_number,
+                                      n_startup_trials=spec.extra.get("startup_trials", 5))
+
+
+@contextlib.contextmanager
+def budget_lock(url: str, study_name: str) -> Iterator[None]:
+    """Serialise 'count the trials, then ask for one' across processes sharing the storage."""
+    if url.startswith("sqlite:///"):
+        import fcntl
+
+        with open(f"{url[len('sqlite:///'):]}.lock", "a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+        return
+    if url.startswith(("postgresql", "mysql")):
+        import sqlalchemy
+
+        key = zlib.crc32(f"lander-lab:{study_name}".encode())
+        postgres = url.startswith("postgresql")
+        lock = "SELECT pg_advisory_lock(:k)" if postgres else "SELECT GET_LOCK(:k, -1)"
+        unlock = "SELECT pg_advisory_unlock(:k)" if postgres else "SELECT RELEASE_LOCK(:k)"
+        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+        try:
+            with engine.connect() as conn:  # the lock lives as long as this connection
+                conn.execute(sqlalchemy.text(lock), {"k": key if postgres else str(key)})
+                try:
+                    yield
+                finally:
+                    conn.execute(sqlalchemy.text(unlock), {"k": key if postgres else str(key)})
+        finally:
+            engine.dispose()
+        return
+    yield  # other databases: no lock; concurrent workers may overshoot by a trial each
+
+
+def ask_within_budget(study: Any, spec: SearchSpec, url: str, trials: int) -> Any | None:
+    """The next trial, or None when the study already holds ``trials`` trials (any state)."""
+    with budget_lock(url, study.study_name):
+        number = len(study.get_trials(deepcopy=False))
+        if number >= trials:
+            return None
+        study.sampler = _sampler(spec, number)
+        return study.ask()
+
+
+def suggest(trial: Any, parameters: tuple[Parameter, ...]) -> dict[str, Any]:
+    """Parameter values for this trial, by name as written in the search file."""
+    values = {}
+    for p in parameters:
+        d = p.domain
+        if isinstance(d, Range) and d.scale == "int":
+            values[p.name] = trial.suggest_int(p.name, int(d.low), int(d.high))
+        elif isinstance(d, Range):
+            values[p.name] = trial.suggest_float(p.name, d.low, d.high, log=d.scale == "log")
+        else:
+            assert isinstance(d, Choice)  # tune reads grid lists as choices (parse_spec, kind="tune")
+            values[p.name] = _decode(trial.suggest_categorical(p.name, [_encode(c) for c in d.choices]))
+    return values
+
+
+def _encode(value: Any) -> Any:
+    """Optuna's categoricals hold None, bool, int, float or str; lists (layer widths) go as JSON."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, str) and value[:1] in "[{":
+        return json.loads(value)
+    return value
+
+
+# ---- running ------------------------------------------------------------------------------------
+def run_tune(spec: SearchSpec, trials: int | None = None, storage: str | None = None, study_name: str | None = None,
+             folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
+    """Run trials until the shared study holds ``trials``; then write best.yaml, best_params.json and plots."""
+    study_name = study_name or spec.name
+    folder = Path(folder) if folder is not None else default_folder(study_name)
+    folder.mkdir(parents=True, exist_ok=True)
+    url = storage_url(storage, folder)
+    total = trials if trials is not None else spec.extra.get("trials", 20)
+    with budget_lock(url, study_name):  # creating the schema and the study concurrently races inside Optuna
+        study = open_study(spec, url, study_name)
+    ran = 0
+    while (trial := ask_within_budget(study, spec, url, total)) is not None:
+        ran += 1
+        _run_and_tell(study, trial, spec, folder, log)
+    log(f"this worker ran {ran} trial(s); the study holds {len(study.trials)}")
+    return finish(study, spec, folder, log)
+
+
+def _run_and_tell(study: Any, trial: Any, spec: SearchSpec, folder: Path, log: Log) -> None:
+    """Suggest, train, and tell the study how it went: complete, pruned or failed (never left running)."""
+    from optuna.trial import TrialState
+
+    metric = spec.extra.get("metric", "final_eval_mean")
+    params = suggest(trial, spec.parameters)
+    trial.set_user_attr("host", socket.gethostname())
+    try:
+        config = spec.config_for(params)
+        result = _run_trial(trial, config, spec, folder)
+    except ConfigError as exc:  # a combination the config refuses, e.g. batch_size > buffer_size
+        study.tell(trial, state=TrialState.FAIL)
+        log(f"trial {trial.number:04d} invalid: {exc}")
+        return
+    except KeyboardInterrupt:
+        study.tell(trial, state=TrialState.FAIL)  # a trial left RUNNING would hold its budget slot forever
+        raise
+    state, value = _outcome(result, metric)
+    for key in ("status", "solved", "time_to_solve_seconds", "final_eval_mean", "best_eval_mean", "train_seconds",
+                "run_dir", "evaluations"):
+        trial.set_user_attr(key, result[key])
+    study.tell(trial, value, state=state)
+    last = result["final_eval_mean"]
+    shown = f"{metric} {value:.1f}" if value is not None else f"last eval {'n/a' if last is None else last}"
+    log(f"trial {trial.number:04d} {result['status']}: {format_params(params)} | {shown}")
+
+
+def _run_trial(trial: Any, config: Any, spec: SearchSpec, folder: Path) -> dict[str, Any]:
+    from lab.search.runner import run_configuration
+
+    def report(event: Any) -> bool:
+        trial.report(event.mean_return, step=event.env_step)
+        return trial.should_prune()
+
+    run_dir = folder / "trials" / f"trial_{trial.number:04d}"
+    if run_dir.exists():  # left by an earlier study of the same name in this folder
+        shutil.rmtree(run_dir)
+    result = run_configuration(config, run_dir, episodes=spec.episodes_per_run, on_evaluation=report)
+    atomic_write_json(folder / f"trial_{trial.number:04d}_results.json",
+                      {"trial": trial.number, "params": trial.params, **result, "config": config.to_dict()})
+    return result
+
+
+def _outcome(result: dict[str, Any], metric: str) -> tuple[Any, float | None]:
+    from optuna.trial import TrialState
+
+    if result["status"] == "pruned":
+        return TrialState.PRUNED, None
+    value = result.get(metric)
+    if result["status"] == "failed" or value is None:
+        return TrialState.FAIL, None
+    return TrialState.COMPLETE, float(value)
+
+
+# ---- after the search -----------------------------------------------------------------------------
+def finish(study: Any, spec: SearchSpec, folder: Path, log: Log = print) -> dict[str, Any]:
+    """Print and export the best trial, and write the plots; safe to call from every worker."""
+    from optuna.trial import TrialState
+
+    complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    summary: dict[str, Any] = {"study": study.study_name, "trials": len(study.trials), "complete": len(complete),
+                               "folder": str(folder)}
+    if not complete:
+        log("no trial completed: nothing to export")
+        return summary
+    best = study.best_trial
+    params = {name: _decode(value) for name, value in best.params.items()}
+    config = spec.config_for(params)
+    header = (f"# Best of Optuna study {study.study_name!r}: trial {best.number}, value {best.value:.2f}\n"
+              f"# {format_params(params)}\n# Train it: python -m lab train --config {folder / 'best.yaml'}\n")
+    atomic_write_text(folder / "best.yaml", header + config.to_yaml())
+    atomic_write_json(folder / "best_params.json", {"trial": best.number, "value": best.value, "params": params,
+                                                    "user_attrs": best.user_attrs})
+    summary.update(best_trial=best.number, best_value=best.value, best_params=params,
+                   best_config=str(folder / "best.yaml"), plots=write_plots(study, folder, log))
+    log(f"best trial {best.number}: value {best.value:.2f} with {format_params(params)}")
+    log(f"best config: {folder / 'best.yaml'} (python -m lab train --config {folder / 'best.yaml'})")
+    return summary
+
+
+def write_plots(study: Any, folder: Path, log: Log = print) -> list[str]:
+    """Optuna's history, importances and parallel-coordinates plots as HTML sharing one plotly.min.js."""
+    import optuna.visualization as vis
+    from plotly.offline import get_plotlyjs
+
+    written = []
+    for name, function in PLOTS.items():
+        try:
+            figure = getattr(vis, function)(study)
+        except (ValueError, RuntimeError) as exc:  # e.g. importances need two finished trials
+            log(f"plot {name} skipped: {exc}")
+            continue
+        path = folder / f"{name}.html"
+        atomic_write_text(path, figure.to_html(include_plotlyjs="plotly.min.js", full_html=True))
+        written.append(str(path))
+    if written and not (folder / "plotly.min.js").exists():
+        atomic_write_text(folder / "plotly.min.js", get_plotlyjs())
+    return written

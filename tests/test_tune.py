@@ -1,0 +1,146 @@
+"""Optuna: two worker processes share one study (SQLite, and a real PostgreSQL server), then export the best."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lab.config import Config
+from lab.search.space import SpecError, parse_spec
+from lab.search.tune import TUNE_KEYS, check_tune_spec, driver_url
+
+ROOT = Path(__file__).resolve().parent.parent
+TUNE = {
+    "name": "tt", "base": "tiny", "steps_per_run": 300, "trials": 5, "startup_trials": 2, "seed": 0,
+    "overrides": {"run.eval_every": 150, "run.eval_episodes": 1, "env.max_episode_steps": 60,
+                  "training.learning_starts": 100, "run.analyze_episodes": False},
+    "parameters": {"actor_lr": {"min": 1e-4, "max": 1e-2, "type": "log"}, "batch_size": {"choices": [16, 32]},
+                   "actor_hidden": [[16, 16], [32]]},
+}
+
+
+def _two_workers_share_one_study(tmp_path, storage_args, trials=3):
+    """A worker process, and once it holds trial 0, a second worker (this test's own process) on the same study."""
+    import time
+
+    from lab.search.tune import load_tune_spec, run_tune
+
+    spec_path = tmp_path / "tune.json"
+    spec_path.write_text(json.dumps(TUNE))
+    folder = tmp_path / "tune"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "lab", "tune", str(spec_path), "--out", str(folder), "--trials", str(trials),
+           *storage_args]
+    worker = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (folder / "trials" / "trial_0000").exists():
+            assert worker.poll() is None, worker.communicate()
+            assert time.monotonic() < deadline, "the worker process never started a trial"
+            time.sleep(0.05)
+        lines = []
+        options = dict(zip(storage_args[::2], storage_args[1::2]))
+        run_tune(load_tune_spec(spec_path), trials=trials, storage=options.get("--storage"),
+                 study_name=options.get("--study"), folder=folder, log=lines.append)
+        out, err = worker.communicate(timeout=300)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert worker.returncode == 0, out + err
+    outputs = [(out, err), ("\n".join(lines), "")]
+    ran = [int(re.search(r"this worker ran (\d+) trial", o).group(1)) for o, _ in outputs]
+    assert sum(ran) == trials, outputs  # N in total, not N each
+    assert min(ran) >= 1, outputs  # both workers took part
+    return folder, outputs
+
+
+def _check_study(url, study_name, trials):
+    import optuna
+    from optuna.trial import TrialState
+
+    study = optuna.load_study(study_name=study_name, storage=driver_url(url))
+    numbers = sorted(t.number for t in study.trials)
+    assert numbers == list(range(trials))  # exactly N trials, no duplicates, none lost
+    assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in study.trials)
+    params = [json.dumps(t.params, sort_keys=True) for t in study.trials]
+    assert len(set(params)) == trials  # no two workers ran the same configuration
+    return study
+
+
+def _check_exports(folder, study, outputs):
+    best = study.best_trial
+    assert "best parameters:" in outputs[0][0]  # the command prints them
+    exported = json.loads((folder / "best_params.json").read_text())
+    assert exported["trial"] == best.number and exported["value"] == pytest.approx(best.value)
+    config = Config.load(folder / "best.yaml")  # what train --config reads
+    assert config.training.actor_lr == pytest.approx(best.params["actor_lr"])
+    assert config.training.batch_size == best.params["batch_size"]
+    assert list(config.network.actor_hidden) == json.loads(best.params["actor_hidden"])
+    assert config.run.total_steps == 300
+    for name in ("history", "parallel_coordinates"):
+        html = (folder / f"{name}.html").read_text()
+        assert "plotly.min.js" in html and "Plotly.newPlot" in html
+    assert (folder / "plotly.min.js").stat().st_size > 100_000
+    results = json.loads((folder / f"trial_{best.number:04d}_results.json").read_text())
+    assert results["final_eval_mean"] == pytest.approx(best.value)
+
+
+def test_two_processes_on_one_sqlite_study_run_n_trials_in_total(tmp_path):
+    folder, outputs = _two_workers_share_one_study(tmp_path, [])
+    assert (folder / "optuna.db").exists()  # the default storage: SQLite in the results folder
+    study = _check_study(f"sqlite:///{folder / 'optuna.db'}", "tt", 3)
+    _check_exports(folder, study, outputs)
+
+
+@pytest.mark.postgres
+def test_two_processes_on_one_postgresql_study_run_n_trials_in_total(tmp_path):
+    url = os.environ.get("LAB_TEST_POSTGRES_URL")
+    if not url:
+        if os.environ.get("CI"):
+            pytest.fail("LAB_TEST_POSTGRES_URL is not set: scripts/run_tests.sh starts PostgreSQL through "
+                        "scripts/postgres.sh when Debian's postgresql package is installed (bootstrap.sh test)")
+        pytest.skip("no PostgreSQL: run through scripts/run_tests.sh, or set LAB_TEST_POSTGRES_URL")
+    study_name = f"tt-{uuid.uuid4().hex[:8]}"
+    folder, outputs = _two_workers_share_one_study(tmp_path, ["--storage", url, "--study", study_name])
+    assert not (folder / "optuna.db").exists()
+    study = _check_study(url, study_name, 3)
+    _check_exports(folder, study, outputs)
+
+
+def test_tune_files_are_checked_before_anything_runs():
+    def spec(**changes):
+        return parse_spec({**TUNE, **changes}, kind="tune", extra_keys=TUNE_KEYS)
+
+    check_tune_spec(spec())
+    with pytest.raises(SpecError, match="pruner='best' is invalid"):
+        check_tune_spec(spec(pruner="best"))
+    with pytest.raises(SpecError, match="trials=0 is invalid"):
+        check_tune_spec(spec(trials=0))
+    with pytest.raises(SpecError, match="set run.eval_every > 0"):
+        check_tune_spec(spec(overrides={**TUNE["overrides"], "run.eval_every": 0}))
+    with pytest.raises(SpecError, match="unknown config field 'lr'"):
+        spec(parameters={"lr": {"min": 1e-4, "max": 1e-3}})
+    with pytest.raises(SpecError, match="type='grid' is invalid"):
+        spec(type="grid")
+
+
+def test_postgresql_urls_use_the_installed_driver():
+    url = driver_url("postgresql://u@127.0.0.1:5432/db")
+    assert url.endswith("://u@127.0.0.1:5432/db") and url.startswith("postgresql")
+    import importlib.util
+
+    if importlib.util.find_spec("psycopg") is None:
+        assert url.startswith("postgresql+psycopg2://")
+    assert driver_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_the_example_tune_file_is_valid():
+    from lab.search.tune import load_tune_spec
+
+    spec = load_tune_spec(ROOT / "examples" / "tune.yaml")
+    assert spec.extra["trials"] <= 20 and spec.base.run.eval_every > 0
