@@ -363,15 +363,9 @@ class Config:
     @classmethod
     def load(cls, path: str | Path) -> Config:
         """Read a YAML or JSON config file; a preset file is a partial config over the defaults."""
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {str(path)!r} does not exist")
-        text = path.read_text()
-        try:
-            data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError(f"config file {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {exc}") from exc
-        return cls.from_dict(data or {})
+        from lab.io import read_json_or_yaml
+
+        return cls.from_dict(read_json_or_yaml(path, "config file", ConfigError) or {})
 
     # ---- overrides --------------------------------------------------------------
     def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str] | None = None,

@@ -89,3 +89,17 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             except json.JSONDecodeError:
                 continue
     return rows
+
+
+def read_json_or_yaml(path: str | Path, what: str, error: type[Exception] = ValueError) -> Any:
+    """Parse a .json file as JSON and anything else as YAML; a missing or malformed file raises ``error``."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"{what} {str(path)!r} does not exist")
+    text = path.read_text()
+    try:
+        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise error(f"{what} {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {exc}") from exc

@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from lab.config import Config, ConfigError, resolve_field
+from lab.io import read_json_or_yaml
 
 COMMON_KEYS = {"name", "type", "base", "overrides", "steps_per_run", "episodes_per_run", "num_samples", "seed",
                "parameters", "description"}
@@ -188,13 +188,7 @@ def format_params(params: Mapping[str, Any]) -> str:
 def load_spec(path: str | Path, kind: str = "sweep", extra_keys: Sequence[str] = ()) -> SearchSpec:
     """Read a JSON or YAML search file and validate it (see parse_spec)."""
     path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"search file {str(path)!r} does not exist")
-    text = path.read_text()
-    try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SpecError(f"search file {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {exc}") from exc
+    data = read_json_or_yaml(path, "search file", SpecError)
     return parse_spec(data, kind=kind, extra_keys=extra_keys, source=str(path), folder=path.parent)
 
 
