@@ -71,7 +71,7 @@ def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
 def _run_batch(policy: Policy, env_id: str, seeds: list[int], max_episode_steps: int) -> list[Trajectory]:
     envs = [make_env(env_id, max_episode_steps=max_episode_steps) for _ in seeds]
     obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
-    observations: list[list[np.ndarray]] = [[o] for o in obs]
+    observations: list[list[np.ndarray]] = [[o.copy()] for o in obs]  # obs rows are overwritten below
     actions: list[list[np.ndarray]] = [[] for _ in seeds]
     rewards: list[list[float]] = [[] for _ in seeds]
     ends: list[tuple[bool, bool] | None] = [None] * len(seeds)

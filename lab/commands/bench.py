@@ -9,7 +9,8 @@ import statistics
 
 HELP = "Benchmarks: time-to-solve and throughput."
 DESCRIPTION = ("Benchmarks that print figures. time-to-solve trains from scratch per seed until the deterministic "
-               "10-episode evaluation mean reaches 200; throughput times training, the bare TD3 update and PER.")
+               "10-episode evaluation mean reaches 200; throughput times training, the bare TD3 update and PER. "
+               "The notebook panel's cost is measured by python -m widgets.bench.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -42,12 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
                          formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
-    sub.add_parser("panel", help="training speed with the notebook panel's charts attached, as a ratio")
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
-            "panel": _panel}[args.bench](args)
+    return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer}[args.bench](args)
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
@@ -134,13 +133,4 @@ def _analyzer(args: argparse.Namespace) -> int:
 
     result = benchmark_analyzer(episodes=args.episodes)
     print(json.dumps(result, indent=2))
-    return 0
-
-
-def _panel(args: argparse.Namespace) -> int:
-    try:
-        from widgets.bench import panel_overhead
-    except ImportError as exc:
-        raise ValueError(f"the panel benchmark needs the widgets package: {exc}") from exc
-    print(json.dumps(panel_overhead(), indent=2))
     return 0

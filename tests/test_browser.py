@@ -1,0 +1,198 @@
+"""The panel in a real browser: JupyterLab, headless Chromium, the playground notebook.
+
+Starts JupyterLab through ``python -m lab lab`` on loopback with a token, opens
+``02_hyperparameter_playground`` in Debian's Chromium through Playwright, runs all
+cells, checks that sliders, buttons and the Plotly chart render, starts a long run
+from the panel, waits for chart points, types a new sigma into its slider and waits
+for the trainer's readout to show it, then stops the run. The panel's screenshot is
+saved to test-artifacts/panel.png (and assets/panel.png with LAB_UPDATE_SCREENSHOT=1;
+LAB_SCREENSHOT_SECONDS=60 trains a minute first, so the charts have something to show).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path(os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium"))
+NOTEBOOK = "notebooks/02_hyperparameter_playground.ipynb"
+ARTIFACTS = ROOT / "test-artifacts"
+STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+
+pytestmark = pytest.mark.browser
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 90.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"JupyterLab exited with code {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s")
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """JupyterLab on loopback with a token, quiet settings, and LAB_SMOKE=1 kernels; killed at teardown."""
+    port, token = _free_port(), secrets.token_hex(16)
+    settings = tmp_path / "settings"
+    notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    tracker = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    tracker.parent.mkdir(parents=True)
+    # no "Select Kernel" dialog; every cell attached to the page, so every prompt can be read
+    tracker.write_text(json.dumps({"autoStartDefaultKernel": True, "windowingMode": "none"}))
+    env = {**os.environ, "LAB_SMOKE": "1", "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+           "JUPYTER_TOKEN": token, "JUPYTERLAB_SETTINGS_DIR": str(settings),
+           "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+           "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_PLATFORM_DIRS": "1",
+           "TMPDIR": str(tmp_path)}  # the notebook's smoke runs land here, not in /tmp
+    log = (tmp_path / "jupyterlab.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "lab", "--no-browser", "--port", str(port),
+                             "--ip", "127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", proc)
+        yield f"http://127.0.0.1:{port}", token
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+        ARTIFACTS.mkdir(exist_ok=True)
+        shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
+
+
+def test_the_panel_works_in_jupyterlab_in_chromium(jupyterlab):
+    assert CHROMIUM.exists(), (f"{CHROMIUM} is missing: the browser test needs Debian's chromium "
+                               "(apt-get install -y chromium), or set LAB_CHROMIUM to a Chromium binary")
+    from playwright.sync_api import expect, sync_playwright
+
+    base, token = jupyterlab
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage"])
+        page = browser.new_page(viewport={"width": 1500, "height": 1700})
+        page.set_default_timeout(120_000)
+        try:
+            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
+            page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
+            _wait_for_idle_kernel(page)
+
+            # 3. Run > Run All Cells, and wait until every code cell has run
+            _run_all_cells(page)
+            page.screenshot(path=str(ARTIFACTS / "playground-after-run-all.png"))
+            assert _tracebacks(page) == []
+
+            # 4. the slider, the buttons and the Plotly chart are in the DOM
+            panel = page.locator(".lander-lab-panel").first
+            expect(panel.locator(".widget-slider").first).to_be_visible()
+            expect(panel.locator(".widget-button", has_text="Start")).to_be_visible()
+            expect(panel.locator(".js-plotly-plot").first).to_be_visible()
+            assert panel.locator(".widget-button").count() == 7
+
+            # a long run, so it is still training when the slider moves (Run tab: applies on restart)
+            panel.locator(".lm-TabBar-tab", has_text="Run (applies on restart)").click()
+            total = panel.locator(".widget-inline-hbox", has=page.locator("label", has_text="total steps"))
+            total.locator("input").fill("1000000")
+            total.locator("input").press("Enter")
+            expect(panel.locator(".lab-readout")).to_contain_text("applies on restart: run.total_steps")
+
+            # 5. Start, and wait for the chart to draw points of the new run
+            panel.locator(".widget-button", has_text="Start").click()
+            expect(panel.locator(".lab-status")).to_contain_text("running")
+            expect(panel.locator(".lab-status")).to_contain_text("/ 1,000,000")
+            page.wait_for_function(_CHART_HAS_POINTS)
+
+            # 6. move the sigma slider (type into its readout) and wait for the trainer to report it
+            panel.locator(".lm-TabBar-tab", has_text="Exploration").click()
+            sigma = panel.locator(".widget-slider", has=page.locator("label", has_text="sigma"))
+            readout = sigma.locator(".widget-readout")
+            readout.click()
+            page.keyboard.press("Control+A")
+            page.keyboard.type("0.42")
+            page.keyboard.press("Enter")
+            expect(panel.locator(".lab-value[data-name='sigma']")).to_have_text("0.42")
+            expect(panel.locator(".lab-readout")).to_contain_text(re.compile(r"step [\d,]+: sigma [\d.]+→0\.42"))
+            # let more points and the change marker land (longer for the README's screenshot)
+            page.wait_for_timeout(1000 * float(os.environ.get("LAB_SCREENSHOT_SECONDS", "1.5")))
+
+            # 7. the screenshot, for the test artifacts and (on request) the README
+            panel.scroll_into_view_if_needed()
+            shot = ARTIFACTS / "panel.png"
+            panel.screenshot(path=str(shot))
+            if os.environ.get("LAB_UPDATE_SCREENSHOT") == "1":
+                (ROOT / "assets").mkdir(exist_ok=True)
+                shutil.copy(shot, ROOT / "assets" / "panel.png")
+            assert shot.stat().st_size > 20_000
+
+            panel.locator(".widget-button", has_text="Stop").click()
+            expect(panel.locator(".lab-status")).to_contain_text("stopped", timeout=60_000)
+        except Exception:
+            page.screenshot(path=str(ARTIFACTS / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def _wait_for_idle_kernel(page) -> None:
+    """The notebook's kernel has started and is idle (the status bar names it)."""
+    page.locator(".jp-StatusBar-TextItem", has_text="Python 3 (ipykernel) | Idle").first.wait_for()
+    page.wait_for_timeout(1000)
+
+
+_CHART_HAS_POINTS = """() => [...document.querySelectorAll('.lander-lab-panel .js-plotly-plot .scatterlayer .trace')]
+    .some(t => t.querySelectorAll('.points path').length > 0
+               || [...t.querySelectorAll('path.js-line')].some(p => (p.getAttribute('d') || '').length > 2))"""
+_PROMPTS = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim())"
+_STARTED = f"() => {_PROMPTS}.some(t => /\\[(\\*|\\d+)\\]/.test(t))"
+_DONE = f"""() => {{ const prompts = {_PROMPTS};
+    const failed = [...document.querySelectorAll("{STDERR}")].some(o => /Traceback/.test(o.textContent));
+    return failed || (prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t))); }}"""
+
+
+def _run_all_cells(page, timeout: float = 240.0) -> None:
+    """Run > Run All Cells from the menu, then wait until no cell is queued or running, or one failed."""
+    for attempt in range(2):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(_STARTED, timeout=30_000)
+            break
+        except Exception:  # noqa: BLE001 - a click that raced the kernel's start: try the menu once more
+            if attempt:
+                raise
+            page.keyboard.press("Escape")
+    page.wait_for_function(_DONE, timeout=timeout * 1000)
+
+
+def _tracebacks(page) -> list[str]:
+    return [t for t in page.locator(STDERR).all_inner_texts() if "Traceback" in t]

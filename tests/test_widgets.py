@@ -1,0 +1,528 @@
+"""Headless tests of the notebook lab: the panel, its charts, the episode viewer, the kernel hooks.
+
+Outside a kernel nothing redraws on its own, so the tests call ``panel.tick()`` /
+``charts.flush()`` where the kernel's event loop would. One test starts a real
+ipykernel to check the parts that only exist there: the redraw timer, and stopping
+training with a checkpoint on interrupt and on shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from lab.config import Config, ConfigError
+from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
+from lab.hyperparameters import validate_changes
+from widgets.charts import BoundedSeries, LiveCharts
+from widgets.controls import SPECS, TABS, ControlSet, engine_range
+from widgets.panel import TrainingPanel
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _wait_for(predicate, timeout=60.0, tick=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if tick is not None:
+            tick()
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def long_config(tiny_config):
+    """Tiny networks and short episodes, with a budget the tests stop long before."""
+    return tiny_config.with_overrides({"run.total_steps": 10_000_000, "training.learning_starts": 50})
+
+
+@pytest.fixture
+def panel_factory():
+    panels = []
+
+    def make(source, **kwargs):
+        panels.append(TrainingPanel(source, **kwargs))
+        return panels[-1]
+
+    yield make
+    for panel in panels:
+        panel.close()
+
+
+class _Outcome:
+    def __init__(self, value):
+        self.value = value
+
+
+class _Report:
+    def __init__(self, outcome):
+        self.outcome = _Outcome(outcome)
+
+
+def _episode(k, outcome="LANDED_SOFTLY", ret=None):
+    ret = float(k) if ret is None else ret
+    return EpisodeEnded(env_step=10 * k, episode=k, raw_return=ret, shaped_return=ret + 1.0, length=10,
+                        success=ret >= 200, env_index=0, analysis=_Report(outcome))
+
+
+# ---- building -----------------------------------------------------------------------------------
+def test_panel_builds_from_a_preset_with_every_tab_and_control(panel_factory):
+    panel = panel_factory("tiny")
+    titles = [panel.tabs.get_title(i) for i in range(len(TABS))]
+    assert titles[:4] == ["Learning", "Exploration", "Replay", "Shaping"]
+    assert titles[4:] == ["Network (applies on restart)", "Run (applies on restart)"]
+    assert set(panel.controls.widgets) == {s.name for s in SPECS}
+    assert type(panel.controls.widgets["actor_lr"]).__name__ == "FloatLogSlider"
+    assert panel.controls.widgets["actor_lr"].value == pytest.approx(1e-3)
+    assert panel.controls.widgets["actor_hidden"].value == "32-32"  # the tiny preset's network
+    assert set(panel.buttons) == {"start", "pause", "stop", "save", "evaluate", "reset", "export"}
+    assert panel.trainer is None and "idle" in panel.status.value
+    for name in ("actor_lr", "tau", "sigma", "per_alpha", "per_beta", "noise_scale", "reward_shaping"):
+        assert next(s for s in SPECS if s.name == name).live
+    for name in ("actor_hidden", "layer_norm", "num_envs", "seed", "total_steps", "use_per", "kind"):
+        assert not next(s for s in SPECS if s.name == name).live
+
+
+def test_no_control_can_hold_a_value_the_engine_refuses():
+    config = Config()
+    panel_widgets = ControlSet.build(config).widgets
+    for spec in SPECS:
+        widget = panel_widgets[spec.name]
+        if hasattr(widget, "min") and hasattr(widget, "max"):
+            ends = [widget.min, widget.max]
+            if type(widget).__name__ == "FloatLogSlider":
+                ends = [10 ** widget.min, 10 ** widget.max]
+        elif hasattr(widget, "options"):
+            ends = list(widget.options)
+        else:
+            ends = [True, False]
+        for end in ends:
+            value = [int(v) for v in end.split("-")] if spec.kind == "sizes" else end
+            if spec.field is None:
+                validate_changes(config, {spec.name: value})
+            else:
+                config.with_overrides({spec.field: value})
+        rng = engine_range(spec.key)
+        if rng is not None and hasattr(widget, "max"):
+            low, high = (10 ** widget.min, 10 ** widget.max) if spec.kind == "log" else (widget.min, widget.max)
+            assert low in rng and high in rng, spec.name
+
+
+def test_batch_sizes_above_the_replay_capacity_are_not_offered(panel_factory, tiny_config):
+    panel = panel_factory(tiny_config.with_overrides({"training.buffer_size": 300, "training.batch_size": 32}))
+    assert max(panel.controls.widgets["batch_size"].options) <= 300
+
+
+# ---- live changes ------------------------------------------------------------------------------
+def test_moving_a_slider_changes_the_running_trainer_and_marks_the_charts(panel_factory, long_config):
+    panel = panel_factory(long_config)
+    trainer = panel.start()
+    assert _wait_for(lambda: trainer.agent.updates > 5)
+    panel.controls.widgets["sigma"].value = 0.45
+    panel.controls.widgets["actor_lr"].value = 3e-4
+    panel.controls.widgets["reward_shaping"].value = True
+    assert _wait_for(lambda: trainer.hyperparameters()["sigma"] == pytest.approx(0.45)
+                     and trainer.hyperparameters()["actor_lr"] == pytest.approx(3e-4)
+                     and trainer.hyperparameters()["reward_shaping"] is True)
+    assert trainer.noise.sigma == pytest.approx(0.45)
+    assert trainer.agent.actor_opt.param_groups[0]["lr"] == pytest.approx(3e-4)
+    assert _wait_for(lambda: len(panel.charts.changes) >= 3, tick=panel.tick)
+    step = panel.charts.changes[0][0]
+    panel.tick(force=True)
+    marker_steps = {s.x0 for s in panel.figure.layout.shapes if s.line.dash == "dot"}
+    assert step in marker_steps
+    assert "sigma" in panel.readout.value and ">0.45<" in panel.readout.value
+    assert panel.errors == []
+    panel.stop(wait=True)
+
+
+def test_schedule_overrides_set_before_start_reach_the_new_trainer(panel_factory, long_config):
+    panel = panel_factory(long_config)
+    panel.controls.widgets["noise_scale"].value = 0.25
+    trainer = panel.start()
+    assert trainer.hyperparameters()["noise_scale"] == pytest.approx(0.25)
+    panel.stop(wait=True)
+
+
+def test_a_refused_value_shows_an_error_and_the_control_snaps_back(panel_factory, long_config, monkeypatch):
+    panel = panel_factory(long_config)
+    trainer = panel.start()
+    with pytest.raises(ConfigError, match=r"noise.sigma=9.0 is invalid"):
+        panel.set("sigma", 9.0)
+    assert panel.controls.widgets["sigma"].value == pytest.approx(long_config.noise.sigma)
+
+    def refuse(**changes):  # the engine refusing a value the slider allows (e.g. after a config race)
+        validate_changes(trainer.config, {"tau": 2.0})
+
+    monkeypatch.setattr(trainer, "update_hyperparameters", refuse)
+    before = panel.controls.widgets["tau"].value
+    panel.controls.widgets["tau"].value = 0.05
+    assert any("training.tau=2.0 is invalid" in e for e in panel.errors)
+    assert "training.tau=2.0 is invalid" in panel.error_box.value
+    assert panel.controls.widgets["tau"].value == pytest.approx(before)
+    assert trainer.config.training.tau == pytest.approx(long_config.training.tau)
+    panel.stop(wait=True)
+
+
+def test_a_crash_in_the_training_thread_shows_in_the_panel(panel_factory, long_config, tmp_path):
+    from lab.trainer import Trainer
+
+    trainer = Trainer(long_config, run_dir=tmp_path / "run")
+
+    def explode(*_, **__):
+        raise RuntimeError("simulated learner crash")
+
+    trainer.agent.update = explode
+    panel = panel_factory(trainer)
+    assert panel.start() is trainer
+    assert _wait_for(lambda: not trainer.running)
+    panel.tick(force=True)
+    assert trainer.state == "failed"
+    assert "simulated learner crash" in panel.error_box.value
+    assert "failed" in panel.status.value
+    assert trainer.checkpoint_path.exists()
+
+
+# ---- buttons -----------------------------------------------------------------------------------
+def test_start_pause_resume_save_evaluate_and_stop_buttons(panel_factory, long_config):
+    panel = panel_factory(long_config)
+    panel.buttons["start"].click()
+    trainer = panel.trainer
+    assert trainer is not None and trainer.running and panel.buttons["start"].disabled
+    assert _wait_for(lambda: trainer.env_step > 100)
+
+    panel.buttons["pause"].click()
+    assert _wait_for(lambda: trainer.state == "paused")
+    panel.tick(force=True)
+    assert panel.buttons["pause"].description == "Resume" and "paused" in panel.status.value
+    frozen = trainer.env_step
+    time.sleep(0.3)
+    assert trainer.env_step == frozen
+    panel.buttons["pause"].click()
+    assert _wait_for(lambda: trainer.env_step > frozen)
+
+    panel.buttons["save"].click()
+    assert _wait_for(lambda: any("checkpoint saved to" in m for m in panel.messages), tick=panel.tick)
+    assert trainer.checkpoint_path.exists()
+
+    panel.buttons["evaluate"].click()
+    assert _wait_for(lambda: any(m.startswith("evaluation: mean return") for m in panel.messages), tick=panel.tick)
+    assert _wait_for(lambda: panel.charts.point_counts()["eval"] >= 1, tick=panel.tick)
+
+    panel.buttons["stop"].click()
+    assert _wait_for(lambda: not trainer.running)
+    panel.tick(force=True)
+    assert trainer.state == "stopped" and trainer.checkpoint_path.exists()
+    assert "stopped" in panel.status.value and not panel.buttons["start"].disabled
+    assert f"checkpoint {trainer.checkpoint_path}" in panel.status.value
+    assert panel.errors == []
+
+
+def test_status_line_reports_progress(panel_factory, tiny_config):
+    panel = panel_factory(tiny_config)
+    panel.start()
+    summary = panel.wait(timeout=120)
+    assert summary["state"] == "finished"
+    text = panel.status.value
+    assert "finished" in text and f"step {summary['env_step']:,} / 600" in text
+    assert f"episode {summary['episodes']}" in text and "steps/s" in text and "ETA" in text
+    assert "most common outcome" in text and panel.run_status.most_common_outcome in text
+
+
+def test_reset_to_preset_and_export_config(panel_factory, tiny_config, tmp_path):
+    panel = panel_factory(tiny_config)
+    panel.controls.widgets["sigma"].value = 0.7
+    panel.controls.widgets["layer_norm"].value = True
+    assert panel.config.noise.sigma == pytest.approx(0.7) and panel.config.network.layer_norm
+    path = panel.export_config(tmp_path / "mine.yaml")
+    assert Config.load(path) == panel.config
+    assert "sigma: 0.7" in panel.export_box.value
+    panel.buttons["reset"].click()
+    assert panel.config == tiny_config
+    assert panel.controls.widgets["sigma"].value == pytest.approx(tiny_config.noise.sigma)
+    assert panel.controls.widgets["layer_norm"].value is False
+
+
+def test_a_restart_setting_waits_for_the_next_run(panel_factory, long_config):
+    panel = panel_factory(long_config)
+    first = panel.start()
+    assert _wait_for(lambda: first.env_step > 50)
+    panel.controls.widgets["actor_hidden"].value = "64-64"
+    assert "applies on restart" in panel.controls.badges["actor_hidden"].value
+    assert first.config.network.actor_hidden == (32, 32)
+    panel.stop(wait=True)
+    second = panel.start()
+    assert second is not first and second.config.network.actor_hidden == (64, 64)
+    assert panel.controls.badges["actor_hidden"].value == ""
+    panel.stop(wait=True)
+
+
+# ---- charts ------------------------------------------------------------------------------------
+def test_chart_traces_grow_as_events_arrive():
+    charts = LiveCharts(min_interval=0.0)
+    for k in range(5):
+        charts(_episode(k))
+    charts(UpdateMetrics(50, 10, 1.0, -2.0, 3.0, 0.1, 0.2, 1e-3, 1e-3, 0.5, 0.4, 100.0))
+    charts(Evaluated(env_step=50, mean_return=12.0, std_return=3.0, success_rate=0.5, returns=(9.0, 15.0),
+                     lengths=(100, 120), outcomes={"LANDED_SOFTLY": 1}))
+    assert charts.flush()
+    counts = charts.point_counts()
+    assert counts["raw"] == 5 and counts["raw_ma"] == 5 and counts["shaped_ma"] == 5
+    assert counts["critic_loss"] == counts["mean_q"] == counts["noise_scale"] == 1
+    assert counts["eval"] == counts["eval_success"] == 1
+    assert counts["LANDED_SOFTLY"] == counts["CRASHED_TILTED"] == 5  # one stacked row per episode
+    assert list(charts._traces["LANDED_SOFTLY"].y) == [100.0] * 5
+    assert charts._traces["LANDED_SOFTLY"].showlegend and not charts._traces["CRASHED_TILTED"].showlegend
+    assert not charts.flush()  # nothing new: nothing redrawn
+    for k in range(5, 12):
+        charts(_episode(k, outcome="CRASHED_TILTED"))
+    assert charts.flush()
+    assert charts.point_counts()["raw"] == 12
+    assert charts._traces["CRASHED_TILTED"].y[-1] == pytest.approx(100 * 7 / 12)  # of the last 20 episodes
+    raw_ma = charts._traces["raw_ma"].y
+    assert raw_ma[-1] == pytest.approx(np.mean(np.arange(12)))
+    assert charts._traces["eval"].y[0] == 12.0 and charts._traces["eval_success"].y[0] == 50.0
+
+
+def test_flushes_are_throttled():
+    charts = LiveCharts(min_interval=10.0)
+    charts(_episode(0))
+    assert charts.flush(force=True)
+    charts(_episode(1))
+    assert not charts.flush()  # within min_interval
+    assert charts.flush(force=True)
+
+
+def test_decimation_bounds_the_points_and_keeps_the_ends():
+    charts = LiveCharts(max_points=60, min_interval=0.0)
+    outcomes = ["LANDED_SOFTLY", "CRASHED_TILTED", "FLEW_OFF_LEFT"]
+    for k in range(20_000):
+        charts(_episode(k, outcome=outcomes[k % 3]))
+        if k % 2_000 == 0:
+            charts(UpdateMetrics(10 * k, k, 1.0, -2.0, 3.0, 0.1, 0.2, 1e-3, 1e-3, 0.5, 0.4, 100.0))
+    charts.flush()
+    counts = charts.point_counts()
+    assert max(counts.values()) <= 60
+    assert counts["raw"] >= 30
+    x = charts._traces["raw"].x
+    assert x[0] == 0 and x[-1] == 10 * 19_999 and np.all(np.diff(x) > 0)
+    # the moving mean was computed on every episode, not on the thinned points
+    assert charts._traces["raw_ma"].y[-1] == pytest.approx(np.mean(np.arange(20_000 - 50, 20_000)))
+
+
+def test_bounded_series_thins_old_rows_and_keeps_recent_ones():
+    series = BoundedSeries(1, max_points=16)
+    for k in range(1_000):
+        series.append((k,))
+        assert series.size <= 16
+    rows = series.snapshot()[:, 0]
+    assert rows[-1] == 999 and np.all(np.diff(rows) > 0)
+    assert np.all(np.diff(rows[-8:]) == 1)  # the recent half at full resolution
+    assert series.appended == 1_000
+
+
+def test_hyperparameter_changes_become_markers():
+    charts = LiveCharts(min_interval=0.0)
+    charts(HyperparametersChanged(env_step=1234, changes={"sigma": (0.1, 0.4)}))
+    charts.flush()
+    shapes = [s for s in charts.figure.layout.shapes if s.x0 == 1234]
+    assert len(shapes) == 8  # one line in every chart
+    assert any("sigma 0.1→0.4" in (a.hovertext or "") for a in charts.figure.layout.annotations)
+
+
+# ---- viewer ------------------------------------------------------------------------------------
+def test_episode_viewer_replays_an_evaluation_exactly_and_exports_a_gif(tmp_path):
+    from PIL import Image
+
+    from lab.evaluation import evaluate
+    from lab.policy import heuristic_policy
+    from widgets.viewer import EpisodeViewer
+
+    result = evaluate(heuristic_policy(), episodes=2, seed=10_000, keep_trajectories=True)
+    viewer = EpisodeViewer.from_evaluation(result, every=4, hud=False)
+    steps = len(result.trajectories[0].actions)
+    frames = viewer.frames(0)
+    assert len(frames) == math.ceil(steps / 4) + 1  # the first frame, every 4th step, and the last
+    assert frames[0].shape == (200, 300, 3)  # kept at the viewer's scale, 0.5
+    assert viewer.slider.max == len(frames) - 1 and viewer.play.max == viewer.slider.max
+    assert viewer.image.value[:4] == b"\x89PNG"
+    assert viewer.episodes[0].outcome in viewer.report_box.value and viewer.episodes[0].outcome.startswith("LANDED")
+    assert "drifted" not in viewer.report_box.value  # the replay ended where the recording did
+    first = viewer.image.value
+    viewer.slider.value = viewer.slider.max
+    assert viewer.image.value != first and f"step {steps} / {steps}" in viewer.step_label.value
+    viewer.picker.value = 1
+    assert viewer.index == 1 and viewer.slider.value == 0
+    gif = viewer.export_gif(tmp_path / "episode.gif")
+    with Image.open(gif) as image:  # identical frames (the lander at rest) are merged by the encoder
+        assert image.format == "GIF" and 1 < image.n_frames <= len(viewer.frames(1))
+        assert image.width == 300 and image.height > 200  # half size, plus the caption strip
+        assert f"seed {viewer.episodes[1].seed}" in image.info["comment"].decode()
+
+
+def test_the_viewer_analyzes_episodes_from_their_true_first_observation():
+    from lab.analysis import BehaviorAnalyzer
+    from lab.events import Trajectory
+    from lab.policy import heuristic_policy
+    from lab.render.episode import run_episode
+    from widgets.viewer import EpisodeViewer, RecordedEpisode
+
+    record = run_episode(heuristic_policy(), seed=10_000, render=False)
+    true = Trajectory(record.observations, record.actions, record.rewards.astype(np.float32), record.terminated,
+                      record.truncated)
+    analyzer = BehaviorAnalyzer()
+    broken_obs = true.observations.copy()
+    broken_obs[0] = broken_obs[-1]  # how lab.evaluation's batch loop has been storing row 0
+    broken = Trajectory(broken_obs, true.actions, true.rewards, true.terminated, true.truncated)
+    viewer = EpisodeViewer([RecordedEpisode(10_000, broken, record.ret, analyzer.analyze_trajectory(broken)),
+                            RecordedEpisode(10_000, true, record.ret, analyzer.analyze_trajectory(true))],
+                           every=50, hud=False)
+    for episode in viewer.episodes:
+        assert np.array_equal(episode.trajectory.observations, true.observations)
+        assert episode.report == analyzer.analyze_trajectory(true)
+
+
+def test_open_in_window_without_a_display_shows_the_episode_inline(monkeypatch, tmp_path):
+    import tempfile
+
+    from lab.policy import heuristic_policy
+    from widgets.viewer import EpisodeViewer
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")  # no display: the launcher falls back to an inline GIF
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the launcher writes that GIF
+    viewer = EpisodeViewer.from_policy(heuristic_policy(), episodes=1, seed=10_003, every=8, hud=False)
+    viewer.window_button.click()
+    path = viewer.open_window()
+    assert path.suffix == ".gif" and path.exists() and f"seed{10_003}" in path.name
+
+
+def test_episode_viewer_opens_a_run_folder(tiny_config, tmp_path):
+    from lab.trainer import Trainer
+    from widgets.viewer import EpisodeViewer
+
+    trainer = Trainer(tiny_config.with_overrides({"run.eval_every": 600, "run.eval_episodes": 1,
+                                                  "env.max_episode_steps": 60}), run_dir=tmp_path / "run")
+    trainer.fit()
+    trainer.close()
+    viewer = EpisodeViewer.from_run(tmp_path / "run", every=10, hud=False)
+    assert len(viewer.episodes) == 1 and viewer.policy is not None
+    assert viewer.episodes[0].outcome in viewer.report_box.value
+    with pytest.raises(FileNotFoundError, match="has not finished an evaluation"):
+        EpisodeViewer.from_run(tmp_path)
+
+
+# ---- the command, the kernel, the cost ---------------------------------------------------------
+def test_lab_command_runs_jupyterlab_from_the_repo_at_the_quickstart():
+    import argparse
+
+    from lab.commands import lab as command
+
+    parser = argparse.ArgumentParser()
+    command.add_arguments(parser)
+    cmd = command.build_command(parser.parse_args(["--port", "9999", "--no-browser"]))
+    assert cmd[:4] == [sys.executable, "-m", "jupyterlab", "notebooks/01_quickstart.ipynb"]
+    assert "--ServerApp.port=9999" in cmd and "--no-browser" in cmd and "--ServerApp.ip=127.0.0.1" in cmd
+    assert (command.ROOT / "notebooks" / "01_quickstart.ipynb").is_file()
+    out = subprocess.run([sys.executable, "-m", "lab", "lab", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0 and "--no-browser" in out.stdout
+
+
+def test_in_a_kernel_the_panel_redraws_on_its_own_and_interrupt_or_shutdown_stop_training(tmp_path):
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(ROOT))
+
+    def collect(msg_id):
+        out, error = [], None
+        while True:
+            msg = kc.get_iopub_msg(timeout=120)
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream":
+                out.append(msg["content"]["text"])
+            if msg["msg_type"] == "error":
+                error = msg["content"]["ename"]
+            if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                return "".join(out), error
+
+    def run(code):
+        out, error = collect(kc.execute(code))
+        assert error is None, f"{error} in {code!r}"
+        return out
+
+    def state():
+        return json.loads(run("import json; trainer = panel.trainer; trainer.join(30); print(json.dumps("
+                              "[trainer.state, trainer.checkpoint_path.exists(), panel.stop_reason]))"))
+
+    try:
+        run(f"""
+import torch; torch.set_num_threads(1)
+from lab.presets import preset
+from widgets import TrainingPanel
+config = preset("tiny").with_overrides({{"run.out_dir": {str(tmp_path)!r}, "run.total_steps": 10_000_000,
+                                         "run.eval_every": 0, "env.max_episode_steps": 150}})
+panel = TrainingPanel(config)
+trainer = panel.start()
+""")
+        # the kernel is idle now; the panel's timer keeps sending widget updates
+        deadline, comm_msgs = time.time() + 4, 0
+        while time.time() < deadline:
+            try:
+                msg = kc.get_iopub_msg(timeout=0.5)
+            except queue.Empty:
+                continue
+            comm_msgs += msg["msg_type"] == "comm_msg"
+        assert comm_msgs > 5
+        ticks = json.loads(run("import json; print(json.dumps([panel._ticker.ticks, trainer.state]))"))
+        assert ticks[0] > 3 and ticks[1] == "running"
+
+        # interrupting an idle kernel: ipykernel would ignore it; the panel stops training
+        km.interrupt_kernel()
+        time.sleep(1.0)
+        assert state() == ["stopped", True, "the kernel was interrupted"]
+
+        # interrupting a cell that waits for the run: wait() stops it before re-raising
+        msg_id = kc.execute("panel.start(); panel.wait()")
+        time.sleep(3.0)
+        km.interrupt_kernel()
+        assert collect(msg_id)[1] == "KeyboardInterrupt"
+        assert state() == ["stopped", True, "interrupted"]
+
+        # interrupting any other cell while training runs in the background
+        msg_id = kc.execute("panel.start(); import time; time.sleep(60)")
+        time.sleep(3.0)
+        km.interrupt_kernel()
+        assert collect(msg_id)[1] == "KeyboardInterrupt"
+        assert state() == ["stopped", True, "the kernel was interrupted"]
+
+        # shutting the kernel down (closing the notebook with "Shut Down Kernel", or a restart)
+        run_dir = Path(run("panel.start(); print(panel.trainer.run_dir)").strip())
+        time.sleep(1.0)
+        km.shutdown_kernel(now=False)
+        rows = [json.loads(line) for line in (run_dir / "states.jsonl").read_text().splitlines()]
+        last = [row for row in rows if "state" in row][-1]
+        assert last["state"] == "stopped" and Path(last["checkpoint"]).exists()
+    finally:
+        kc.stop_channels()
+        if km.is_alive():
+            km.shutdown_kernel(now=True)
+
+
+def test_panel_overhead_benchmark_runs_both_arms():
+    from widgets.bench import panel_overhead
+
+    result = panel_overhead(steps=400, repeats=1)
+    assert 0.5 < result["ratio"] <= 1.0
+    arms = {run["panel"]: run for run in result["runs"]}
+    assert arms[True]["steps"] == arms[False]["steps"] >= 400
+    assert arms[True]["flushes"] >= 1 and arms[True]["subscriber_calls"] > 0
