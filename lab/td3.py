@@ -31,6 +31,15 @@ class UpdateResult:
     actor_grad_norm: float | torch.Tensor | None
 
 
+def _adam(params, lr: float, weight_decay: float) -> torch.optim.Adam:  # type: ignore[no-untyped-def]
+    """Fused Adam (one kernel for all parameters) where this torch build has it: ~5-10% per update."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+
+
 def td3_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q1: torch.Tensor,
                next_q2: torch.Tensor) -> torch.Tensor:
     """y = r + discount * min(Q1', Q2'); discount is gamma**n, or 0 after termination."""
@@ -59,9 +68,8 @@ class TD3:
         self.critic = TwinCritic(obs_dim, act_dim, net).to(self.device)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, weight_decay=cfg.weight_decay)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
-                                           weight_decay=cfg.weight_decay)
+        self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, cfg.weight_decay)
+        self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, cfg.weight_decay)
         self.actor_lr, self.critic_lr = cfg.actor_lr, cfg.critic_lr
         self.tau = cfg.tau
         self.policy_delay = cfg.policy_delay
