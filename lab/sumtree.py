@@ -32,12 +32,13 @@ class SumTree:
         """Set leaf priorities, then recompute each touched ancestor from its two children.
 
         Recomputing (rather than adding deltas) keeps the sums exact and makes
-        duplicate indices harmless: the last write wins.
+        duplicate indices harmless: the last leaf write wins, and a parent listed
+        twice is written twice with the same sum, so no de-duplication is needed.
         """
         nodes = self.leaf_base + np.asarray(indices, dtype=np.int64)
         self.nodes[nodes] = priorities
         for _ in range(self.depth):
-            nodes = np.unique(nodes >> 1)
+            nodes >>= 1
             self.nodes[nodes] = self.nodes[2 * nodes] + self.nodes[2 * nodes + 1]
 
     def find(self, values: np.ndarray) -> np.ndarray:
