@@ -29,6 +29,16 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows an option's default unless its help already says it, or there is none to show."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab", description="Lander Lab: TD3 for LunarLanderContinuous.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -37,7 +47,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         if module is None:
             continue
         p = sub.add_parser(name, help=help_text, description=getattr(module, "DESCRIPTION", help_text),
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_HelpFormatter)
         if only is None or only == name:
             module.add_arguments(p)
         p.set_defaults(_module=module)

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     tts = sub.add_parser("time-to-solve", help="env steps and training seconds until eval mean >= 200",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=parser.formatter_class)
     tts.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
     tts.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="one run per seed")
     tts.add_argument("--max-steps", type=int, default=300_000, help="cap on env steps per seed")
@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tts.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
 
     thr = sub.add_parser("throughput", help="training steps/s, update split, PER cost, bare-update rate",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=parser.formatter_class)
     thr.add_argument("--hidden", type=int, nargs="+", default=[400, 300], help="hidden sizes of actor and critic")
     thr.add_argument("--batch-size", type=int, default=256, help="batch size")
     thr.add_argument("--updates-per-step", type=float, default=1.0, help="update-to-data ratio")
@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
-                         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                         formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
 
 
