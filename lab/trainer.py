@@ -249,7 +249,6 @@ class Trainer:
         self._set_state("running")
         next_eval = _next_multiple(self.env_step, cfg.run.eval_every)
         next_ckpt = _next_multiple(self.env_step, cfg.run.checkpoint_every)
-        clock = time.perf_counter()
         try:
             while self.env_step < cfg.run.total_steps:
                 if self._handle_controls():
@@ -276,8 +275,6 @@ class Trainer:
         except BaseException as exc:
             self._finish("failed", error=f"{type(exc).__name__}: {exc}")
             raise
-        finally:
-            del clock
 
     def _collect_and_learn(self) -> None:
         """One vector step: act, step every env, store real transitions, then pay the update debt."""
@@ -395,10 +392,8 @@ class Trainer:
         with self._lock:
             if self._pause and not self._stop:
                 self._set_state("paused")
-                pause_started = time.perf_counter()
                 while self._pause and not self._stop and not self._requests and not self._pending_changes:
                     self._wake.wait(0.1)
-                self._pause_wall = time.perf_counter() - pause_started
                 resumed = not self._pause
             else:
                 resumed = False
@@ -478,7 +473,6 @@ class Trainer:
     # ==== evaluation, checkpoints, state ===================================================
     _last_eval_step = -1
     _boundary_step = -1
-    _pause_wall = 0.0
 
     def _evaluate(self, episodes: int | None = None) -> EvaluationResult:
         started = time.perf_counter()
