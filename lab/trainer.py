@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -100,10 +99,7 @@ class Trainer:
         self.noise = make_noise(cfg.noise, cfg.env.num_envs, self.act_dim, self.rng)
         self.nstep = NStepAccumulator(cfg.env.num_envs, cfg.training.n_step, cfg.training.gamma)
         self.schedule_overrides: dict[str, float] = {}
-        self.hyperparameter_log: list[HyperparametersChanged] = []
         self.last_evaluation: EvaluationResult | None = None
-        self.recent_returns: deque[float] = deque(maxlen=100)
-        self.recent_outcomes: deque[str] = deque(maxlen=100)
         self._update_debt = 0.0
         self._metrics: dict[str, float] = {}
         self._metric_count = 0
@@ -377,9 +373,7 @@ class Trainer:
         if self.config.run.analyze_episodes:
             analysis = self._analyzer.analyze(trajectory.observations, trajectory.actions, terminated, truncated,
                                               trajectory.rewards)
-            self.recent_outcomes.append(str(analysis.outcome.value))
         self.episodes += 1
-        self.recent_returns.append(raw_return)
         self.events.publish(EpisodeEnded(
             env_step=self.env_step, episode=self.episodes, raw_return=raw_return,
             shaped_return=ep.shaped_return, length=len(ep.actions),
@@ -420,9 +414,7 @@ class Trainer:
             after = self.hyperparameters()
             diff = {k: (before[k], after[k]) for k in changes if before[k] != after[k]}
             if diff:
-                event = HyperparametersChanged(env_step=self.env_step, changes=diff)
-                self.hyperparameter_log.append(event)
-                self.events.publish(event)
+                self.events.publish(HyperparametersChanged(env_step=self.env_step, changes=diff))
 
     def _push_live_values(self) -> None:
         """Copy live values from the config into the objects that use them."""
@@ -439,18 +431,20 @@ class Trainer:
             self.buffer.alpha = t.per_alpha
 
     def _request(self, kind: str, arg: Any) -> Any:
+        """Run kind on the training thread between steps, or here when no loop is running."""
         if not self.running or threading.current_thread() is self._thread:
             return self._serve(kind, arg)
         done, box = threading.Event(), []
+        request = (kind, done, [arg, box])
         with self._lock:
-            self._requests.append((kind, done, [arg, box]))
+            self._requests.append(request)
             self._wake.notify_all()
         while not done.wait(0.2):
-            if not self.running:
+            if not self.running:  # the loop ended before serving it: take it back and serve it here
                 with self._lock:
-                    if (kind, done, [arg, box]) in self._requests:
-                        self._requests.remove((kind, done, [arg, box]))
-                return self._serve(kind, arg)
+                    self._requests = [r for r in self._requests if r is not request]
+                if not done.is_set():
+                    return self._serve(kind, arg)
         if isinstance(box[0], BaseException):
             raise box[0]
         return box[0]
