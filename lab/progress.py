@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -16,17 +16,17 @@ class ProgressBar:
     def __init__(self, total_steps: int, initial: int = 0, refresh_episodes: int = 5) -> None:
         self.bar = tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05)
         self.refresh_episodes = refresh_episodes
-        self.returns: list[float] = []
-        self.outcomes: list[str] = []
+        self.returns: deque[float] = deque(maxlen=100)
+        self.outcomes: deque[str] = deque(maxlen=100)
         self.best_eval: float | None = None
         self.episodes = 0
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, EpisodeEnded):
             self.episodes = event.episode
-            self.returns = (self.returns + [event.raw_return])[-100:]
+            self.returns.append(event.raw_return)
             if event.analysis is not None:
-                self.outcomes = (self.outcomes + [str(event.analysis.outcome.value)])[-100:]
+                self.outcomes.append(str(event.analysis.outcome.value))
             self.bar.update(event.env_step - self.bar.n)
             if event.episode % self.refresh_episodes == 0:
                 self._postfix()
