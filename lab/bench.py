@@ -102,10 +102,11 @@ def per_sample_update_ms(capacity: int = 1_000_000, batch_size: int = 256, repea
     return 1000 * statistics.median(times)
 
 
-def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, policy_delay: int = 2) -> float:
+def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, policy_delay: int = 2,
+                     precision: str = "float32") -> float:
     """TD3 updates per second on one fixed batch: the ceiling for training at one update per step."""
     net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=policy_delay))
+    agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=policy_delay, precision=precision))
     batch = _filled_buffer(batch_size * 4, batch_size * 4, per=False).sample(batch_size, 0.99)
     for _ in range(20):
         agent.update(batch)
@@ -117,19 +118,22 @@ def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, p
 
 
 def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 200,
-                 capacity: int = 200_000) -> dict[str, float]:
+                 capacity: int = 200_000, precision: str = "float32") -> dict[str, float]:
     """Median ms of each part of an update: sampling, critic, actor (+targets), priority update."""
     net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=1))
+    agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=1, precision=precision))
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16")
     buffer = _filled_buffer(capacity, capacity, per=per)
     parts: dict[str, list[float]] = {"sample": [], "critic": [], "actor": [], "priorities": []}
     for k in range(repeats + 10):
         t0 = time.perf_counter()
         batch = buffer.sample(batch_size, 0.99, 0.4)
         t1 = time.perf_counter()
-        _, _, td, _ = agent.critic_step(batch)
+        with autocast:
+            _, _, td, _ = agent.critic_step(batch)
         t2 = time.perf_counter()
-        agent.actor_step(batch)
+        with autocast:
+            agent.actor_step(batch)
         agent.soft_update()
         t3 = time.perf_counter()
         buffer.update_priorities(batch.indices, td.numpy())

@@ -93,6 +93,8 @@ class TrainingConfig:
     """Learning-rate schedule over total_steps: constant, linear or cosine."""
     critic_loss: str = "mse"
     """Critic regression loss: mse or huber."""
+    precision: str = "float32"
+    """Matmuls of the updates in float32, or bfloat16 autocast (pays off from ~[256, 256] on AMX CPUs and GPUs)."""
     use_per: bool = False
     """Prioritized experience replay on a SumTree instead of uniform sampling."""
     per_alpha: float = 0.6
@@ -123,6 +125,7 @@ class TrainingConfig:
         _in_range(s, "weight_decay", self.weight_decay, 0.0, 1.0)
         _choice(s, "lr_schedule", self.lr_schedule, ("constant", "linear", "cosine"))
         _choice(s, "critic_loss", self.critic_loss, ("mse", "huber"))
+        _choice(s, "precision", self.precision, ("float32", "bfloat16"))
         _require(isinstance(self.use_per, bool), s, "use_per", self.use_per, "true or false")
         _in_range(s, "per_alpha", self.per_alpha, 0.0, 1.0)
         _in_range(s, "per_beta_start", self.per_beta_start, 0.0, 1.0)

@@ -34,6 +34,14 @@ def mlp(sizes: list[int], activation: str, layer_norm: bool) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+def output_layer(op, bias: torch.Tensor, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """The critic's last layer in float32 even under bfloat16 autocast: Q-values need more than bf16's ~3 digits."""
+    if not torch.is_autocast_enabled(x.device.type):
+        return op(bias, x, weight)
+    with torch.autocast(x.device.type, enabled=False):
+        return op(bias.float(), x.float(), weight.float())
+
+
 class Actor(nn.Module):
     """Deterministic policy: a shared trunk, then a main-engine head and a side-engine head.
 
@@ -84,23 +92,21 @@ class TwinCritic(nn.Module):
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, action], dim=-1).unsqueeze(0).expand(2, -1, -1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        *hidden, (w_out, b_out) = zip(self.weights, self.biases)
+        for i, (w, b) in enumerate(hidden):
             x = torch.baddbmm(b, x, w)
-            if i < last:
-                if self.layer_norm:
-                    x = F.layer_norm(x, x.shape[-1:]) * self.norm_weights[i] + self.norm_biases[i]
-                x = self.activation(x)
-        return x.squeeze(-1)
+            if self.layer_norm:
+                x = F.layer_norm(x, x.shape[-1:]) * self.norm_weights[i] + self.norm_biases[i]
+            x = self.activation(x)
+        return output_layer(torch.baddbmm, b_out, x, w_out).squeeze(-1)
 
     def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         """The first critic alone, which is all the actor's loss needs."""
         x = torch.cat([obs, action], dim=-1)
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        *hidden, (w_out, b_out) = zip(self.weights, self.biases)
+        for i, (w, b) in enumerate(hidden):
             x = torch.addmm(b[0], x, w[0])
-            if i < last:
-                if self.layer_norm:
-                    x = F.layer_norm(x, x.shape[-1:]) * self.norm_weights[i][0] + self.norm_biases[i][0]
-                x = self.activation(x)
-        return x.squeeze(-1)
+            if self.layer_norm:
+                x = F.layer_norm(x, x.shape[-1:]) * self.norm_weights[i][0] + self.norm_biases[i][0]
+            x = self.activation(x)
+        return output_layer(torch.addmm, b_out[0], x, w_out[0]).squeeze(-1)

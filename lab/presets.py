@@ -9,10 +9,14 @@ from lab.config import Config, ConfigError
 
 
 def _fast() -> Config:
-    """Tuned to reach a 200-point deterministic evaluation in the least wall time on 2 CPU cores."""
+    """Tuned to reach a 200-point deterministic evaluation in the least wall time on 2 CPU cores.
+
+    [64, 64] updates run ~1.9x faster than [128, 128] here and learn about as fast per env step;
+    the tuning runs behind each choice are listed in the README's performance section.
+    """
     return Config().with_overrides({
-        "network.actor_hidden": [128, 128],
-        "network.critic_hidden": [128, 128],
+        "network.actor_hidden": [64, 64],
+        "network.critic_hidden": [64, 64],
         "training.n_step": 3,
         "training.actor_lr": 1e-3,
         "training.critic_lr": 1e-3,

@@ -78,6 +78,7 @@ class TD3:
         self.grad_clip = cfg.grad_clip
         self.huber = cfg.critic_loss == "huber"
         self.lr_schedule = cfg.lr_schedule
+        self.bfloat16 = cfg.precision == "bfloat16"
         self.updates = 0
         self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
                        (list(self.critic_target.parameters()), list(self.critic.parameters()))]
@@ -92,10 +93,12 @@ class TD3:
     def update(self, batch: Batch, want_metrics: bool = False) -> UpdateResult:
         """One critic step, and every policy_delay-th call an actor step and a target update."""
         self.updates += 1
-        critic_loss, mean_q, td_errors, critic_norm = self.critic_step(batch, want_metrics)
-        actor_loss = actor_norm = None
-        if self.updates % self.policy_delay == 0:
-            actor_loss, actor_norm = self.actor_step(batch, want_metrics)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16):
+            critic_loss, mean_q, td_errors, critic_norm = self.critic_step(batch, want_metrics)
+            actor_loss = actor_norm = None
+            if self.updates % self.policy_delay == 0:
+                actor_loss, actor_norm = self.actor_step(batch, want_metrics)
+        if actor_loss is not None:
             self.soft_update()
         return UpdateResult(critic_loss, actor_loss, mean_q, td_errors, critic_norm, actor_norm)
 

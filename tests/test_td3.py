@@ -106,6 +106,28 @@ def test_critic_learns_a_constant_reward():
     assert losses[-1] < 0.01 * losses[0]
 
 
+def test_bfloat16_critic_output_keeps_float32_resolution():
+    critic = TwinCritic(8, 2, NET)
+    with torch.no_grad():
+        critic.biases[-1].fill_(100.0 + 1 / 3)  # bf16 steps by 0.5 near 100: it would read 100.5
+    obs, act = torch.randn(16, 8), torch.rand(16, 2)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        q, q1 = critic(obs, act), critic.q1(obs, act)
+    assert q.dtype == q1.dtype == torch.float32
+    assert torch.allclose(q, critic(obs, act), atol=0.02) and torch.allclose(q1, q[0], atol=0.02)
+
+
+def test_bfloat16_updates_learn_and_keep_float32_weights():
+    torch.manual_seed(0)
+    agent = TD3(8, 2, NET, TrainingConfig(critic_lr=3e-3, batch_size=64, buffer_size=64, precision="bfloat16"))
+    batch = _batch(64)
+    batch.rewards = torch.full((64,), 2.0)
+    batch.discounts = torch.zeros(64)
+    losses = [float(agent.update(batch).critic_loss) for _ in range(300)]
+    assert losses[-1] < 0.01 * losses[0]
+    assert all(p.dtype == torch.float32 for p in [*agent.critic.parameters(), *agent.actor.parameters()])
+
+
 def test_huber_loss_is_used_when_configured():
     agent = TD3(8, 2, NET, TrainingConfig(critic_loss="huber", batch_size=32, buffer_size=64))
     batch = _batch()
