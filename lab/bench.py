@@ -122,17 +122,16 @@ def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 2
     """Median ms of each part of an update: sampling, critic, actor (+targets), priority update."""
     net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
     agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=1, precision=precision))
-    autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16")
     buffer = _filled_buffer(capacity, capacity, per=per)
     parts: dict[str, list[float]] = {"sample": [], "critic": [], "actor": [], "priorities": []}
     for k in range(repeats + 10):
         t0 = time.perf_counter()
         batch = buffer.sample(batch_size, 0.99, 0.4)
         t1 = time.perf_counter()
-        with autocast:
+        with agent.precision_scope():
             _, _, td, _ = agent.critic_step(batch)
         t2 = time.perf_counter()
-        with autocast:
+        with agent.precision_scope():
             agent.actor_step(batch)
         agent.soft_update()
         t3 = time.perf_counter()

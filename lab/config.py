@@ -55,6 +55,10 @@ def _freeze_sizes(obj: Any, name: str, section: str) -> None:
     object.__setattr__(obj, name, tuple(value))
 
 
+PRECISIONS = ("float32", "bfloat16")
+"""Allowed training.precision values; the throughput benchmark offers the same."""
+
+
 @dataclass(frozen=True)
 class TrainingConfig:
     """How the TD3 learner updates."""
@@ -125,7 +129,7 @@ class TrainingConfig:
         _in_range(s, "weight_decay", self.weight_decay, 0.0, 1.0)
         _choice(s, "lr_schedule", self.lr_schedule, ("constant", "linear", "cosine"))
         _choice(s, "critic_loss", self.critic_loss, ("mse", "huber"))
-        _choice(s, "precision", self.precision, ("float32", "bfloat16"))
+        _choice(s, "precision", self.precision, PRECISIONS)
         _require(isinstance(self.use_per, bool), s, "use_per", self.use_per, "true or false")
         _in_range(s, "per_alpha", self.per_alpha, 0.0, 1.0)
         _in_range(s, "per_beta_start", self.per_beta_start, 0.0, 1.0)

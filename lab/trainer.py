@@ -79,8 +79,6 @@ class Trainer:
         self.name = name or (config if isinstance(config, str) and "/" not in str(config) else "run")
         cfg = self.config
         torch.set_num_threads(cfg.run.torch_threads)
-        # Adam's moments of dead ReLU units decay into denormals, which run ~4x slower on CPUs.
-        torch.set_flush_denormal(True)
         self.device = resolve_device(cfg.run.device)
         self.events = EventBus()
         self.run_dir = Path(run_dir) if run_dir else _new_run_dir(cfg.run.out_dir, self.name)

@@ -14,6 +14,7 @@ DESCRIPTION = ("Benchmarks that print figures. time-to-solve trains from scratch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lab.config import PRECISIONS
     from lab.presets import preset_names
 
     sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
@@ -35,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--batch-size", type=int, default=256, help="batch size")
     thr.add_argument("--updates-per-step", type=float, default=1.0, help="update-to-data ratio")
     thr.add_argument("--threads", type=int, default=1, help="torch threads")
-    thr.add_argument("--precision", default="float32", choices=["float32", "bfloat16"],
+    thr.add_argument("--precision", default="float32", choices=PRECISIONS,
                      help="matmul precision of our updates (SB3 always runs float32)")
     thr.add_argument("--steps", type=int, default=3_000, help="timed training env steps (after warm-up)")
     thr.add_argument("--per-capacity", type=int, default=1_000_000, help="PER tree size for the sampling figure")
