@@ -122,6 +122,32 @@ def test_report_is_self_contained_and_says_what_went_wrong(tmp_path: Path) -> No
     assert "Solved (evaluation mean >= 200)" in markdown and "| LANDED_SOFTLY | 75 | 25% | - | 50% |" in markdown
     assert "not valid JSON" in markdown  # the torn line is reported, not hidden
     assert "What went wrong most often" in page
+    assert "How it learned" not in page and not (folder / "learning.gif").exists()  # no clips, no montage
+
+
+def test_report_embeds_the_progression_montage_of_a_run_with_clips(tmp_path: Path) -> None:
+    import base64
+
+    from lab.policy import heuristic_policy
+    from lab.render.clips import CLIPS_DIR, ClipRecorder
+
+    folder = make_run(tmp_path / "run", episodes=60)
+    recorder = ClipRecorder(folder / CLIPS_DIR, heuristic_policy, seed=1, every=8)
+    for step in (5000, 10000):
+        recorder.record(step)
+    html_path, md_path = write_report(folder, window=20)
+    montage = folder / "learning.gif"
+    assert montage.is_file() and montage.stat().st_size < 3_000_000
+    page = html_path.read_text()
+    embedded = re.search(r'id="learning-montage"[^>]*src="data:image/gif;base64,([^"]+)"', page)
+    assert embedded and base64.b64decode(embedded.group(1)) == montage.read_bytes()  # self-contained
+    assert "<h2>How it learned</h2>" in page
+    assert "![evaluation clips over training](learning.gif)" in md_path.read_text()
+
+    (folder / CLIPS_DIR / "step_000010000.gif").write_bytes(b"GIF89a torn")  # a damaged clip costs the montage only
+    html_path, md_path = write_report(folder, window=20)
+    assert "How it learned" not in html_path.read_text()
+    assert "the evaluation clips could not be made into a montage" in md_path.read_text()
 
 
 def test_report_without_analysis_or_evaluations(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ while the run is still going, or after it crashed.
 
 from __future__ import annotations
 
+import base64
 import html
 import math
 from pathlib import Path
@@ -54,18 +55,34 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, window:
 
 
 def save_report(run: RunData, out_dir: str | Path | None = None) -> tuple[Path, Path]:
-    """Write a loaded run's report.html and report.md; return both paths."""
-    page, markdown = build_report(run)
+    """Write a loaded run's report.html and report.md (and learning.gif when it has clips); return the two."""
     out = Path(out_dir) if out_dir is not None else run.path
+    page, markdown = build_report(run, progression_montage(run, out))
     return atomic_write_text(out / "report.html", page), atomic_write_text(out / "report.md", markdown)
 
 
-def build_report(run: RunData) -> tuple[str, str]:
-    """The HTML page and the Markdown summary of a loaded run."""
+def build_report(run: RunData, montage: Path | None = None) -> tuple[str, str]:
+    """The HTML page and the Markdown summary of a loaded run; ``montage`` is a GIF to show how it learned."""
     lines = narrative(run)
     tables = summary_tables(run)
     charts = figures(run)
-    return _html_page(run, lines, tables, charts), _markdown(run, lines, tables)
+    return _html_page(run, lines, tables, charts, montage), _markdown(run, lines, tables, montage)
+
+
+def progression_montage(run: RunData, out_dir: Path) -> Path | None:
+    """OUT/learning.gif from the run's evaluation clips, or None when it has none.
+
+    A damaged clip costs the montage (with a note in the summary), never the report.
+    """
+    from lab.render.clips import CLIPS_DIR, load_clips, write_progression
+
+    if not (run.path / CLIPS_DIR).is_dir() or not load_clips(run.path / CLIPS_DIR):
+        return None
+    try:
+        return write_progression(run.path, out_dir / "learning.gif")
+    except (OSError, ValueError) as exc:
+        run.problems.append(f"the evaluation clips could not be made into a montage: {exc}")
+        return None
 
 
 # ---- the words -------------------------------------------------------------------------------------------
@@ -390,17 +407,30 @@ def markdown_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def _html_page(run: RunData, lines: list[str], tables: dict[str, Any], charts: list[tuple[str, Any]]) -> str:
+def _html_page(run: RunData, lines: list[str], tables: dict[str, Any], charts: list[tuple[str, Any]],
+               montage: Path | None = None) -> str:
     summary = "<section><h2>Summary</h2><ul class=\"summary\">" + "".join(
         f"<li>{html.escape(line)}</li>" for line in lines) + "</ul></section>"
-    parts = [summary] + [f"<section><h2>{html.escape(name)}</h2>{html_table(*table)}</section>"
+    parts = [summary] + _montage_html(montage) + [f"<section><h2>{html.escape(name)}</h2>{html_table(*table)}</section>"
                          for name, table in tables.items()]
     return html_page(f"Lander Lab report: {run.name}", str(run.path), parts, charts)
 
 
-def _markdown(run: RunData, lines: list[str], tables: dict[str, Any]) -> str:
+def _montage_html(montage: Path | None) -> list[str]:
+    """The montage inlined as a data URI, so report.html stays one self-contained file."""
+    if montage is None:
+        return []
+    data = base64.b64encode(montage.read_bytes()).decode("ascii")
+    return [f'<section><h2>How it learned</h2><p>The deterministic policy on one fixed seed at each evaluation '
+            f'(shown in {html.escape(montage.name)}).</p><img id="learning-montage" alt="evaluation clips over '
+            f'training" src="data:image/gif;base64,{data}"></section>']
+
+
+def _markdown(run: RunData, lines: list[str], tables: dict[str, Any], montage: Path | None = None) -> str:
     out = [f"# Lander Lab report: {run.name}", "", f"Run folder: `{run.path}`", "", "## Summary", ""]
     out += [f"- {line}" for line in lines]
+    if montage is not None:
+        out += ["", "## How it learned", "", f"![evaluation clips over training]({montage.name})"]
     for name, table in tables.items():
         out += ["", f"## {name}", "", markdown_table(*table)]
     out += ["", "Charts: see report.html in the same folder.", ""]

@@ -9,7 +9,8 @@ from lab.commands.watch import CHECKPOINT_HELP
 HELP = "Export evaluation episodes as looping GIFs (or MP4)."
 DESCRIPTION = (f"{HELP} Each GIF loops forever and carries a caption (return, outcome); with --episodes N it "
                "writes one file per episode (PATH-seedS.gif), or one montage with --grid. A .mp4 path writes "
-               "H.264 video (needs imageio-ffmpeg).")
+               "H.264 video (needs imageio-ffmpeg). With --progression RUN_DIR it instead tiles the run's evaluation "
+               "clips into one captioned montage of how the agent learned (under 3 MB).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,13 +25,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grid", action="store_true", help="one montage of all episodes instead of one file each")
     parser.add_argument("--format", dest="fmt", choices=("gif", "mp4"), default=None,
                         help="output format (default: from the --out suffix)")
+    parser.add_argument("--progression", metavar="RUN_DIR", default=None,
+                        help="montage of a run's evaluation clips ('5k steps: crashed ... 35k steps: landed softly')")
+    parser.add_argument("--max-clips", type=int, default=9, help="with --progression: clips in the montage, "
+                                                                 "evenly spread from first to last evaluation")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.progression is not None:
+        return _progression(args)
     from lab.render.gif import export_gif
 
     paths = export_gif(args.checkpoint, args.out, episodes=args.episodes, fps=args.fps, every=args.every,
                        scale=args.scale, hud=args.hud, seed=args.seed, grid=args.grid, fmt=args.fmt)
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
+    return 0
+
+
+def _progression(args: argparse.Namespace) -> int:
+    from lab.render.clips import write_progression
+
+    if args.checkpoint is not None:
+        raise ValueError(f"give either a checkpoint ({args.checkpoint!r}) or --progression RUN_DIR, not both")
+    path = write_progression(args.progression, args.out, max_clips=args.max_clips)
+    print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

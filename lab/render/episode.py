@@ -57,10 +57,12 @@ class EpisodeRecord:
 class Flight:
     """A single LunarLanderContinuous episode with its history; reset it yourself, step it yourself."""
 
-    def __init__(self, seed: int = 0, render: bool = True) -> None:
-        import gymnasium as gym
+    def __init__(self, seed: int = 0, render: bool = True, env_id: str = ENV_ID, max_episode_steps: int = 0) -> None:
+        """env_id and max_episode_steps (0: the env's own limit) as in EnvironmentConfig, so a run's clips
+        fly the episodes its evaluations do."""
+        from lab.envs import make_env
 
-        self.env = gym.make(ENV_ID, render_mode="rgb_array" if render else None)
+        self.env = make_env(env_id, render_mode="rgb_array" if render else None, max_episode_steps=max_episode_steps)
         self.reset(seed)
 
     def reset(self, seed: int | None = None) -> np.ndarray:

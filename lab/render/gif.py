@@ -21,6 +21,7 @@ HOLD_MS = 1500  # the last frame stays up this long, so a loop shows how the epi
 MAX_GIF_FPS = 50  # browsers slow GIF delays under 20 ms down to 100 ms
 MAX_MP4_FPS = 60
 PALETTE_COLORS = 128
+COMMENT_MAX_BYTES = 2048  # Pillow splits longer comments into 255-byte GIF sub-blocks
 
 
 def export_gif(policy: Any, path: str | Path, episodes: int = 1, fps: float = 30, every: int = 2,
@@ -131,7 +132,7 @@ def render_clip(policy: Any, seed: int, number: int, every: int, scale: float, h
 
 def episode_caption(label: str, seed: int, ret: float, report: Any | None) -> str:
     outcome = getattr(getattr(report, "outcome", None), "value", None)
-    return f"{label} · seed {seed} · return {ret:+.1f}" + (f" · {_human(outcome)}" if outcome else "")
+    return f"{label} · seed {seed} · return {ret:+.1f}" + (f" · {human(outcome)}" if outcome else "")
 
 
 def finish_frames(frames: list[np.ndarray], steps: list[int], record: Any, report: Any | None, number: int,
@@ -151,7 +152,8 @@ def finish_frames(frames: list[np.ndarray], steps: list[int], record: Any, repor
     return out
 
 
-def _human(name: str) -> str:
+def human(name: str) -> str:
+    """An outcome's enum value as words: 'LANDED_SOFTLY' -> 'landed softly'."""
     return str(name).replace("_", " ").lower()
 
 
@@ -213,20 +215,21 @@ def write_video(frames: list[np.ndarray], path: Path, fps: float, fmt: str, capt
     return write_gif(frames, path, fps, caption) if fmt == "gif" else write_mp4(frames, path, fps)
 
 
-def write_gif(frames: list[np.ndarray], path: str | Path, fps: float, caption: str = "") -> Path:
+def write_gif(frames: list[np.ndarray], path: str | Path, fps: float, caption: str = "",
+              colors: int = PALETTE_COLORS) -> Path:
     """A GIF that loops forever, with one palette shared by all frames and the caption as its comment."""
     from PIL import Image
 
     from lab.io import atomic_write
 
-    palette = shared_palette(frames)
+    palette = shared_palette(frames, colors=colors)
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     delay = frame_ms(fps)
     durations = [delay] * (len(images) - 1) + [max(delay, HOLD_MS)]
 
     def save(fh: Any) -> None:
         images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
-                       optimize=False, comment=caption.encode("utf-8")[:255])
+                       optimize=False, comment=caption.encode("utf-8")[:COMMENT_MAX_BYTES])
 
     return _shareable(atomic_write(path, save))
 
@@ -237,14 +240,36 @@ def _shareable(path: Path) -> Path:
     return path
 
 
-def shared_palette(frames: list[np.ndarray], samples: int = 16) -> Any:
+def shared_palette(frames: list[np.ndarray], samples: int = 16, colors: int = PALETTE_COLORS) -> Any:
     """One palette from frames sampled across the clip, so colours don't flicker from frame to frame."""
     from PIL import Image
 
     picks = np.linspace(0, len(frames) - 1, num=min(samples, len(frames))).round().astype(int)
     sheet = np.concatenate([frames[i] for i in sorted(set(picks))], axis=0)
-    return Image.fromarray(sheet).quantize(colors=PALETTE_COLORS, method=Image.Quantize.MEDIANCUT,
+    return Image.fromarray(sheet).quantize(colors=colors, method=Image.Quantize.MEDIANCUT,
                                             dither=Image.Dither.NONE)
+
+
+def read_gif(path: str | Path) -> tuple[list[np.ndarray], str]:
+    """A GIF's RGB frames and its comment, each frame repeated for as long as it was shown.
+
+    Pillow merges identical consecutive frames into one longer frame when writing;
+    repeating them back keeps clips that are tiled together in step. The last frame's
+    hold is not repeated: a montage holds finished clips anyway.
+    """
+    from PIL import Image, ImageSequence
+
+    with Image.open(path) as image:
+        comment = image.info.get("comment", b"")
+        raw = [(np.asarray(f.convert("RGB")), int(f.info.get("duration", 0) or 0))
+               for f in ImageSequence.Iterator(image)]
+    base = min((d for _, d in raw[:-1] if d > 0), default=0)
+    frames: list[np.ndarray] = []
+    for i, (frame, duration) in enumerate(raw):
+        repeat = 1 if i == len(raw) - 1 or base == 0 else max(1, round(duration / base))
+        frames.extend([frame] * repeat)
+    text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+    return frames, text
 
 
 def write_mp4(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
