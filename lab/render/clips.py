@@ -197,7 +197,7 @@ def load_clips(clips_dir: str | Path) -> list[Clip]:
         pass
     clips = [c for name, c in listed.items() if (clips_dir / name).is_file()]
     for path in sorted(clips_dir.glob("step_*.gif")):
-        if path.name not in listed:
+        if path.name not in listed and path.stem[5:].isdigit():
             clips.append(_clip_from_gif(path))
     return sorted(clips, key=lambda c: c.env_step)
 
@@ -230,11 +230,19 @@ def run_clips(run_dir: str | Path) -> list[Clip]:
 
 
 def pick(clips: list[Clip], count: int) -> list[Clip]:
-    """count clips evenly spread over training, always the first and the last."""
-    if len(clips) <= count:
+    """count clips spread over training: the first, the last, each one whose outcome differs from the one before
+    (where the story changes), then the clips farthest from those already picked."""
+    n = len(clips)
+    if n <= count:
         return list(clips)
-    picks = np.linspace(0, len(clips) - 1, num=count).round().astype(int)
-    return [clips[i] for i in sorted(set(picks.tolist()))]
+    turns = [0, *(i for i in range(1, n) if clips[i].outcome != clips[i - 1].outcome), n - 1]
+    turns = sorted(set(turns))
+    if len(turns) > count:
+        turns = [turns[i] for i in np.linspace(0, len(turns) - 1, num=count).round().astype(int)]
+    chosen = set(turns)
+    while len(chosen) < count:
+        chosen.add(max((i for i in range(n) if i not in chosen), key=lambda i: min(abs(i - j) for j in chosen)))
+    return [clips[i] for i in sorted(chosen)]
 
 
 def write_progression(run_dir: str | Path, out: str | Path, max_clips: int = MONTAGE_MAX_CLIPS,
