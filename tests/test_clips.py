@@ -180,6 +180,9 @@ def test_gif_progression_command(progression_run: Path, tmp_path: Path, capsys: 
     assert "does not exist" in capsys.readouterr().err
     assert main(["gif", "heuristic", "--progression", str(progression_run), "--out", str(tmp_path / "x.gif")]) == 2
     assert "not both" in capsys.readouterr().err
+    assert main(["gif", "--progression", str(progression_run), "--out", str(tmp_path / "x.gif"),
+                 "--max-clips", "0"]) == 2
+    assert "--max-clips must be at least 1, got 0" in capsys.readouterr().err
     assert main(["gif", "--progression", str(progression_run), "--out", str(tmp_path / "x.mp4")]) == 2
     assert "must end with .gif" in capsys.readouterr().err
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.mp4").exists()

@@ -27,8 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output format (default: from the --out suffix)")
     parser.add_argument("--progression", metavar="RUN_DIR", default=None,
                         help="montage of a run's evaluation clips ('5k steps: crashed ... 35k steps: landed softly')")
-    parser.add_argument("--max-clips", type=int, default=9, help="with --progression: clips in the montage, "
-                                                                 "evenly spread from first to last evaluation")
+    parser.add_argument("--max-clips", type=int, default=9, help="with --progression: clips in the montage: the "
+                        "first, the last, each change of outcome, then evenly spread")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,6 +48,8 @@ def _progression(args: argparse.Namespace) -> int:
 
     if args.checkpoint is not None:
         raise ValueError(f"give either a checkpoint ({args.checkpoint!r}) or --progression RUN_DIR, not both")
+    if args.max_clips < 1:
+        raise ValueError(f"--max-clips must be at least 1, got {args.max_clips}")
     path = write_progression(args.progression, args.out, max_clips=args.max_clips)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0
