@@ -64,6 +64,8 @@ def test_runs_that_differ_only_in_seed_form_one_group(seed_runs: list[Path], tmp
     assert groups[2].label == "no-config"  # an unreadable config cannot be matched, so it stays alone
     same = group_by_seed([load_run(p) for p in seed_runs[:4]])
     assert len(same) == 1 and same[0].label == "fast"  # nothing sets it apart: named after its runs
+    bench_out = [write_run(tmp_path / "tts" / f"seed{s}", s, [0, 10]) for s in (0, 1)]  # bench --out tts
+    assert group_by_seed([load_run(p) for p in bench_out])[0].label == "tts"
 
 
 def test_group_statistics_count_unsolved_seeds_at_the_budget(seed_runs: list[Path]) -> None:

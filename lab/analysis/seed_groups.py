@@ -129,7 +129,8 @@ def _labels(groups: list[SeedGroup]) -> list[str]:
         else:
             prefix = os.path.commonprefix([run.name for run in group.runs]).rstrip("-_ .0123456789")
             prefix = prefix.removesuffix("seed").rstrip("-_ .")
-            labels.append(prefix or f"group {index}")
+            parents = {run.path.resolve().parent.name for run in group.runs}  # e.g. bench --out DIR/seedN
+            labels.append(prefix or (parents.pop() if len(parents) == 1 else f"group {index}"))
     return labels
 
 
