@@ -99,12 +99,12 @@ def _time_to_solve(args: argparse.Namespace) -> int:
         print(json.dumps({"preset": args.preset, "overrides": overrides, "parallel": args.parallel,
                           "summary": summary, "seeds": [dataclasses.asdict(r) for r in results]}, indent=2))
         return 0
-    for line in solve_summary_lines(summary):
+    for line in _summary_lines(summary):
         print(line)
     return 0
 
 
-def solve_summary_lines(summary: dict[str, Any]) -> list[str]:
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
     """The statistics under the per-seed rows: solved count, then median and IQM [95% CI] per measure."""
     lines = [f"solved {summary['solved']}/{summary['seeds']} (an unsolved seed counts at the cap: "
              f"{summary['step_cap']:,.0f} steps, {summary['seconds_cap']:.0f} s)",
