@@ -1,6 +1,7 @@
 """The benchmarks' logic (not their speed: figures are printed, never asserted)."""
 
 import json
+import subprocess
 
 import pytest
 
@@ -101,3 +102,24 @@ def test_update_split_and_per_figures_are_positive():
     assert set(split) == {"sample", "critic", "actor", "priorities"} and all(v > 0 for v in split.values())
     assert bench.per_sample_update_ms(capacity=4096, batch_size=64, repeats=5) > 0
     assert bench.bare_update_rate([16, 16], 32, seconds=0.2) > 0
+
+
+def test_a_failed_worker_stops_its_siblings(tmp_path, monkeypatch):
+    started = []
+
+    class Recorded(subprocess.Popen):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(bench.subprocess, "Popen", Recorded)
+    config = preset("tiny").with_overrides(TINY).to_dict()
+    long_job = {"config": config, "seed": 0, "kwargs": {"max_steps": 10_000_000, "max_seconds": 3_600,
+                                                        "eval_every": 5_000, "eval_episodes": 1}}
+    broken = {"config": {**config, "training": {**config["training"], "batch_size": -1}}, "seed": 1,
+              "kwargs": long_job["kwargs"]}
+    workers = bench._run_workers([long_job, broken], parallel=2, folder=tmp_path)
+    with pytest.raises(RuntimeError, match=r"seed 1 failed in its worker process \(exit 1\): .*batch_size"):
+        next(workers)
+    assert len(started) == 2 and all(p.poll() is not None for p in started)  # the long seed was ended
+    assert not list(tmp_path.glob("*.result.json"))
