@@ -6,9 +6,17 @@ so quote medians and ratios measured in one invocation.
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,6 +24,7 @@ import torch
 
 from lab.config import Config, NetworkConfig, TrainingConfig
 from lab.events import Evaluated
+from lab.io import atomic_write_json
 from lab.presets import preset
 from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
 from lab.td3 import TD3
@@ -59,15 +68,107 @@ def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float,
                        best_eval=max((c[2] for c in curve), default=float("nan")), curve=curve)
 
 
-def summarize_solves(results: list[SolveResult]) -> dict[str, Any]:
-    solved = [r for r in results if r.solved]
-    return {
-        "seeds": len(results), "solved": len(solved),
-        "median_train_seconds": statistics.median(r.train_seconds for r in results) if results else None,
-        "median_env_steps": statistics.median(r.env_steps for r in results) if results else None,
-        "median_steps_per_second": statistics.median(r.steps_per_second for r in results) if results else None,
-        "max_train_seconds": max((r.train_seconds for r in results), default=None),
-    }
+def time_to_solve_seeds(config: Config, seeds: list[int], max_steps: int, max_seconds: float,
+                        eval_every: int = 5_000, eval_episodes: int = 10, threshold: float = 200.0,
+                        out: str | None = None, parallel: int = 1,
+                        on_result: Callable[[SolveResult], None] | None = None) -> list[SolveResult]:
+    """``time_to_solve`` for each seed, ``parallel`` at a time in worker processes; results in seed order.
+
+    Each seed trains exactly as it would alone (same config, one torch thread), so
+    steps and returns match a sequential run; only the training seconds feel the
+    neighbours. ``on_result`` hears each result as it finishes.
+    """
+    if not seeds:
+        raise ValueError("no seeds given: allowed one or more seeds")
+    if parallel < 1:
+        raise ValueError(f"parallel={parallel} is invalid: allowed an integer >= 1")
+    if parallel > 1 and config.run.torch_threads != 1:
+        raise ValueError(f"run.torch_threads={config.run.torch_threads} cannot be used with parallel seeds: "
+                         "each parallel seed trains on one torch thread (allowed: run.torch_threads=1)")
+    jobs = [{"config": config.to_dict(), "seed": seed,
+             "kwargs": {"max_steps": max_steps, "max_seconds": max_seconds, "eval_every": eval_every,
+                        "eval_episodes": eval_episodes, "threshold": threshold,
+                        "out_dir": None if out is None else f"{out}/seed{seed}"}} for seed in seeds]
+    done: dict[int, SolveResult] = {}
+    if parallel == 1 or len(seeds) == 1:
+        for job in jobs:
+            done[job["seed"]] = result = time_to_solve(config, job["seed"], **job["kwargs"])
+            if on_result is not None:
+                on_result(result)
+    else:
+        with tempfile.TemporaryDirectory(prefix="lab-bench-") as folder:
+            for result in _run_workers(jobs, parallel, Path(folder)):
+                done[result.seed] = result
+                if on_result is not None:
+                    on_result(result)
+    return [done[s] for s in seeds]
+
+
+def _run_workers(jobs: list[dict[str, Any]], parallel: int, folder: Path) -> Iterator[SolveResult]:
+    """Run each job as ``python -m lab.bench JOB RESULT``, at most ``parallel`` at once; yield as they finish.
+
+    Plain subprocesses rather than a multiprocessing pool: nothing re-imports the caller's
+    main module, and a failed seed stops its siblings, which are ours to end.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                       os.environ.get("PYTHONPATH")]))}
+    waiting = list(jobs)
+    running: dict[int, tuple[subprocess.Popen[bytes], Path, Path]] = {}
+    try:
+        while waiting or running:
+            while waiting and len(running) < parallel:
+                job = waiting.pop(0)
+                seed = job["seed"]
+                job_path, result_path, log_path = (folder / f"seed{seed}.{kind}" for kind in ("job.json",
+                                                                                               "result.json", "log"))
+                atomic_write_json(job_path, job)
+                with open(log_path, "wb") as log:
+                    process = subprocess.Popen([sys.executable, "-m", "lab.bench", str(job_path), str(result_path)],
+                                               stdout=log, stderr=subprocess.STDOUT, env=env)
+                running[seed] = (process, result_path, log_path)
+            finished = [seed for seed, (process, _, _) in running.items() if process.poll() is not None]
+            if not finished:
+                time.sleep(0.05)
+            for seed in finished:
+                process, result_path, log_path = running.pop(seed)
+                if process.returncode != 0 or not result_path.exists():
+                    tail = log_path.read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+                    raise RuntimeError(f"seed {seed} failed in its worker process (exit {process.returncode}): "
+                                       f"{tail[0]}")
+                yield _result_from_json(json.loads(result_path.read_text()))
+    finally:
+        for process, _, _ in running.values():
+            process.terminate()
+        for process, _, _ in running.values():
+            process.wait()
+
+
+def _result_from_json(data: dict[str, Any]) -> SolveResult:
+    return SolveResult(**{**data, "curve": [tuple(point) for point in data["curve"]]})
+
+
+def _worker_main(job_path: str, result_path: str) -> None:
+    """Entry point of one parallel seed: one torch thread, the job from JSON, the result to JSON."""
+    torch.set_num_threads(1)
+    job = json.loads(Path(job_path).read_text())
+    result = time_to_solve(Config.from_dict(job["config"]), job["seed"], **job["kwargs"])
+    atomic_write_json(result_path, dataclasses.asdict(result))
+
+
+def summarize_solves(results: list[SolveResult], max_steps: float, max_seconds: float,
+                     seed: int = 0) -> dict[str, Any]:
+    """Seeds solved, and median, IQM and 95% CI of steps and seconds to solve, unsolved counted at the caps."""
+    from lab.stats import solve_statistics  # scipy: not needed by the seeds' worker processes
+
+    if not results:
+        raise ValueError("no time-to-solve results to summarize: run at least one seed")
+    solve = solve_statistics([r.env_steps if r.solved else None for r in results],
+                             [r.train_seconds if r.solved else None for r in results],
+                             step_cap=max_steps, seconds_cap=max_seconds, seed=seed)
+    return {**solve.to_dict(),
+            "median_steps_per_second": statistics.median(r.steps_per_second for r in results),
+            "max_train_seconds": max(r.train_seconds for r in results)}
 
 
 # ---- throughput ---------------------------------------------------------------------------
@@ -205,3 +306,7 @@ def fast_preset_update_share() -> dict[str, float]:
     total = sum(split.values())
     return {"per_ms": split["sample"] + split["priorities"], "update_ms": total,
             "share": (split["sample"] + split["priorities"]) / total}
+
+
+if __name__ == "__main__":
+    _worker_main(*sys.argv[1:3])

@@ -1,7 +1,10 @@
 """Compare runs: a table of how far each got, and overlaid curves in one offline HTML page.
 
 Runs of different lengths share the env-step axis. A folder that is missing or
-unreadable gets a row saying why, and the other runs are still compared.
+unreadable gets a row saying why, and the other runs are still compared. Runs that
+differ only in seed form a group (lab/analysis/seed_groups.py): the page draws the
+group's mean curve with a 95% bootstrap band, and a second table gives its statistics
+over seeds (IQM with 95% CI, as ``bench time-to-solve`` prints them).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import numpy as np
 from lab.analysis.diagnostics import moving_average
 from lab.analysis.report import html_page, html_table, markdown_table
 from lab.analysis.run_data import RunData, RunFolderError, load_run
+from lab.analysis.seed_groups import SeedGroup, group_by_seed, group_statistics, mean_curve
 from lab.io import atomic_write_text
 
 METRICS: dict[str, str] = {
@@ -32,6 +36,11 @@ METRICS: dict[str, str] = {
 
 COLUMNS = ["run", "status", "episodes", "env steps", "train time", "final eval", "best eval", "solved at step",
            "time to solve", "last-window return", "outcome mix (last window)"]
+GROUP_COLUMNS = ["group", "runs", "seeds", "solved", "steps to solve (median)", "steps to solve: IQM [95% CI]",
+                 "seconds to solve: IQM [95% CI]", "final eval: IQM [95% CI]"]
+GROUP_NOTE = ("Runs that differ only in seed, taken together: interquartile mean (IQM) over seeds with its 95% "
+              "bootstrap confidence interval; a seed that never solved counts at the group's step budget and its "
+              "longest training time.")
 
 
 @dataclass
@@ -42,12 +51,24 @@ class Comparison:
     runs: list[RunData] = field(default_factory=list)
     errors: dict[str, str] = field(default_factory=dict)
     """Folder -> why it could not be read."""
+    groups: list[SeedGroup] = field(default_factory=list)
+    group_rows: list[dict[str, Any]] = field(default_factory=list)
 
     def table(self) -> tuple[list[str], list[list[str]]]:
         return COLUMNS, [[_cell(row.get(c)) for c in COLUMNS] for row in self.rows]
 
+    def group_table(self) -> tuple[list[str], list[list[str]]] | None:
+        """The seed-group table, or None when no two runs share a configuration."""
+        if not any(len(g.runs) > 1 for g in self.groups):
+            return None
+        return GROUP_COLUMNS, [[_cell(row.get(c)) for c in GROUP_COLUMNS] for row in self.group_rows]
+
     def markdown(self) -> str:
-        return markdown_table(*self.table())
+        groups = self.group_table()
+        parts = [markdown_table(*self.table())]
+        if groups is not None:
+            parts += ["", "Seed groups. " + GROUP_NOTE, "", markdown_table(*groups)]
+        return "\n".join(parts)
 
 
 def compare_runs(run_dirs: list[str | Path], metrics: list[str] | tuple[str, ...] = ("eval", "return"),
@@ -73,6 +94,8 @@ def compare_runs(run_dirs: list[str | Path], metrics: list[str] | tuple[str, ...
             continue
         result.errors[str(run_dir)] = message
         result.rows.append({"run": Path(run_dir).name or str(run_dir), "status": f"error: {message}"})
+    result.groups = group_by_seed(result.runs)
+    result.group_rows = [_group_row(group) for group in result.groups]
     return result
 
 
@@ -80,10 +103,13 @@ def write_comparison(comparison: Comparison, out: str | Path, metrics: list[str]
                      ) -> tuple[Path, Path]:
     """Write the overlaid-curves HTML page and a Markdown table beside it."""
     out = Path(out)
-    charts = [(METRICS[m], _overlay(comparison.runs, m)) for m in metrics]
+    charts = [(METRICS[m], _overlay(comparison.groups, m)) for m in metrics]
     names = ", ".join(r.name for r in comparison.runs) or "no readable runs"
     notes = "".join(f"<li>{_escape(k)}: {_escape(v)}</li>" for k, v in comparison.errors.items())
     body = [f"<section><h2>Runs</h2>{html_table(*comparison.table())}</section>"]
+    groups = comparison.group_table()
+    if groups is not None:
+        body.append(f"<section><h2>Seed groups</h2><p>{_escape(GROUP_NOTE)}</p>{html_table(*groups)}</section>")
     if notes:
         body.append(f"<section><h2>Could not read</h2><ul>{notes}</ul></section>")
     page = html_page("Lander Lab: run comparison", names, body, charts)
@@ -113,22 +139,57 @@ def _row(run: RunData) -> dict[str, Any]:
     return row
 
 
-def _overlay(runs: list[RunData], metric: str) -> Any:
+def _group_row(group: SeedGroup) -> dict[str, Any]:
+    figures = group_statistics(group)
+    steps = figures.solve_steps
+    return {
+        "group": group.label, "runs": len(group.runs), "seeds": ", ".join(str(s) for s in group.seeds),
+        "solved": f"{figures.solved}/{len(group.runs)}", "steps to solve (median)": None if steps is None
+        else f"{steps.median:,.0f}", "steps to solve: IQM [95% CI]": None if steps is None else steps.text(0),
+        "seconds to solve: IQM [95% CI]": None if figures.solve_seconds is None else figures.solve_seconds.text(0),
+        "final eval: IQM [95% CI]": None if figures.final_eval is None else figures.final_eval.text(1),
+    }
+
+
+def _overlay(groups: list[SeedGroup], metric: str) -> Any:
+    """One line per lone run; per seed group, faint seed lines under the mean and its 95% bootstrap band."""
     import plotly.graph_objects as go
+    from plotly.colors import qualitative
 
     fig = go.Figure()
-    for run in runs:
-        x, y = _series(run, metric)
-        if len(x):
-            fig.add_scatter(x=x, y=y, name=run.name, mode="lines+markers" if metric == "eval" else "lines")
+    mode = "lines+markers" if metric == "eval" else "lines"
+    for index, group in enumerate(groups):
+        color = qualitative.Plotly[index % len(qualitative.Plotly)]
+        series = [(run.name, *_series(run, metric)) for run in group.runs]
+        series = [(name, x, y) for name, x, y in series if len(x)]
+        if len(series) == 1:
+            fig.add_scatter(x=series[0][1], y=series[0][2], name=series[0][0], mode=mode, line=dict(color=color))
+        if len(series) < 2:
+            continue
+        for name, x, y in series:
+            fig.add_scatter(x=x, y=y, name=name, mode="lines", line=dict(color=color, width=1), opacity=0.3,
+                            legendgroup=group.label, showlegend=False)
+        x, mean, low, high = mean_curve([(x, y) for _, x, y in series], exact_steps=metric == "eval")
+        band = ~np.isnan(low)
+        fig.add_scatter(x=x[band], y=high[band], mode="lines", line=dict(width=0, color=color), hoverinfo="skip",
+                        legendgroup=group.label, showlegend=False)
+        fig.add_scatter(x=x[band], y=low[band], mode="lines", line=dict(width=0, color=color), fill="tonexty",
+                        fillcolor=_translucent(color), hoverinfo="skip", legendgroup=group.label, showlegend=False)
+        fig.add_scatter(x=x, y=mean, name=f"{group.label} (mean of {len(series)} seeds, 95% CI band)", mode=mode,
+                        line=dict(color=color, width=2.5), legendgroup=group.label)
     if not fig.data:
         fig.add_annotation(text=f"no run has {METRICS[metric]} data", showarrow=False, x=0.5, y=0.5,
                            xref="paper", yref="paper")
-    elif metric in ("eval", "return", "shaped") and runs:
-        fig.add_hline(y=runs[0].success_threshold, line_dash="dot", line_color="green")
+    elif metric in ("eval", "return", "shaped") and groups:
+        fig.add_hline(y=groups[0].runs[0].success_threshold, line_dash="dot", line_color="green")
     fig.update_layout(xaxis_title="env step", yaxis_title=METRICS[metric], height=440, margin=dict(t=30),
                       template="plotly_white", legend=dict(orientation="h", y=-0.2))
     return fig
+
+
+def _translucent(hex_color: str, alpha: float = 0.2) -> str:
+    red, green, blue = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
 
 
 def _series(run: RunData, metric: str) -> tuple[np.ndarray, np.ndarray]:

@@ -5,27 +5,36 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import statistics
+import sys
+from typing import Any
 
 HELP = "Benchmarks: time-to-solve and throughput."
 DESCRIPTION = ("Benchmarks that print figures. time-to-solve trains from scratch per seed until the deterministic "
-               "10-episode evaluation mean reaches 200; throughput times training, the bare TD3 update and PER. "
+               "10-episode evaluation mean reaches 200, and reports over seeds the number solved, the median and the "
+               "interquartile mean (IQM) with a 95% stratified-bootstrap confidence interval of env steps and "
+               "training seconds to solve, unsolved seeds counted at the cap; throughput times training, the bare "
+               "TD3 update and PER. "
                "The notebook panel's cost is measured by python -m widgets.bench.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lab.config import PRECISIONS
     from lab.presets import preset_names
+    from lab.seeds import add_seeds_argument
 
     sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
     tts = sub.add_parser("time-to-solve", help="env steps and training seconds until eval mean >= 200",
                          formatter_class=parser.formatter_class)
     tts.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
-    tts.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="one run per seed")
+    add_seeds_argument(tts, default="0-4", help_text="one run per seed")
     tts.add_argument("--max-steps", type=int, default=300_000, help="cap on env steps per seed")
     tts.add_argument("--max-seconds", type=float, default=600.0, help="cap on training seconds per seed")
     tts.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
     tts.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
+    tts.add_argument("--parallel", type=int, default=1,
+                     help="seeds trained side by side, each in its own process on one torch thread (one per core)")
     tts.add_argument("--out", default=None, help="keep each seed's run folder under this folder")
     tts.add_argument("--json", action="store_true", help="print JSON instead of a table")
     tts.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
@@ -53,31 +62,75 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
-    from lab.bench import summarize_solves, time_to_solve
+    from lab.bench import SolveResult, summarize_solves, time_to_solve_seeds
     from lab.presets import preset
+    from lab.seeds import parse_seeds, take_overrides
 
-    config = preset(args.preset).with_overrides(args.overrides)
-    results = []
+    seed_tokens, trailing = take_overrides(args.seeds)
+    seeds, overrides = parse_seeds(seed_tokens), [*args.overrides, *trailing]
+    _at_least("--max-steps", args.max_steps, 1)
+    _above_zero("--max-seconds", args.max_seconds)
+    _at_least("--eval-every", args.eval_every, 1)
+    _at_least("--eval-episodes", args.eval_episodes, 1)
+    _at_least("--parallel", args.parallel, 1)
+    if args.eval_every > args.max_steps:
+        raise ValueError(f"--eval-every {args.eval_every} is above --max-steps {args.max_steps}: no evaluation "
+                         "would run (allowed: at most --max-steps)")
+    cores = os.cpu_count() or 1
+    if args.parallel > cores:
+        print(f"warning: --parallel {args.parallel} is more than the {cores} core(s) here: seeds share cores, "
+              "so training seconds rise", file=sys.stderr)
+    config = preset(args.preset).with_overrides(overrides)
+
+    def row(r: SolveResult) -> None:
+        print(f"{r.seed:>4} {'yes' if r.solved else 'no':>6} {r.env_steps:>10,} {r.train_seconds:>8.1f} "
+              f"{r.steps_per_second:>8.1f} {r.best_eval:>9.1f}", flush=True)
+
     if not args.json:
-        print(f"time-to-solve: preset {args.preset}, eval every {args.eval_every} steps on {args.eval_episodes} "
-              f"fixed seeds; caps {args.max_steps} steps / {args.max_seconds:.0f} s per seed")
+        print(f"time-to-solve: preset {args.preset}, seeds {_seed_text(seeds)}, {args.parallel} at a time; eval "
+              f"every {args.eval_every} steps on {args.eval_episodes} fixed seeds; caps {args.max_steps:,} steps / "
+              f"{args.max_seconds:.0f} s per seed")
         print(f"{'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8} {'steps/s':>8} {'best eval':>9}")
-    for seed in args.seeds:
-        out = None if args.out is None else f"{args.out}/seed{seed}"
-        r = time_to_solve(config, seed, args.max_steps, args.max_seconds, args.eval_every, args.eval_episodes,
-                          out_dir=out)
-        results.append(r)
-        if not args.json:
-            print(f"{seed:>4} {'yes' if r.solved else 'no':>6} {r.env_steps:>10} {r.train_seconds:>8.1f} "
-                  f"{r.steps_per_second:>8.1f} {r.best_eval:>9.1f}", flush=True)
-    summary = summarize_solves(results)
+    results = time_to_solve_seeds(config, seeds, args.max_steps, args.max_seconds, args.eval_every,
+                                  args.eval_episodes, out=args.out, parallel=args.parallel,
+                                  on_result=None if args.json else row)
+    summary = summarize_solves(results, args.max_steps, args.max_seconds)
     if args.json:
-        print(json.dumps({"preset": args.preset, "overrides": args.overrides, "summary": summary,
-                          "seeds": [dataclasses.asdict(r) for r in results]}, indent=2))
-    else:
-        print(f"median: {summary['median_env_steps']:.0f} env steps, {summary['median_train_seconds']:.1f} s; "
-              f"solved {summary['solved']}/{summary['seeds']}; slowest {summary['max_train_seconds']:.1f} s")
+        print(json.dumps({"preset": args.preset, "overrides": overrides, "parallel": args.parallel,
+                          "summary": summary, "seeds": [dataclasses.asdict(r) for r in results]}, indent=2))
+        return 0
+    for line in _summary_lines(summary):
+        print(line)
     return 0
+
+
+def _summary_lines(summary: dict[str, Any]) -> list[str]:
+    """The statistics under the per-seed rows: solved count, then median and IQM [95% CI] per measure."""
+    lines = [f"solved {summary['solved']}/{summary['seeds']} (an unsolved seed counts at the cap: "
+             f"{summary['step_cap']:,.0f} steps, {summary['seconds_cap']:.0f} s)",
+             f"{'':<16} {'median':>10}  IQM [95% stratified-bootstrap CI]"]
+    for key, label, digits in (("env_steps", "env steps", 0), ("train_seconds", "train seconds", 1)):
+        s = summary[key]
+        ci = "" if s["ci_low"] is None else f" [{s['ci_low']:,.{digits}f}, {s['ci_high']:,.{digits}f}]"
+        lines.append(f"{label:<16} {s['median']:>10,.{digits}f}  {s['iqm']:,.{digits}f}{ci}")
+    lines.append(f"median {summary['median_steps_per_second']:.1f} steps/s; slowest seed "
+                 f"{summary['max_train_seconds']:.1f} s")
+    return lines
+
+
+def _seed_text(seeds: list[int]) -> str:
+    contiguous = seeds == list(range(seeds[0], seeds[0] + len(seeds)))
+    return f"{seeds[0]}-{seeds[-1]}" if contiguous and len(seeds) > 2 else " ".join(map(str, seeds))
+
+
+def _at_least(flag: str, value: float, low: float) -> None:
+    if value < low:
+        raise ValueError(f"{flag} {value} is invalid: allowed {low} or more")
+
+
+def _above_zero(flag: str, value: float) -> None:
+    if not value > 0 or value == float("inf"):
+        raise ValueError(f"{flag} {value} is invalid: allowed a finite number above 0")
 
 
 def _throughput(args: argparse.Namespace) -> int:
@@ -86,6 +139,12 @@ def _throughput(args: argparse.Namespace) -> int:
     from lab import bench
     from lab.config import Config
 
+    for flag, value in (("--batch-size", args.batch_size), ("--threads", args.threads), ("--steps", args.steps)):
+        _at_least(flag, value, 1)
+    if min(args.hidden) < 1:
+        raise ValueError(f"--hidden {' '.join(map(str, args.hidden))} is invalid: allowed layer sizes of 1 or more")
+    _above_zero("--updates-per-step", args.updates_per_step)
+    _at_least("--per-capacity", args.per_capacity, 256)
     torch.set_num_threads(args.threads)
     config = Config().with_overrides({
         "network.actor_hidden": args.hidden, "network.critic_hidden": args.hidden,
@@ -137,6 +196,7 @@ def _throughput(args: argparse.Namespace) -> int:
 def _analyzer(args: argparse.Namespace) -> int:
     from lab.analysis.bench import benchmark_analyzer
 
+    _at_least("--episodes", args.episodes, 1)
     result = benchmark_analyzer(episodes=args.episodes)
     print(json.dumps(result, indent=2))
     return 0

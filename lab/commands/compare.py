@@ -7,8 +7,11 @@ import sys
 
 HELP = "Compare several runs side by side."
 DESCRIPTION = ("Print a table of each run's final and best evaluation, steps and time to solve, and outcome mix, "
-               "and write an HTML page of overlaid curves (plus a Markdown table beside it). A missing or "
-               "unreadable run folder is reported and skipped.")
+               "and write an HTML page of overlaid curves (plus a Markdown table beside it). Runs whose config.yaml "
+               "differ only in run.seed (and run.out_dir) form a group: the page draws its mean curve with a 95% "
+               "bootstrap band, and a second table gives its median and IQM [95% CI] over seeds of steps and "
+               "seconds to solve (unsolved seeds counted at the budget) and of the final evaluation mean. A "
+               "missing or unreadable run folder is reported and skipped.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
