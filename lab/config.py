@@ -9,6 +9,7 @@ what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
@@ -135,16 +136,21 @@ def text(default: str, allowed: str) -> Any:
     return _field(default, Bounds("text", text=allowed))
 
 
+@functools.cache
+def _bounded_fields(cls: type) -> tuple[tuple[str, str, Bounds], ...]:
+    """(dotted key, field name, Bounds) of a section's fields, read once per class."""
+    return tuple((f"{cls.SECTION}.{f.name}", f.name, f.metadata["bounds"])  # type: ignore[attr-defined]
+                 for f in fields(cls) if "bounds" in f.metadata)
+
+
 class _Section:
     """Checks every field against its Bounds when a section is built."""
 
     SECTION = ""
 
     def __post_init__(self) -> None:
-        for f in fields(self):  # type: ignore[arg-type]
-            bounds = f.metadata.get("bounds")
-            if bounds is not None:
-                bounds.check(f"{self.SECTION}.{f.name}", getattr(self, f.name))
+        for key, name, bounds in _bounded_fields(type(self)):
+            bounds.check(key, getattr(self, name))
         self._check_together()
 
     def _check_together(self) -> None:
@@ -464,11 +470,17 @@ class Config:
                     key, value = parse_override(item)
                     changes[key] = value
         changes.update(named)
-        data = self.to_dict()
+        grouped: dict[str, dict[str, Any]] = {}
         for key, value in changes.items():
             section, name = resolve_field(key)
-            data[section][name] = value
-        return Config.from_dict(data)
+            grouped.setdefault(section, {})[name] = value
+        parts = {name: getattr(self, name) for name in SECTIONS}
+        for section, values in grouped.items():
+            try:
+                parts[section] = dataclasses.replace(parts[section], **values)
+            except TypeError as exc:  # e.g. comparing a str with a number
+                raise ConfigError(f"section {section}: {exc}") from exc
+        return Config(**parts)
 
 
 def field_index() -> dict[str, list[str]]:
