@@ -9,14 +9,13 @@ what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
 
@@ -77,9 +76,10 @@ class Bounds:
         if self.kind == "bool":
             return isinstance(value, bool)
         if self.kind == "sizes":
+            assert self.low is not None and self.high is not None
+            low, high = self.low, self.high
             return isinstance(value, (list, tuple)) and len(value) >= 1 and all(
-                isinstance(v, int) and not isinstance(v, bool) and self.low <= v <= self.high  # type: ignore[operator]
-                for v in value)
+                isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value)
         return isinstance(value, str) and bool(value)
 
     def check(self, key: str, value: Any) -> None:
@@ -136,17 +136,22 @@ def text(default: str, allowed: str) -> Any:
     return _field(default, Bounds("text", text=allowed))
 
 
-@functools.cache
-def _bounded_fields(cls: type) -> tuple[tuple[str, str, Bounds], ...]:
+_BOUNDED_FIELDS: dict[type, tuple[tuple[str, str, Bounds], ...]] = {}
+
+
+def _bounded_fields(cls: type[_Section]) -> tuple[tuple[str, str, Bounds], ...]:
     """(dotted key, field name, Bounds) of a section's fields, read once per class."""
-    return tuple((f"{cls.SECTION}.{f.name}", f.name, f.metadata["bounds"])  # type: ignore[attr-defined]
-                 for f in fields(cls) if "bounds" in f.metadata)
+    if cls not in _BOUNDED_FIELDS:
+        _BOUNDED_FIELDS[cls] = tuple((f"{cls.SECTION}.{f.name}", f.name, f.metadata["bounds"])
+                                     for f in fields(cls) if "bounds" in f.metadata)
+    return _BOUNDED_FIELDS[cls]
 
 
 class _Section:
     """Checks every field against its Bounds when a section is built."""
 
-    SECTION = ""
+    SECTION: ClassVar[str] = ""
+    __dataclass_fields__: ClassVar[dict[str, Any]]
 
     def __post_init__(self) -> None:
         for key, name, bounds in _bounded_fields(type(self)):

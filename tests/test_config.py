@@ -134,13 +134,13 @@ def test_changing_a_bound_in_the_metadata_changes_what_validation_allows(monkeyp
     monkeypatch.setattr(field, "metadata", {"bounds": narrower})
     import lab.config
 
-    lab.config._bounded_fields.cache_clear()
+    lab.config._BOUNDED_FIELDS.clear()
     try:
         with pytest.raises(ConfigError, match=r"training.policy_delay=4 is invalid: allowed an integer in \[1, 3\]"):
             TrainingConfig(policy_delay=4)
     finally:
         monkeypatch.undo()
-        lab.config._bounded_fields.cache_clear()
+        lab.config._BOUNDED_FIELDS.clear()
     assert TrainingConfig(policy_delay=4).policy_delay == 4
 
 

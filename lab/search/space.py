@@ -160,8 +160,11 @@ class SearchSpec:
     def run_count(self) -> int:
         """How many runs the sweep plans, computed without expanding the grid."""
         if self.type == "grid":
-            return math.prod(len(p.domain.values) for p in self.parameters)  # type: ignore[union-attr]
+            return math.prod([len(values) for values in self._grid_values()])
         return self.num_samples or 0
+
+    def _grid_values(self) -> list[tuple[Any, ...]]:
+        return [p.domain.values for p in self.parameters if isinstance(p.domain, Grid)]
 
     def iter_plans(self) -> Iterator[RunPlan]:
         """Every run of a sweep, one at a time, so a dry run of a large grid never holds it all.
@@ -169,8 +172,7 @@ class SearchSpec:
         The grid's product in file order, or num_samples seeded draws; same order as ``plans()``.
         """
         if self.type == "grid":
-            rows: Iterator[tuple[Any, ...]] = itertools.product(
-                *(p.domain.values for p in self.parameters))  # type: ignore[union-attr]
+            rows: Iterator[tuple[Any, ...]] = itertools.product(*self._grid_values())
         else:
             rng = np.random.default_rng(self.seed)
             rows = (tuple(p.sample(rng) for p in self.parameters) for _ in range(self.num_samples or 0))
