@@ -456,7 +456,11 @@ class Config:
         """Read a YAML or JSON config file; a preset file is a partial config over the defaults."""
         from lab.io import read_json_or_yaml
 
-        return cls.from_dict(read_json_or_yaml(path, "config file", ConfigError))
+        data = read_json_or_yaml(path, "config file", ConfigError)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:  # name the file, so a bad value is found where it was written
+            raise ConfigError(f"config file {str(path)!r}: {exc}") from exc
 
     # ---- overrides --------------------------------------------------------------
     def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str] | None = None,

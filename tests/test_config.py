@@ -202,3 +202,9 @@ def test_a_valid_file_still_loads_with_the_strict_reader(tmp_path):
     path.write_text("training:\n  actor_lr: 3.0e-4\nnetwork:\n  actor_hidden: [64, 64]\n")
     config = Config.load(path)
     assert config.training.actor_lr == 3e-4 and config.network.actor_hidden == (64, 64)
+    path.write_text("training:\n  gamma: 1.5\n")
+    with pytest.raises(ConfigError, match=r"config file '.*ok.yaml': training.gamma=1.5 is invalid"):
+        Config.load(path)
+    path.write_text("just a sentence\n")
+    with pytest.raises(ConfigError, match=r"config file '.*ok.yaml': a config must be a mapping of sections"):
+        Config.load(path)
