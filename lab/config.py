@@ -11,130 +11,219 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import yaml
+
+from lab import lander
 
 
 class ConfigError(ValueError):
     """A config value, override or file is invalid; the message says which and why."""
 
 
-def _require(ok: bool, section: str, name: str, value: Any, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(f"{section}.{name}={value!r} is invalid: allowed {allowed}")
+@dataclass(frozen=True)
+class Bounds:
+    """The values one config field accepts, kept in the field's metadata beside its docstring.
+
+    Validation, the panel's slider ranges and the search-space checks all read this, so a
+    range is written once.
+    """
+
+    kind: str
+    """number, integer, choice, bool, sizes (a list of layer widths) or text."""
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+    log: bool = False
+    """The useful values span decades: sliders and searches should use a log scale."""
+    choices: tuple[Any, ...] = ()
+    typical: tuple[float, float] | None = None
+    """A practical range inside the allowed one, for sliders; None means the whole range."""
+    text: str = ""
+    """What is allowed, for kinds whose range is not a number (text)."""
+
+    def allowed(self) -> str:
+        """What is allowed, as validation messages say it."""
+        if self.kind == "number":
+            left, right = ("(" if self.low_open else "["), (")" if self.high_open else "]")
+            return f"a number in {left}{self.low}, {self.high}{right}"
+        if self.kind == "integer":
+            return f"an integer in [{self.low}, {self.high}]"
+        if self.kind == "choice":
+            return f"one of {', '.join(map(str, self.choices))}"
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "sizes":
+            return f"a non-empty list of layer widths, each an integer in [{self.low}, {self.high}]"
+        return self.text
+
+    def __contains__(self, value: Any) -> bool:
+        if self.kind in ("number", "integer"):
+            if not _is_number(value) or (self.kind == "integer" and not isinstance(value, int)):
+                return False
+            assert self.low is not None and self.high is not None
+            above = value > self.low if self.low_open else value >= self.low
+            below = value < self.high if self.high_open else value <= self.high
+            return above and below
+        if self.kind == "choice":
+            return value in self.choices
+        if self.kind == "bool":
+            return isinstance(value, bool)
+        if self.kind == "sizes":
+            assert self.low is not None and self.high is not None
+            low, high = self.low, self.high
+            return isinstance(value, (list, tuple)) and len(value) >= 1 and all(
+                isinstance(v, int) and not isinstance(v, bool) and low <= v <= high for v in value)
+        return isinstance(value, str) and bool(value)
+
+    def check(self, key: str, value: Any) -> None:
+        """Raise ConfigError naming the field, the value and what is allowed."""
+        if value not in self:
+            raise ConfigError(f"{key}={value!r} is invalid: allowed {self.allowed()}")
+
+    @property
+    def slider(self) -> tuple[float, float]:
+        """The practical range for a slider: ``typical`` if given, else the allowed range."""
+        if self.typical is not None:
+            return self.typical
+        assert self.low is not None and self.high is not None, f"{self.kind} bounds have no range"
+        return float(self.low), float(self.high)
 
 
-def _in_range(section: str, name: str, value: float, lo: float, hi: float,
-              lo_open: bool = False, hi_open: bool = False) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value > lo if lo_open else value >= lo) and (value < hi if hi_open else value <= hi)
-    left, right = ("(" if lo_open else "["), (")" if hi_open else "]")
-    _require(ok, section, name, value, f"a number in {left}{lo}, {hi}{right}")
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _int_range(section: str, name: str, value: int, lo: int, hi: int) -> None:
-    ok = isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
-    _require(ok, section, name, value, f"an integer in [{lo}, {hi}]")
+def _field(default: Any, bounds: Bounds) -> Any:
+    return field(default=default, metadata={"bounds": bounds})
 
 
-def _choice(section: str, name: str, value: Any, choices: Iterable[str]) -> None:
-    choices = tuple(choices)
-    _require(value in choices, section, name, value, f"one of {', '.join(choices)}")
+def number(default: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False,
+           log: bool = False, typical: tuple[float, float] | None = None) -> Any:
+    """A float field allowed in [low, high] (or open at either end)."""
+    return _field(default, Bounds("number", float(low), float(high), low_open, high_open, log, typical=typical))
 
 
-def _freeze_sizes(obj: Any, name: str, section: str) -> None:
-    """Store hidden sizes as a tuple so the frozen config stays hashable."""
-    value = getattr(obj, name)
-    ok = isinstance(value, (list, tuple)) and len(value) >= 1 and all(
-        isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 4096 for v in value)
-    _require(ok, section, name, value, "a non-empty list of layer widths, each an integer in [1, 4096]")
-    object.__setattr__(obj, name, tuple(value))
+def integer(default: int, low: int, high: int, *, log: bool = False,
+            typical: tuple[float, float] | None = None) -> Any:
+    """An integer field allowed in [low, high]."""
+    return _field(default, Bounds("integer", low, high, log=log, typical=typical))
+
+
+def choice(default: str, choices: Iterable[str]) -> Any:
+    """A field allowed one of a few names."""
+    return _field(default, Bounds("choice", choices=tuple(choices)))
+
+
+def flag(default: bool) -> Any:
+    """A true-or-false field."""
+    return _field(default, Bounds("bool"))
+
+
+def sizes(default: tuple[int, ...], low: int, high: int) -> Any:
+    """A list of hidden-layer widths, each in [low, high]."""
+    return _field(default, Bounds("sizes", low, high))
+
+
+def text(default: str, allowed: str) -> Any:
+    """A non-empty string field; ``allowed`` says what it should hold."""
+    return _field(default, Bounds("text", text=allowed))
+
+
+_BOUNDED_FIELDS: dict[type, tuple[tuple[str, str, Bounds], ...]] = {}
+
+
+def _bounded_fields(cls: type[_Section]) -> tuple[tuple[str, str, Bounds], ...]:
+    """(dotted key, field name, Bounds) of a section's fields, read once per class."""
+    if cls not in _BOUNDED_FIELDS:
+        _BOUNDED_FIELDS[cls] = tuple((f"{cls.SECTION}.{f.name}", f.name, f.metadata["bounds"])
+                                     for f in fields(cls) if "bounds" in f.metadata)
+    return _BOUNDED_FIELDS[cls]
+
+
+class _Section:
+    """Checks every field against its Bounds when a section is built."""
+
+    SECTION: ClassVar[str] = ""
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    def __post_init__(self) -> None:
+        for key, name, bounds in _bounded_fields(type(self)):
+            bounds.check(key, getattr(self, name))
+        self._check_together()
+
+    def _check_together(self) -> None:
+        """Rules that involve more than one field."""
 
 
 PRECISIONS = ("float32", "bfloat16")
 """Allowed training.precision values; the throughput benchmark offers the same."""
+MAX_LAYER_WIDTH = 1_000_000
+"""Widest hidden layer accepted; whether a network fits in memory is checked on top."""
+BYTES_PER_PARAMETER = 4 * 5
+"""float32 weights, their target copy, gradients and Adam's two moments."""
 
 
 @dataclass(frozen=True)
-class TrainingConfig:
+class TrainingConfig(_Section):
     """How the TD3 learner updates."""
 
-    actor_lr: float = 1e-3
+    SECTION = "training"
+
+    actor_lr: float = number(1e-3, 0.0, 1.0, low_open=True, log=True, typical=(1e-5, 1e-2))
     """Adam learning rate of the actor."""
-    critic_lr: float = 1e-3
+    critic_lr: float = number(1e-3, 0.0, 1.0, low_open=True, log=True, typical=(1e-5, 1e-2))
     """Adam learning rate of the twin critics."""
-    gamma: float = 0.99
+    gamma: float = number(0.99, 0.0, 1.0, high_open=True, typical=(0.9, 0.999))
     """Discount factor."""
-    tau: float = 0.005
+    tau: float = number(0.005, 0.0, 1.0, low_open=True, log=True, typical=(1e-4, 1e-1))
     """Polyak factor for the target networks (1.0 copies outright)."""
-    batch_size: int = 256
+    batch_size: int = integer(256, 1, 65_536, log=True)
     """Transitions per gradient update."""
-    buffer_size: int = 1_000_000
+    buffer_size: int = integer(1_000_000, 1, 50_000_000, log=True)
     """Replay capacity in transitions."""
-    learning_starts: int = 5_000
+    learning_starts: int = integer(5_000, 0, 10_000_000)
     """Transitions collected (with random actions) before the first update."""
-    warmup_episodes: int = 0
+    warmup_episodes: int = integer(0, 0, 100_000)
     """Further episodes of random actions at the start, on top of learning_starts."""
-    updates_per_step: float = 1.0
+    updates_per_step: float = number(1.0, 0.0, 64.0, low_open=True, typical=(0.25, 4.0))
     """Gradient updates per collected transition (the update-to-data ratio)."""
-    policy_delay: int = 2
+    policy_delay: int = integer(2, 1, 100, typical=(1, 8))
     """Critic updates per actor and target update."""
-    target_policy_noise: float = 0.2
+    target_policy_noise: float = number(0.2, 0.0, 2.0, typical=(0.0, 1.0))
     """Std of the smoothing noise added to target actions."""
-    target_noise_clip: float = 0.5
+    target_noise_clip: float = number(0.5, 0.0, 2.0, typical=(0.0, 1.0))
     """Clip of the target smoothing noise."""
-    n_step: int = 1
+    n_step: int = integer(1, 1, 100)
     """Steps summed into each return target (1 is plain TD3)."""
-    grad_clip: float = 0.0
+    grad_clip: float = number(0.0, 0.0, 1e6)
     """Max global gradient norm per network; 0 turns clipping off."""
-    weight_decay: float = 0.0
+    weight_decay: float = number(0.0, 0.0, 1.0)
     """L2 weight decay for both optimizers."""
-    lr_schedule: str = "constant"
+    lr_schedule: str = choice("constant", ("constant", "linear", "cosine"))
     """Learning-rate schedule over total_steps: constant, linear or cosine."""
-    critic_loss: str = "mse"
+    critic_loss: str = choice("mse", ("mse", "huber"))
     """Critic regression loss: mse or huber."""
-    precision: str = "float32"
+    precision: str = choice("float32", PRECISIONS)
     """Matmuls of the updates in float32, or bfloat16 autocast (pays off from ~[256, 256] on AMX CPUs and GPUs)."""
-    use_per: bool = False
+    use_per: bool = flag(False)
     """Prioritized experience replay on a SumTree instead of uniform sampling."""
-    per_alpha: float = 0.6
+    per_alpha: float = number(0.6, 0.0, 1.0)
     """How strongly priorities shape sampling (0 is uniform)."""
-    per_beta_start: float = 0.4
+    per_beta_start: float = number(0.4, 0.0, 1.0)
     """Importance-sampling exponent at the start of training."""
-    per_beta_end: float = 1.0
+    per_beta_end: float = number(1.0, 0.0, 1.0)
     """Importance-sampling exponent reached at total_steps."""
-    per_epsilon: float = 1e-6
+    per_epsilon: float = number(1e-6, 0.0, 1.0, low_open=True, log=True)
     """Added to |TD error| so no transition gets zero priority."""
 
-    def __post_init__(self) -> None:
-        s = "training"
-        _in_range(s, "actor_lr", self.actor_lr, 0.0, 1.0, lo_open=True)
-        _in_range(s, "critic_lr", self.critic_lr, 0.0, 1.0, lo_open=True)
-        _in_range(s, "gamma", self.gamma, 0.0, 1.0, hi_open=True)
-        _in_range(s, "tau", self.tau, 0.0, 1.0, lo_open=True)
-        _int_range(s, "batch_size", self.batch_size, 1, 65_536)
-        _int_range(s, "buffer_size", self.buffer_size, 1, 50_000_000)
-        _int_range(s, "learning_starts", self.learning_starts, 0, 10_000_000)
-        _int_range(s, "warmup_episodes", self.warmup_episodes, 0, 100_000)
-        _in_range(s, "updates_per_step", self.updates_per_step, 0.0, 64.0, lo_open=True)
-        _int_range(s, "policy_delay", self.policy_delay, 1, 100)
-        _in_range(s, "target_policy_noise", self.target_policy_noise, 0.0, 2.0)
-        _in_range(s, "target_noise_clip", self.target_noise_clip, 0.0, 2.0)
-        _int_range(s, "n_step", self.n_step, 1, 100)
-        _in_range(s, "grad_clip", self.grad_clip, 0.0, 1e6)
-        _in_range(s, "weight_decay", self.weight_decay, 0.0, 1.0)
-        _choice(s, "lr_schedule", self.lr_schedule, ("constant", "linear", "cosine"))
-        _choice(s, "critic_loss", self.critic_loss, ("mse", "huber"))
-        _choice(s, "precision", self.precision, PRECISIONS)
-        _require(isinstance(self.use_per, bool), s, "use_per", self.use_per, "true or false")
-        _in_range(s, "per_alpha", self.per_alpha, 0.0, 1.0)
-        _in_range(s, "per_beta_start", self.per_beta_start, 0.0, 1.0)
-        _in_range(s, "per_beta_end", self.per_beta_end, 0.0, 1.0)
-        _in_range(s, "per_epsilon", self.per_epsilon, 0.0, 1.0, lo_open=True)
+    def _check_together(self) -> None:
         if self.batch_size > self.buffer_size:
             raise ConfigError(
                 f"training.batch_size={self.batch_size} is invalid: allowed at most "
@@ -142,152 +231,147 @@ class TrainingConfig:
 
 
 @dataclass(frozen=True)
-class NoiseConfig:
+class NoiseConfig(_Section):
     """Exploration noise added to the actor's actions while collecting."""
 
-    kind: str = "ou"
-    """Noise process: ou (Ornstein-Uhlenbeck, per-env state) or gaussian."""
-    mu: float = 0.0
-    """Long-run mean of the OU process."""
-    sigma: float = 0.3
-    """Noise std (OU diffusion, or the Gaussian std)."""
-    theta: float = 0.2
-    """OU mean-reversion rate."""
-    dt: float = 0.01
-    """OU time step."""
-    scale_start: float = 1.0
-    """Multiplier on the noise at the first episode."""
-    scale_end: float = 0.2
-    """Multiplier reached after scale_decay_episodes."""
-    scale_decay_episodes: int = 300
-    """Episodes over which the multiplier decays linearly; 0 keeps scale_start."""
+    SECTION = "noise"
 
-    def __post_init__(self) -> None:
-        s = "noise"
-        _choice(s, "kind", self.kind, ("ou", "gaussian"))
-        _in_range(s, "mu", self.mu, -1.0, 1.0)
-        _in_range(s, "sigma", self.sigma, 0.0, 5.0)
-        _in_range(s, "theta", self.theta, 0.0, 10.0)
-        _in_range(s, "dt", self.dt, 0.0, 1.0, lo_open=True)
-        _in_range(s, "scale_start", self.scale_start, 0.0, 10.0)
-        _in_range(s, "scale_end", self.scale_end, 0.0, 10.0)
-        _int_range(s, "scale_decay_episodes", self.scale_decay_episodes, 0, 10_000_000)
+    kind: str = choice("ou", ("ou", "gaussian"))
+    """Noise process: ou (Ornstein-Uhlenbeck, per-env state) or gaussian."""
+    mu: float = number(0.0, -1.0, 1.0)
+    """Long-run mean of the OU process."""
+    sigma: float = number(0.3, 0.0, 5.0, typical=(0.0, 1.0))
+    """Noise std (OU diffusion, or the Gaussian std)."""
+    theta: float = number(0.2, 0.0, 10.0, typical=(0.0, 2.0))
+    """OU mean-reversion rate."""
+    dt: float = number(0.01, 0.0, 1.0, low_open=True)
+    """OU time step."""
+    scale_start: float = number(1.0, 0.0, 10.0)
+    """Multiplier on the noise at the first episode."""
+    scale_end: float = number(0.2, 0.0, 10.0)
+    """Multiplier reached after scale_decay_episodes."""
+    scale_decay_episodes: int = integer(300, 0, 10_000_000)
+    """Episodes over which the multiplier decays linearly; 0 keeps scale_start."""
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(_Section):
     """Shapes of the actor and the twin critics."""
 
-    actor_hidden: tuple[int, ...] = (256, 256)
+    SECTION = "network"
+
+    actor_hidden: tuple[int, ...] = sizes((256, 256), 1, MAX_LAYER_WIDTH)
     """Hidden layer widths of the actor, input to output."""
-    critic_hidden: tuple[int, ...] = (256, 256)
+    critic_hidden: tuple[int, ...] = sizes((256, 256), 1, MAX_LAYER_WIDTH)
     """Hidden layer widths of each critic."""
-    layer_norm: bool = False
+    layer_norm: bool = flag(False)
     """LayerNorm after each hidden layer."""
-    activation: str = "relu"
+    activation: str = choice("relu", ("relu", "elu", "gelu", "tanh", "leaky_relu"))
     """Hidden activation: relu, elu, gelu, tanh or leaky_relu."""
-    main_engine_bias: float = 0.0
+    main_engine_bias: float = number(0.0, -3.0, 3.0)
     """Initial bias of the actor's main-engine head; positive favours early thrust."""
 
     def __post_init__(self) -> None:
-        s = "network"
-        _freeze_sizes(self, "actor_hidden", s)
-        _freeze_sizes(self, "critic_hidden", s)
-        _require(isinstance(self.layer_norm, bool), s, "layer_norm", self.layer_norm, "true or false")
-        _choice(s, "activation", self.activation, ("relu", "elu", "gelu", "tanh", "leaky_relu"))
-        _in_range(s, "main_engine_bias", self.main_engine_bias, -3.0, 3.0)
+        super().__post_init__()
+        for name in ("actor_hidden", "critic_hidden"):  # a tuple keeps the frozen config hashable
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+
+    def _check_together(self) -> None:
+        need = network_bytes(self)
+        have = physical_memory()
+        if need > have:
+            name = "actor_hidden" if _mlp_parameters(
+                [lander.OBS_DIM, *self.actor_hidden, lander.ACT_DIM]) >= _mlp_parameters(
+                [lander.OBS_DIM + lander.ACT_DIM, *self.critic_hidden, 1]) else "critic_hidden"
+            raise ConfigError(
+                f"network.{name}={list(getattr(self, name))!r} is invalid: allowed networks that fit in memory; "
+                f"the actor and twin critics would hold about {need // BYTES_PER_PARAMETER:,} parameters, "
+                f"~{need / 2**30:,.0f} GiB with targets, gradients and Adam state, and this machine has "
+                f"{have / 2**30:,.0f} GiB")
+
+
+def _mlp_parameters(widths: list[int]) -> int:
+    """Weights and biases of a fully connected stack (LayerNorm adds 2 per hidden unit, ignored)."""
+    return sum((a + 1) * b for a, b in zip(widths[:-1], widths[1:]))
+
+
+def network_bytes(net: NetworkConfig) -> int:
+    """Memory the actor and twin critics need to train, with their target copies, gradients and Adam state."""
+    actor = _mlp_parameters([lander.OBS_DIM, *net.actor_hidden, lander.ACT_DIM])
+    critics = 2 * _mlp_parameters([lander.OBS_DIM + lander.ACT_DIM, *net.critic_hidden, 1])
+    return (actor + critics) * BYTES_PER_PARAMETER
+
+
+def physical_memory() -> int:
+    """This machine's RAM in bytes (unbounded where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 2**62
 
 
 @dataclass(frozen=True)
-class EnvironmentConfig:
+class EnvironmentConfig(_Section):
     """Which env, how many copies, and the optional reward shaping."""
 
-    env_id: str = "LunarLanderContinuous-v3"
-    """Gymnasium id; the analyzer and shaping assume the LunarLander observation."""
-    num_envs: int = 1
-    """Parallel envs in the vector env."""
-    max_episode_steps: int = 0
-    """Time limit per episode; 0 keeps the env's own (1000 for LunarLander)."""
-    vectorization: str = "sync"
-    """sync (one process) or async (one process per env)."""
-    reward_shaping: bool = False
-    """Add the shaping bonuses below to the learning signal (raw return is always kept)."""
-    shaping_time_penalty: float = 0.05
-    """Subtracted every step, to discourage hovering."""
-    shaping_ground_bonus: float = 0.1
-    """Per step while descending within shaping_ground_height of the pad."""
-    shaping_ground_height: float = 0.3
-    """Observation-scale height under which the ground bonus applies."""
-    shaping_leg_bonus: float = 0.1
-    """Per step per leg in contact while descending."""
-    shaping_upright_bonus: float = 0.05
-    """Per step while descending with |angle| under shaping_upright_angle."""
-    shaping_upright_angle: float = 0.2
-    """Angle in radians that counts as upright."""
-    shaping_landing_bonus: float = 20.0
-    """Once, when an episode ends in a landing with both legs down."""
-    success_threshold: float = 200.0
-    """Raw return at which an episode counts as a success."""
+    SECTION = "env"
 
-    def __post_init__(self) -> None:
-        s = "env"
-        _require(isinstance(self.env_id, str) and bool(self.env_id), s, "env_id", self.env_id,
-                 "a registered Gymnasium id")
-        _int_range(s, "num_envs", self.num_envs, 1, 256)
-        _int_range(s, "max_episode_steps", self.max_episode_steps, 0, 100_000)
-        _choice(s, "vectorization", self.vectorization, ("sync", "async"))
-        _require(isinstance(self.reward_shaping, bool), s, "reward_shaping", self.reward_shaping,
-                 "true or false")
-        for name in ("shaping_time_penalty", "shaping_ground_bonus", "shaping_leg_bonus",
-                     "shaping_upright_bonus", "shaping_landing_bonus"):
-            _in_range(s, name, getattr(self, name), 0.0, 1000.0)
-        _in_range(s, "shaping_ground_height", self.shaping_ground_height, 0.0, 2.0)
-        _in_range(s, "shaping_upright_angle", self.shaping_upright_angle, 0.0, math.pi)
-        _in_range(s, "success_threshold", self.success_threshold, -1e6, 1e6)
+    env_id: str = text(lander.ENV_ID, "a registered Gymnasium id")
+    """Gymnasium id; the analyzer and shaping assume the LunarLander observation."""
+    num_envs: int = integer(1, 1, 256, typical=(1, 16))
+    """Parallel envs in the vector env."""
+    max_episode_steps: int = integer(0, 0, 100_000)
+    """Time limit per episode; 0 keeps the env's own (1000 for LunarLander)."""
+    vectorization: str = choice("sync", ("sync", "async"))
+    """sync (one process) or async (one process per env)."""
+    reward_shaping: bool = flag(False)
+    """Add the shaping bonuses below to the learning signal (raw return is always kept)."""
+    shaping_time_penalty: float = number(0.05, 0.0, 1000.0, typical=(0.0, 0.5))
+    """Subtracted every step, to discourage hovering."""
+    shaping_ground_bonus: float = number(0.1, 0.0, 1000.0, typical=(0.0, 1.0))
+    """Per step while descending within shaping_ground_height of the pad."""
+    shaping_ground_height: float = number(0.3, 0.0, 2.0)
+    """Observation-scale height under which the ground bonus applies."""
+    shaping_leg_bonus: float = number(0.1, 0.0, 1000.0, typical=(0.0, 1.0))
+    """Per step per leg in contact while descending."""
+    shaping_upright_bonus: float = number(0.05, 0.0, 1000.0, typical=(0.0, 0.5))
+    """Per step while descending with |angle| under shaping_upright_angle."""
+    shaping_upright_angle: float = number(0.2, 0.0, math.pi)
+    """Angle in radians that counts as upright."""
+    shaping_landing_bonus: float = number(20.0, 0.0, 1000.0, typical=(0.0, 100.0))
+    """Once, when an episode ends in a landing with both legs down."""
+    success_threshold: float = number(lander.SUCCESS_RETURN, -1e6, 1e6)
+    """Raw return at which an episode counts as a success."""
 
 
 @dataclass(frozen=True)
-class RunConfig:
+class RunConfig(_Section):
     """Budget, seeding, evaluation, checkpoints and where results go."""
 
-    total_steps: int = 200_000
-    """Env steps (transitions over all envs) to train for."""
-    seed: int = 0
-    """Seeds torch, numpy, the envs and the noise; same seed, same run on CPU."""
-    eval_every: int = 10_000
-    """Env steps between deterministic evaluations; 0 turns them off."""
-    eval_episodes: int = 10
-    """Episodes per evaluation, with fixed seeds."""
-    eval_seed: int = 10_000
-    """First env seed of the evaluation episodes (kept apart from training seeds)."""
-    checkpoint_every: int = 50_000
-    """Env steps between checkpoints; 0 saves only at the end."""
-    out_dir: str = "runs"
-    """Folder under which each run gets its own sub-folder."""
-    device: str = "auto"
-    """auto (CUDA when present), cpu or cuda."""
-    torch_threads: int = 1
-    """Torch intra-op threads; on small MLPs one thread beats two."""
-    analyze_episodes: bool = True
-    """Run the behavior analyzer on every finished episode."""
-    save_replay: bool = False
-    """Include the replay buffer in checkpoints (large, but resumes exactly)."""
+    SECTION = "run"
 
-    def __post_init__(self) -> None:
-        s = "run"
-        _int_range(s, "total_steps", self.total_steps, 1, 1_000_000_000)
-        _int_range(s, "seed", self.seed, 0, 2**31 - 1)
-        _int_range(s, "eval_every", self.eval_every, 0, 1_000_000_000)
-        _int_range(s, "eval_episodes", self.eval_episodes, 1, 10_000)
-        _int_range(s, "eval_seed", self.eval_seed, 0, 2**31 - 1)
-        _int_range(s, "checkpoint_every", self.checkpoint_every, 0, 1_000_000_000)
-        _require(isinstance(self.out_dir, str) and bool(self.out_dir), s, "out_dir", self.out_dir,
-                 "a non-empty folder path")
-        _choice(s, "device", self.device, ("auto", "cpu", "cuda"))
-        _int_range(s, "torch_threads", self.torch_threads, 1, 256)
-        _require(isinstance(self.analyze_episodes, bool), s, "analyze_episodes",
-                 self.analyze_episodes, "true or false")
-        _require(isinstance(self.save_replay, bool), s, "save_replay", self.save_replay, "true or false")
+    total_steps: int = integer(200_000, 1, 1_000_000_000, typical=(1, 10_000_000))
+    """Env steps (transitions over all envs) to train for."""
+    seed: int = integer(0, 0, 2**31 - 1)
+    """Seeds torch, numpy, the envs and the noise; same seed, same run on CPU."""
+    eval_every: int = integer(10_000, 0, 1_000_000_000)
+    """Env steps between deterministic evaluations; 0 turns them off."""
+    eval_episodes: int = integer(10, 1, 10_000)
+    """Episodes per evaluation, with fixed seeds."""
+    eval_seed: int = integer(10_000, 0, 2**31 - 1)
+    """First env seed of the evaluation episodes (kept apart from training seeds)."""
+    checkpoint_every: int = integer(50_000, 0, 1_000_000_000)
+    """Env steps between checkpoints; 0 saves only at the end."""
+    out_dir: str = text("runs", "a non-empty folder path")
+    """Folder under which each run gets its own sub-folder."""
+    device: str = choice("auto", ("auto", "cpu", "cuda"))
+    """auto (CUDA when present), cpu or cuda."""
+    torch_threads: int = integer(1, 1, 256)
+    """Torch intra-op threads; on small MLPs one thread beats two."""
+    analyze_episodes: bool = flag(True)
+    """Run the behavior analyzer on every finished episode."""
+    save_replay: bool = flag(False)
+    """Include the replay buffer in checkpoints (large, but resumes exactly)."""
 
 
 SECTIONS: dict[str, type] = {
@@ -372,7 +456,11 @@ class Config:
         """Read a YAML or JSON config file; a preset file is a partial config over the defaults."""
         from lab.io import read_json_or_yaml
 
-        return cls.from_dict(read_json_or_yaml(path, "config file", ConfigError) or {})
+        data = read_json_or_yaml(path, "config file", ConfigError)
+        try:
+            return cls.from_dict(data)
+        except ConfigError as exc:  # name the file, so a bad value is found where it was written
+            raise ConfigError(f"config file {str(path)!r}: {exc}") from exc
 
     # ---- overrides --------------------------------------------------------------
     def with_overrides(self, overrides: Mapping[str, Any] | Iterable[str] | None = None,
@@ -391,11 +479,17 @@ class Config:
                     key, value = parse_override(item)
                     changes[key] = value
         changes.update(named)
-        data = self.to_dict()
+        grouped: dict[str, dict[str, Any]] = {}
         for key, value in changes.items():
             section, name = resolve_field(key)
-            data[section][name] = value
-        return Config.from_dict(data)
+            grouped.setdefault(section, {})[name] = value
+        parts = {name: getattr(self, name) for name in SECTIONS}
+        for section, values in grouped.items():
+            try:
+                parts[section] = dataclasses.replace(parts[section], **values)
+            except TypeError as exc:  # e.g. comparing a str with a number
+                raise ConfigError(f"section {section}: {exc}") from exc
+        return Config(**parts)
 
 
 def field_index() -> dict[str, list[str]]:
@@ -426,6 +520,12 @@ def resolve_field(key: str) -> tuple[str, str]:
         raise ConfigError(f"config field {key!r} is ambiguous: say one of "
                           f"{', '.join(f'{o}.{key}' for o in owners)}")
     return owners[0], key
+
+
+def bounds_of(key: str) -> Bounds:
+    """What a config field accepts, e.g. ``bounds_of("training.actor_lr")`` (a bare name works too)."""
+    section, name = resolve_field(key)
+    return next(f.metadata["bounds"] for f in fields(SECTIONS[section]) if f.name == name)
 
 
 def parse_override(item: str) -> tuple[str, Any]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import IO, Any
 
@@ -92,14 +93,76 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 def read_json_or_yaml(path: str | Path, what: str, error: type[Exception] = ValueError) -> Any:
-    """Parse a .json file as JSON and anything else as YAML; a missing or malformed file raises ``error``."""
+    """Parse a .json file as JSON and anything else as YAML.
+
+    A missing path, a folder, unreadable or non-UTF-8 bytes, an empty file and a key given
+    twice in one mapping all raise ``error`` naming the file: a hand-edited config that
+    silently loses a value is worse than one that is refused.
+    """
     import yaml
 
     path = Path(path)
-    if not path.is_file():
-        raise error(f"{what} {str(path)!r} does not exist")
-    text = path.read_text()
+    name = repr(str(path))
+    if path.is_dir():
+        raise error(f"{what} {name} is a folder, not a file")
+    if not path.exists():
+        raise error(f"{what} {name} does not exist")
     try:
-        return json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{what} {name} cannot be read: {exc.strerror or exc}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{what} {name} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start}): "
+                    "save it as UTF-8") from exc
+    fmt = "JSON" if path.suffix.lower() == ".json" else "YAML"
+    try:
+        data = (json.loads(text, object_pairs_hook=_refuse_duplicate_pairs) if fmt == "JSON"
+                else yaml.load(text, Loader=_unique_key_loader()))  # noqa: S506 - a SafeLoader subclass
+    except DuplicateKeyError as exc:
+        raise error(f"{what} {name} gives key {exc.key!r} twice{exc.where}: keep one") from exc
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise error(f"{what} {str(path)!r} is not valid {path.suffix[1:] or 'YAML'}: {exc}") from exc
+        raise error(f"{what} {name} is not valid {path.suffix[1:] or 'YAML'}: {exc}") from exc
+    if data is None:
+        raise error(f"{what} {name} is empty: write at least one section, or leave the file out")
+    return data
+
+
+class DuplicateKeyError(ValueError):
+    """A mapping in a config or search file names the same key twice."""
+
+    def __init__(self, key: Any, where: str = "") -> None:
+        super().__init__(f"duplicate key {key!r}{where}")
+        self.key, self.where = key, where
+
+
+def _refuse_duplicate_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(key)
+        out[key] = value
+    return out
+
+
+@functools.cache
+def _unique_key_loader() -> type:
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        """yaml.safe_load, except that a mapping may not repeat a key (PyYAML keeps the last one)."""
+
+        def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=deep)
+                if not isinstance(key, Hashable):
+                    continue  # SafeLoader refuses it with its own message
+                if key in seen:
+                    raise DuplicateKeyError(key, f" (line {key_node.start_mark.line + 1})")
+                seen.add(key)
+            return super().construct_mapping(node, deep=deep)
+
+    return UniqueKeyLoader
+

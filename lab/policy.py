@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from lab.config import NetworkConfig
+from lab.lander import ACT_DIM, OBS_DIM
 from lab.networks import Actor
 
-OBS_DIM, ACT_DIM = 8, 2
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PRETRAINED_POLICY = ASSETS / "pretrained_policy.pt"
 PRETRAINED_CARD = ASSETS / "pretrained_card.json"
@@ -34,7 +34,7 @@ class Policy:
     def __call__(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs, dtype=np.float32)
         if obs.shape[-1:] != (OBS_DIM,) or obs.ndim not in (1, 2):
-            raise ValueError(f"policy input must have shape (8,) or (n, 8), got {obs.shape}")
+            raise ValueError(f"policy input must have shape ({OBS_DIM},) or (n, {OBS_DIM}), got {obs.shape}")
         single = obs.ndim == 1
         actions = self._fn(obs[None] if single else obs)
         return actions[0] if single else actions

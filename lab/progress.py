@@ -8,14 +8,17 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from lab.events import EpisodeEnded, Evaluated, RunStateChanged
+from lab.lander import SUCCESS_RETURN
 
 
 class ProgressBar:
     """Shows env steps/s, episode, average raw return, success % and the most common outcome (last 100)."""
 
-    def __init__(self, total_steps: int, initial: int = 0, refresh_episodes: int = 5) -> None:
+    def __init__(self, total_steps: int, initial: int = 0, refresh_episodes: int = 5,
+                 success_threshold: float = SUCCESS_RETURN) -> None:
         self.bar = tqdm(total=total_steps, initial=initial, unit="step", dynamic_ncols=True, smoothing=0.05)
         self.refresh_episodes = refresh_episodes
+        self.success_threshold = success_threshold
         self.returns: deque[float] = deque(maxlen=100)
         self.outcomes: deque[str] = deque(maxlen=100)
         self.best_eval: float | None = None
@@ -40,7 +43,7 @@ class ProgressBar:
             self.bar.close()
 
     def _postfix(self) -> None:
-        successes = sum(r >= 200 for r in self.returns)
+        successes = sum(r >= self.success_threshold for r in self.returns)
         postfix = {"ep": self.episodes,
                    "ret": f"{sum(self.returns) / len(self.returns):.0f}" if self.returns else "-",
                    "succ": f"{100 * successes / max(1, len(self.returns)):.0f}%"}

@@ -7,14 +7,12 @@ import json
 import math
 from collections.abc import Callable
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import scripted
-from gymnasium.envs.box2d import lunar_lander as ll
 
+from lab import lander
 from lab.analysis import Behavior, BehaviorAnalyzer, BehaviorReport, Outcome, Thresholds
-from lab.analysis import thresholds as units
 from lab.analysis.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES, behavior_mask
 from lab.events import Trajectory
 
@@ -80,37 +78,9 @@ def analyze(analyzer: BehaviorAnalyzer, flight: scripted.Flight, rewards: bool =
                             flight.rewards if rewards else None)
 
 
-# ---- the scaling documented in thresholds.py is the env's ---------------------------------------------
-def test_documented_constants_are_the_envs() -> None:
-    assert (units.FPS, units.SCALE, units.VIEWPORT_W, units.VIEWPORT_H) == (ll.FPS, ll.SCALE, ll.VIEWPORT_W,
-                                                                              ll.VIEWPORT_H)
-    assert (units.LEG_DOWN, units.MAIN_ENGINE_POWER, units.MAIN_ENGINE_Y_LOCATION) == (
-        ll.LEG_DOWN, ll.MAIN_ENGINE_POWER, ll.MAIN_ENGINE_Y_LOCATION)
-    env = gym.make("LunarLanderContinuous-v3")
-    try:
-        env.reset(seed=0)
-        lander = env.unwrapped
-        mass = lander.lander.mass + sum(leg.mass for leg in lander.legs)
-        assert mass == pytest.approx(units.LANDER_MASS, rel=1e-4)
-        assert -lander.world.gravity[1] == pytest.approx(units.GRAVITY)
-        assert lander.legs[0].position.x > lander.lander.position.x > lander.legs[1].position.x  # obs[6] is right
-        for _ in range(20):
-            obs, *_ = env.step(np.array([0.3, 0.8], np.float32))
-        body = lander.lander
-        assert obs[0] * units.X_M == pytest.approx(body.position.x - units.W / 2, abs=1e-4)
-        assert obs[1] * units.Y_M == pytest.approx(body.position.y - lander.helipad_y - units.LEG_DOWN / units.SCALE,
-                                                   abs=1e-4)
-        assert obs[2] * units.VX_MPS == pytest.approx(body.linearVelocity.x, abs=1e-4)
-        assert obs[3] * units.VY_MPS == pytest.approx(body.linearVelocity.y, abs=1e-4)
-        assert obs[5] * units.SPIN_RAD_S == pytest.approx(body.angularVelocity, abs=1e-4)
-        assert (lander.helipad_x2 - lander.helipad_x1) / 2 == pytest.approx(Thresholds().pad_half_width_m)
-    finally:
-        env.close()
-
-
 def test_hover_throttle_balances_gravity(flights: Flights, analyzer: BehaviorAnalyzer) -> None:
     hover = flights["hover_0"]
-    late = hover.observations[500:, 1] * units.Y_M
+    late = hover.observations[500:, 1] * lander.Y_M
     assert np.ptp(late) < 0.5  # the pilot really holds its height...
     assert analyze(analyzer, hover).main_thrust_ratio == pytest.approx(1.0, abs=0.05)  # ...on hover thrust
 
@@ -223,8 +193,8 @@ def test_crash_figures(flights: Flights, analyzer: BehaviorAnalyzer) -> None:
 
 
 def test_flew_off_figures(flights: Flights, analyzer: BehaviorAnalyzer) -> None:
-    assert analyze(analyzer, flights["skim_left"]).final_x <= -units.X_M
-    assert analyze(analyzer, flights["skim_right"]).final_x >= units.X_M
+    assert analyze(analyzer, flights["skim_left"]).final_x <= -lander.X_M
+    assert analyze(analyzer, flights["skim_right"]).final_x >= lander.X_M
     top = analyze(analyzer, flights["full_main"])
     assert top.final_height >= Thresholds().flew_off_top_m and Behavior.MAIN_THRUST_HEAVY in top.behaviors
 

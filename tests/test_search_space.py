@@ -1,5 +1,6 @@
 """Search files: grid expansion, seeded sampling, log-uniform ranges, and every refusal before a run."""
 
+import collections
 import json
 import os
 import subprocess
@@ -174,3 +175,84 @@ def test_example_sweep_files_are_valid(path):
     plans = spec.plans()
     assert 1 <= len(plans) <= 12  # small by default
     assert all(p.config.run.eval_every > 0 for p in plans)  # time-to-solve needs evaluations
+
+
+# ---- limits and streaming ----------------------------------------------------------------------------
+def test_a_grid_over_the_limit_is_refused_with_its_size_before_it_is_expanded(monkeypatch):
+    import itertools
+
+    import lab.search.space as space
+
+    def no_expansion(*args, **kwargs):
+        raise AssertionError("the grid was expanded")
+
+    monkeypatch.setattr(space.itertools, "product", no_expansion)
+    # 10^16 runs: expanding even the list of combinations would never finish
+    data = spec_data(parameters={name: [1e-4 * (i + 1) for i in range(100)] for name in
+                                 ("actor_lr", "critic_lr", "tau", "per_alpha", "sigma", "theta", "mu", "gamma")})
+    with pytest.raises(SpecError) as info:
+        parse_spec(data, source="huge.yaml")
+    assert str(info.value).startswith("huge.yaml: the sweep has 10,000,000,000,000,000 runs, more than the 10,000")
+    monkeypatch.setattr(space.itertools, "product", itertools.product)
+    with pytest.raises(SpecError, match=r"num_samples=10001 is invalid: allowed an integer in \[1, 10000\]"):
+        parse_spec(spec_data(type="random", num_samples=10_001, parameters={"tau": {"min": 0.001, "max": 0.1}}))
+
+
+def test_iter_plans_streams_the_same_runs_as_plans():
+    spec = parse_spec(spec_data())
+    stream = spec.iter_plans()
+    assert not isinstance(stream, list) and iter(stream) is stream  # a generator, not a list
+    first = next(stream)
+    assert first.params == {"actor_lr": 1e-3, "training.tau": 0.005, "batch_size": 32}
+    streamed = [first, *stream]
+    assert [(p.index, p.params, p.config) for p in streamed] == [(p.index, p.params, p.config) for p in spec.plans()]
+    assert spec.run_count == len(streamed) == 8
+    random = parse_spec(spec_data(type="random", num_samples=5, seed=2, parameters={"tau": {"min": 0.001,
+                                                                                             "max": 0.1}}))
+    assert [p.params for p in random.iter_plans()] == [p.params for p in random.plans()]
+
+
+def test_a_grid_at_the_limit_is_accepted_and_streams(monkeypatch):
+    import lab.search.space as space
+
+    monkeypatch.setattr(space, "MAX_RUNS", 60)  # the boundary, without building 10,000 configs in a unit test
+    spec = parse_spec(spec_data(parameters={"actor_lr": [1e-4 * (i + 1) for i in range(6)], "seed": list(range(10))}))
+    assert spec.run_count == 60
+    (last,) = collections.deque(spec.iter_plans(), maxlen=1)  # holds one run at a time
+    assert last.index == 60 and last.config.run.seed == 9
+    with pytest.raises(SpecError, match="the sweep has 66 runs, more than the 60 allowed"):
+        parse_spec(spec_data(parameters={"actor_lr": [1e-4 * (i + 1) for i in range(6)], "seed": list(range(11))}))
+
+
+@pytest.mark.parametrize("parameters, message", [
+    ({"policy_delay": {"min": 1, "max": 4}}, "training.policy_delay takes integers: give the range type: int"),
+    ({"lr_schedule": {"min": 0, "max": 1}}, "training.lr_schedule is not a number"),
+    ({"tau": {"min": 0.01, "max": 2.0}}, "training.tau=2.0 is invalid: allowed a number in (0.0, 1.0]"),
+])
+def test_ranges_are_checked_against_the_fields_bounds(parameters, message):
+    with pytest.raises(SpecError) as info:
+        parse_spec(spec_data(type="random", num_samples=2, parameters=parameters))
+    assert message in str(info.value)
+
+
+# ---- search files, read strictly -------------------------------------------------------------------
+def test_search_files_refuse_duplicate_keys_bad_bytes_folders_and_empty_files(tmp_path):
+    dup = tmp_path / "dup.yaml"
+    dup.write_text("name: a\nbase: tiny\nsteps_per_run: 100\nparameters:\n  tau: [0.01]\n  tau: [0.02]\n")
+    with pytest.raises(SpecError, match=r"search file '.*dup.yaml' gives key 'tau' twice \(line 6\)"):
+        load_spec(dup)
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes(b"name: caf\xe9\nbase: tiny\n")
+    with pytest.raises(SpecError, match=r"search file '.*latin.yaml' is not UTF-8"):
+        load_spec(latin)
+    (tmp_path / "folder.yaml").mkdir()
+    with pytest.raises(SpecError, match="is a folder"):
+        load_spec(tmp_path / "folder.yaml")
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n")
+    with pytest.raises(SpecError, match="is empty"):
+        load_spec(tmp_path / "empty.yaml")
+    (tmp_path / "base_dir").mkdir()
+    base = tmp_path / "base.yaml"
+    base.write_text("name: b\nbase: base_dir\nsteps_per_run: 100\nparameters:\n  tau: [0.01]\n")
+    with pytest.raises(SpecError, match=r"base: config file '.*base_dir' is a folder"):
+        load_spec(base)

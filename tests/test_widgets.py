@@ -19,11 +19,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from lab.config import Config, ConfigError
+from lab.config import Config, ConfigError, bounds_of
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
-from lab.hyperparameters import validate_changes
+from lab.hyperparameters import LIVE_NAMES, validate_changes
 from widgets.charts import BoundedSeries, LiveCharts
-from widgets.controls import SPECS, TABS, ControlSet, engine_range
+from widgets.controls import SPECS, TABS, ControlSet, engine_bounds
 from widgets.panel import TrainingPanel
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -112,10 +112,24 @@ def test_no_control_can_hold_a_value_the_engine_refuses():
                 validate_changes(config, {spec.name: value})
             else:
                 config.with_overrides({spec.field: value})
-        rng = engine_range(spec.key)
-        if rng is not None and hasattr(widget, "max"):
+        rng = engine_bounds(spec.key)
+        if rng.kind in ("number", "integer") and hasattr(widget, "max"):
             low, high = (10 ** widget.min, 10 ** widget.max) if spec.kind == "log" else (widget.min, widget.max)
             assert low in rng and high in rng, spec.name
+
+
+def test_the_live_controls_are_the_live_hyperparameters_and_their_ranges_are_the_config_bounds():
+    assert {s.name for s in SPECS if s.live} == set(LIVE_NAMES)
+    for tab in TABS:  # within a tab, live controls keep lab.hyperparameters' order
+        live = [s.name for s in SPECS if s.tab == tab and s.live]
+        assert live == [n for n in LIVE_NAMES if n in live]
+    actor_lr = next(s for s in SPECS if s.name == "actor_lr")
+    assert actor_lr.kind == "log" and (actor_lr.low, actor_lr.high) == bounds_of("training.actor_lr").typical
+    policy_delay = next(s for s in SPECS if s.name == "policy_delay")
+    assert policy_delay.kind == "int" and policy_delay.bounds == bounds_of("policy_delay")
+    import widgets.controls
+
+    assert not hasattr(widgets.controls, "re"), "slider ranges must not be parsed out of error messages"
 
 
 def test_batch_sizes_above_the_replay_capacity_are_not_offered(panel_factory, tiny_config):

@@ -1,71 +1,101 @@
 """Which knobs the panel shows, where each lives in the config, and the widget for each.
 
-A ``ControlSpec`` names a config field (or one of the trainer's schedule overrides),
-the tab it sits in, and a practical range. Whether it is live or "applies on restart"
-is not written here: it is read from ``lab.hyperparameters.LIVE_NAMES``, so the panel
-can never promise a live change the engine would refuse. The engine's own limits are
-read from its validation message (``engine_range``), and every slider range is clipped
-to them, so a value the config would reject cannot be chosen.
+The live controls are exactly ``lab.hyperparameters.LIVE_NAMES``, in that order; the
+few settings that apply only when a new run starts are listed here (``RESTART_ONLY``).
+A control's allowed range is the config field's ``Bounds`` (``lab.config.bounds_of``),
+and its slider spans the field's typical range, clipped to what validation accepts, so a
+value the config would reject cannot be chosen. This module only adds how each is drawn.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
 import ipywidgets as w
 
-from lab.config import Config, ConfigError
+from lab.config import Bounds, Config, bounds_of
 from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES
 
 TABS: tuple[str, ...] = ("Learning", "Exploration", "Replay", "Shaping", "Network", "Run")
 RESTART_NOTE = "applies on restart"
 SIZE_CHOICES: tuple[tuple[int, ...], ...] = ((32, 32), (64, 64), (128, 128), (256, 128), (256, 256), (400, 300))
+RESTART_ONLY: dict[str, str] = {
+    "kind": "noise.kind",
+    "use_per": "training.use_per",
+    "actor_hidden": "network.actor_hidden",
+    "critic_hidden": "network.critic_hidden",
+    "layer_norm": "network.layer_norm",
+    "total_steps": "run.total_steps",
+    "num_envs": "env.num_envs",
+    "seed": "run.seed",
+}
+"""Settings the panel offers that take effect when a new run starts, by name -> dotted field."""
+
+
+def engine_bounds(key: str) -> Bounds:
+    """What the engine accepts for a dotted config field or a schedule override (noise_scale, per_beta)."""
+    if key in SCHEDULE_OVERRIDES:
+        low, high = SCHEDULE_OVERRIDES[key]
+        return Bounds("number", float(low), float(high))
+    return bounds_of(key)
 
 
 @dataclass(frozen=True)
-class Range:
-    """An interval as the engine validates it."""
+class Look:
+    """How a control is drawn: everything about it that is not the engine's business."""
 
-    low: float
-    high: float
-    low_open: bool = False
-    high_open: bool = False
-    integer: bool = False
-
-    def __contains__(self, value: float) -> bool:
-        above = value > self.low if self.low_open else value >= self.low
-        below = value < self.high if self.high_open else value <= self.high
-        return above and below
+    tab: str
+    label: str
+    kind: str = ""
+    """log, float, int, choice, toggle, bool, sizes or number; empty: read from the field's Bounds."""
+    step: float = 0.01
+    options: tuple[Any, ...] = ()
+    help: str = ""
+    fmt: str = ".3g"
 
 
-_NUMBER = r"(-?[0-9.]+(?:e[-+]?[0-9]+)?)"
-_FLOAT_RE = re.compile(rf"allowed a number in ([\[(]){_NUMBER}, {_NUMBER}([\])])")
-_INT_RE = re.compile(rf"allowed an integer in \[{_NUMBER}, {_NUMBER}\]")
-
-
-@cache
-def engine_range(name: str) -> Range | None:
-    """The range the engine accepts for a config field (dotted) or schedule override.
-
-    Config validation states its interval in its error message; asking it to validate
-    a non-number makes it say the interval, which keeps the engine the one source of truth.
-    """
-    if name in SCHEDULE_OVERRIDES:
-        low, high = SCHEDULE_OVERRIDES[name]
-        return Range(low, high)
-    try:
-        Config().with_overrides({name: "not a number"})
-    except ConfigError as exc:
-        text = str(exc)
-        if m := _FLOAT_RE.search(text):
-            return Range(float(m[2]), float(m[3]), m[1] == "(", m[4] == ")")
-        if m := _INT_RE.search(text):
-            return Range(int(float(m[1])), int(float(m[2])), integer=True)
-    return None
+LOOKS: dict[str, Look] = {
+    "actor_lr": Look("Learning", "actor lr", step=0.1, help="Adam step size of the actor", fmt=".1e"),
+    "critic_lr": Look("Learning", "critic lr", step=0.1, help="Adam step size of the twin critics", fmt=".1e"),
+    "tau": Look("Learning", "tau", step=0.1, help="how fast the target networks follow", fmt=".1e"),
+    "gamma": Look("Learning", "gamma", step=0.001, help="discount", fmt=".3f"),
+    "batch_size": Look("Learning", "batch size", "choice", options=(16, 32, 64, 128, 256, 512, 1024),
+                       help="transitions per update"),
+    "policy_delay": Look("Learning", "policy delay", step=1, help="critic updates per actor update"),
+    "updates_per_step": Look("Learning", "updates/step", step=0.25, help="gradient updates per collected transition",
+                             fmt=".2f"),
+    "target_policy_noise": Look("Learning", "target noise", step=0.05, help="target policy smoothing std", fmt=".2f"),
+    "target_noise_clip": Look("Learning", "target clip", step=0.05, help="clip of the smoothing noise", fmt=".2f"),
+    "kind": Look("Exploration", "noise type", "toggle", options=("gaussian", "ou"),
+                 help="Gaussian (independent) or Ornstein-Uhlenbeck (correlated in time)"),
+    "sigma": Look("Exploration", "sigma", help="noise std", fmt=".2f"),
+    "theta": Look("Exploration", "theta", help="OU mean reversion (OU only)", fmt=".2f"),
+    "noise_scale": Look("Exploration", "noise scale", step=0.05,
+                        help="multiplier on the noise; moving it pins the schedule", fmt=".2f"),
+    "use_per": Look("Replay", "PER", help="prioritized experience replay"),
+    "per_alpha": Look("Replay", "alpha", step=0.05, help="how strongly priorities shape sampling", fmt=".2f"),
+    "per_beta": Look("Replay", "beta", step=0.05,
+                     help="importance-sampling correction; moving it pins the schedule", fmt=".2f"),
+    "reward_shaping": Look("Shaping", "shaping", help="add the bonuses below to the learning signal"),
+    "shaping_time_penalty": Look("Shaping", "time penalty", fmt=".2f"),
+    "shaping_ground_bonus": Look("Shaping", "ground bonus", fmt=".2f"),
+    "shaping_leg_bonus": Look("Shaping", "leg bonus", fmt=".2f"),
+    "shaping_upright_bonus": Look("Shaping", "upright bonus", fmt=".2f"),
+    "shaping_landing_bonus": Look("Shaping", "landing bonus", step=1.0, fmt=".0f"),
+    "actor_hidden": Look("Network", "actor layers", options=SIZE_CHOICES),
+    "critic_hidden": Look("Network", "critic layers", options=SIZE_CHOICES),
+    "layer_norm": Look("Network", "LayerNorm"),
+    "total_steps": Look("Run", "total steps", "number", step=1000),
+    "num_envs": Look("Run", "envs", step=1),
+    "seed": Look("Run", "seed", "number", step=1),
+}
+"""Labels, tabs and steps; a live name missing here still gets a control with a plain look."""
+SCHEDULE_TYPICAL: dict[str, tuple[float, float]] = {"noise_scale": (0.0, 3.0)}
+"""Slider spans of the schedule overrides narrower than what the engine accepts."""
+_SECTION_TABS = {"training": "Learning", "noise": "Exploration", "network": "Network", "env": "Shaping", "run": "Run"}
+_KIND_OF_BOUNDS = {"number": "float", "integer": "int", "choice": "toggle", "bool": "bool", "sizes": "sizes"}
 
 
 @dataclass(frozen=True)
@@ -97,6 +127,10 @@ class ControlSpec:
         """What the engine validates: the dotted field, or the override's name."""
         return self.field or self.name
 
+    @property
+    def bounds(self) -> Bounds:
+        return engine_bounds(self.key)
+
     def config_value(self, config: Config) -> Any:
         """The value this control shows for a config (a schedule override's starting value)."""
         if self.name == "noise_scale":
@@ -111,68 +145,34 @@ class ControlSpec:
         low, high = self.low, self.high
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             low, high = min(low, value), max(high, value)
-        rng = engine_range(self.key)
-        if rng is not None:
-            low, high = max(low, rng.low), min(high, rng.high)
+        bounds = self.bounds
+        if bounds.low is not None and bounds.high is not None:
+            low, high = max(low, bounds.low), min(high, bounds.high)
         return low, high
 
 
+def control_spec(name: str, dotted: str | None) -> ControlSpec:
+    """The control for a live name or restart-only field: range from the engine's Bounds, look from LOOKS."""
+    bounds = engine_bounds(dotted or name)
+    look = LOOKS.get(name) or Look(_SECTION_TABS.get((dotted or "").split(".")[0], "Learning"),
+                                   name.replace("_", " "))
+    kind = look.kind or ("log" if bounds.log else _KIND_OF_BOUNDS.get(bounds.kind, "number"))
+    options = look.options or bounds.choices
+    low, high = 0.0, 1.0
+    if bounds.kind in ("number", "integer"):
+        low, high = SCHEDULE_TYPICAL.get(name) or bounds.slider
+    return ControlSpec(name, dotted, look.tab, look.label, kind, low, high, look.step, options, look.help, look.fmt)
+
+
 def _specs() -> tuple[ControlSpec, ...]:
-    s = ControlSpec
-    return (
-        s("actor_lr", "training.actor_lr", "Learning", "actor lr", "log", 1e-5, 1e-2, 0.1,
-          help="Adam step size of the actor", fmt=".1e"),
-        s("critic_lr", "training.critic_lr", "Learning", "critic lr", "log", 1e-5, 1e-2, 0.1,
-          help="Adam step size of the twin critics", fmt=".1e"),
-        s("tau", "training.tau", "Learning", "tau", "log", 1e-4, 1e-1, 0.1,
-          help="how fast the target networks follow", fmt=".1e"),
-        s("gamma", "training.gamma", "Learning", "gamma", "float", 0.9, 0.999, 0.001, help="discount", fmt=".3f"),
-        s("batch_size", "training.batch_size", "Learning", "batch size", "choice",
-          options=(16, 32, 64, 128, 256, 512, 1024), help="transitions per update"),
-        s("policy_delay", "training.policy_delay", "Learning", "policy delay", "int", 1, 8, 1,
-          help="critic updates per actor update"),
-        s("updates_per_step", "training.updates_per_step", "Learning", "updates/step", "float", 0.25, 4.0, 0.25,
-          help="gradient updates per collected transition", fmt=".2f"),
-        s("target_policy_noise", "training.target_policy_noise", "Learning", "target noise", "float", 0.0, 1.0,
-          0.05, help="target policy smoothing std", fmt=".2f"),
-        s("target_noise_clip", "training.target_noise_clip", "Learning", "target clip", "float", 0.0, 1.0, 0.05,
-          help="clip of the smoothing noise", fmt=".2f"),
-        s("kind", "noise.kind", "Exploration", "noise type", "toggle", options=("gaussian", "ou"),
-          help="Gaussian (independent) or Ornstein-Uhlenbeck (correlated in time)"),
-        s("sigma", "noise.sigma", "Exploration", "sigma", "float", 0.0, 1.0, 0.01, help="noise std", fmt=".2f"),
-        s("theta", "noise.theta", "Exploration", "theta", "float", 0.0, 2.0, 0.01,
-          help="OU mean reversion (OU only)", fmt=".2f"),
-        s("noise_scale", None, "Exploration", "noise scale", "float", 0.0, 3.0, 0.05,
-          help="multiplier on the noise; moving it pins the schedule", fmt=".2f"),
-        s("use_per", "training.use_per", "Replay", "PER", "bool", help="prioritized experience replay"),
-        s("per_alpha", "training.per_alpha", "Replay", "alpha", "float", 0.0, 1.0, 0.05,
-          help="how strongly priorities shape sampling", fmt=".2f"),
-        s("per_beta", None, "Replay", "beta", "float", 0.0, 1.0, 0.05,
-          help="importance-sampling correction; moving it pins the schedule", fmt=".2f"),
-        s("reward_shaping", "env.reward_shaping", "Shaping", "shaping", "bool",
-          help="add the bonuses below to the learning signal"),
-        s("shaping_time_penalty", "env.shaping_time_penalty", "Shaping", "time penalty", "float", 0.0, 0.5, 0.01,
-          fmt=".2f"),
-        s("shaping_ground_bonus", "env.shaping_ground_bonus", "Shaping", "ground bonus", "float", 0.0, 1.0, 0.01,
-          fmt=".2f"),
-        s("shaping_leg_bonus", "env.shaping_leg_bonus", "Shaping", "leg bonus", "float", 0.0, 1.0, 0.01, fmt=".2f"),
-        s("shaping_upright_bonus", "env.shaping_upright_bonus", "Shaping", "upright bonus", "float", 0.0, 0.5, 0.01,
-          fmt=".2f"),
-        s("shaping_landing_bonus", "env.shaping_landing_bonus", "Shaping", "landing bonus", "float", 0.0, 100.0,
-          1.0, fmt=".0f"),
-        s("actor_hidden", "network.actor_hidden", "Network", "actor layers", "sizes", options=SIZE_CHOICES),
-        s("critic_hidden", "network.critic_hidden", "Network", "critic layers", "sizes", options=SIZE_CHOICES),
-        s("layer_norm", "network.layer_norm", "Network", "LayerNorm", "bool"),
-        s("total_steps", "run.total_steps", "Run", "total steps", "number", 1, 10_000_000, 1000),
-        s("num_envs", "env.num_envs", "Run", "envs", "int", 1, 16, 1),
-        s("seed", "run.seed", "Run", "seed", "number", 0, 2**31 - 1, 1),
-    )
+    """Per tab, the restart-only settings first, then the live hyperparameters in LIVE_NAMES order."""
+    specs = [control_spec(n, f) for n, f in RESTART_ONLY.items()]
+    specs += [control_spec(n, LIVE_CONFIG_FIELDS.get(n)) for n in LIVE_NAMES]
+    return tuple(sorted(specs, key=lambda s: TABS.index(s.tab)))  # stable: keeps the order within a tab
 
 
 SPECS: tuple[ControlSpec, ...] = _specs()
 SPEC_BY_NAME: dict[str, ControlSpec] = {spec.name: spec for spec in SPECS}
-assert all(s.field == LIVE_CONFIG_FIELDS[s.name] for s in SPECS if s.name in LIVE_CONFIG_FIELDS)
-
 
 def _sizes_label(sizes: Any) -> str:
     return "-".join(str(int(v)) for v in sizes)

@@ -20,10 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from lab.analysis import thresholds as units
+from lab import lander
 from lab.analysis.thresholds import Thresholds, steps
-
-OBS_DIM, ACT_DIM = 8, 2
+from lab.lander import ACT_DIM, OBS_DIM
 
 
 class Outcome(enum.StrEnum):
@@ -169,7 +168,7 @@ class BehaviorReport:
     @property
     def duration(self) -> float:
         """Seconds of simulated flight."""
-        return self.steps * units.DT
+        return self.steps * lander.DT
 
     @property
     def landed(self) -> bool:
@@ -210,20 +209,20 @@ class _Limits:
     def __init__(self, t: Thresholds) -> None:
         self.rest_steps = steps(t.rest_seconds)
         self.settle_steps = steps(t.settle_seconds)
-        self.settle_clearance = t.settle_clearance_m / units.Y_M
-        self.top_y = t.flew_off_top_m / units.Y_M
+        self.settle_clearance = t.settle_clearance_m / lander.Y_M
+        self.top_y = t.flew_off_top_m / lander.Y_M
         self.trend_steps = steps(t.trend_seconds)
-        self.pad_x = t.pad_half_width_m / units.X_M
+        self.pad_x = t.pad_half_width_m / lander.X_M
         self.impact_steps = steps(t.impact_seconds)
         self.spin_window_steps = steps(t.spin_window_seconds)
         self.approach_steps = steps(t.approach_seconds)
-        self.descended_y = t.descended_min_m / units.Y_M
+        self.descended_y = t.descended_min_m / lander.Y_M
         self.freefall_steps = steps(t.freefall_seconds)
         self.freefall_long_steps = steps(t.freefall_long_seconds)
-        self.drift_x = t.drift_m / units.X_M
+        self.drift_x = t.drift_m / lander.X_M
         self.spin_steps = steps(t.spin_seconds)
         self.bounce_steps = steps(t.bounce_seconds)
-        self.liftoff_y = t.liftoff_m / units.Y_M
+        self.liftoff_y = t.liftoff_m / lander.Y_M
         self.both_legs_steps = steps(t.clean_both_legs_seconds)
         self.scrape_steps = steps(t.scrape_seconds)
         self.stable_steps = steps(t.stable_seconds)
@@ -261,15 +260,14 @@ class BehaviorAnalyzer:
         n = obs.shape[0]
         T = n - 1
         cols = np.ascontiguousarray(obs.T)
-        x, y, ang = cols[0], cols[1], cols[4]
-        vx = cols[2] * units.VX_MPS
-        vy = cols[3] * units.VY_MPS
-        spin = np.abs(cols[5]) * units.SPIN_RAD_S
+        x, y, ang = cols[lander.X], cols[lander.Y], cols[lander.ANGLE]
+        vx = cols[lander.VX] * lander.VX_MPS
+        vy = cols[lander.VY] * lander.VY_MPS
+        spin = np.abs(cols[lander.SPIN]) * lander.SPIN_RAD_S
         speed = np.hypot(vx, vy)
         signed_tilt = np.remainder(ang + math.pi, 2 * math.pi) - math.pi
         tilt = np.abs(signed_tilt)
-        right_leg = cols[6] > 0.5
-        left_leg = cols[7] > 0.5
+        right_leg, left_leg = lander.legs(obs)
         contact = right_leg | left_leg
         touched = bool(contact.any())
         first = int(contact.argmax()) if touched else -1
@@ -306,15 +304,14 @@ class BehaviorAnalyzer:
 
         # ---- per-step engine use (action t leads to observation t+1) -------------------------------
         a = np.minimum(np.maximum(act, -1.0), 1.0)  # what the env applies
-        a_main, a_side = a[:, 0], np.abs(a[:, 1])
-        main = np.where(a_main > 0, (a_main + 1.0) * 0.5, 0.0)
-        side = np.where(a_side > 0.5, a_side, 0.0)
+        main = lander.main_power(a[:, 0])
+        side = np.abs(lander.side_power(a[:, 1]))
         airborne_step = airborne[1:]
         n_air = int(np.count_nonzero(airborne_step))
         main_air = main[airborne_step] if n_air else main
         duty = float(np.count_nonzero(main_air)) / main_air.size
         thrust_ratio = float(main_air.sum()) / main_air.size / t.hover_throttle
-        fuel = units.MAIN_FUEL_COST * float(main.sum()) + units.SIDE_FUEL_COST * float(side.sum())
+        fuel = lander.MAIN_FUEL_COST * float(main.sum()) + lander.SIDE_FUEL_COST * float(side.sum())
         jerk = float(np.abs(a[1:] - a[:-1]).sum()) / (2 * (T - 1)) if T > 1 else 0.0
 
         # ---- descent ------------------------------------------------------------------------------
@@ -323,7 +320,7 @@ class BehaviorAnalyzer:
         approach = vy[max(0, ground - k.approach_steps):max(ground, 1)]
         approach_speed = max(0.0, -float(approach.min()))
         descended = float(y[0] - y[max(ground, 1) - 1]) >= k.descended_y
-        unpowered_fall = (a_main <= 0) & (cols[3][1:] < 0) & airborne_step
+        unpowered_fall = (main == 0) & (cols[lander.VY][1:] < 0) & airborne_step
         if touched:
             unpowered_fall[first:] = False
         starts, ends = _runs(unpowered_fall)
@@ -444,9 +441,9 @@ class BehaviorAnalyzer:
             touchdown_speed=touchdown_speed, touchdown_sink_speed=touchdown_sink, touchdown_tilt=touchdown_tilt,
             impact_speed=impact_speed,
             max_tilt=max_tilt, max_spin_rate=max_spin, fuel_used=fuel, main_engine_duty=duty,
-            main_thrust_ratio=thrust_ratio, thrust_jerk=jerk, time_airborne=n_air * units.DT,
+            main_thrust_ratio=thrust_ratio, thrust_jerk=jerk, time_airborne=n_air * lander.DT,
             peak_descent_speed=peak_descent, approach_speed=approach_speed,
-            final_x=x_end * units.X_M, final_height=float(y[-1]) * units.Y_M, final_vertical_speed=trend,
+            final_x=x_end * lander.X_M, final_height=float(y[-1]) * lander.Y_M, final_vertical_speed=trend,
             bounces=bounces, vertical_reversals=v_rev, horizontal_reversals=h_rev,
             came_to_rest=ended == "rest", on_pad=bool(on_pad),
         )

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from lab import lander
 from lab.analysis.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES
 
 UPDATE_FIELDS: tuple[str, ...] = (
@@ -84,7 +85,7 @@ class DiagnosticsTracker:
     thread (a notebook) while the trainer's thread records.
     """
 
-    def __init__(self, window: int = 100, success_threshold: float = 200.0) -> None:
+    def __init__(self, window: int = 100, success_threshold: float = lander.SUCCESS_RETURN) -> None:
         if not isinstance(window, int) or isinstance(window, bool) or window < 1:
             raise ValueError(f"window must be a positive integer, got {window!r}")
         self.window = window

@@ -1,27 +1,7 @@
 """Every number the behavior analyzer decides with, in one place, in physical units.
 
-How LunarLander scales its observation
---------------------------------------
-Gymnasium's ``lunar_lander.py`` (v3) works in Box2D metres: the world is
-``W = VIEWPORT_W / SCALE = 600 / 30 = 20`` m wide and ``H = 400 / 30 = 13.33`` m tall,
-stepped at ``FPS = 50`` (one step is 0.02 s; the 1,000-step time limit is 20 s).
-The helipad sits at height ``H / 4 = 3.33`` m, spanning x = 8..12 m. Each step
-reports ``[x, y, vx, vy, angle, angular_velocity, leg_contact_0, leg_contact_1]``:
-
-=====  ==============================================  ==========================================
-index  observation                                     physical value
-=====  ==============================================  ==========================================
-0      ``(pos.x - W/2) / (W/2)``                       ``x * 10`` m right of the pad centre
-1      ``(pos.y - (H/4 + LEG_DOWN/SCALE)) / (H/2)``    ``y * 6.67`` m above the height where the
-                                                       body stands on the pad (0 = landed)
-2      ``vel.x * (W/2) / FPS``                         ``vx * 5`` m/s (+ is rightwards)
-3      ``vel.y * (H/2) / FPS``                         ``vy * 7.5`` m/s (+ is upwards)
-4      ``body.angle``                                  radians, counter-clockwise positive, never
-                                                       wrapped: + leans the top to the LEFT
-5      ``20 * angularVelocity / FPS``                  ``obs * 2.5`` rad/s (+ counter-clockwise)
-6      ``legs[0].ground_contact``                      the leg on the lander's RIGHT (+x) side
-7      ``legs[1].ground_contact``                      the leg on the lander's LEFT side
-=====  ==============================================  ==========================================
+How the env scales its observation, which leg is which and how the engines map actions
+to power is told once, in ``lab.lander``; the analyzer converts these thresholds with it.
 
 Facts of the env the analyzer leans on:
 
@@ -35,9 +15,6 @@ Facts of the env the analyzer leans on:
 * The leg flags drop out while a leg slides across a joint between two terrain
   segments, so the analyzer never trusts one flag reading alone: a bounce must climb,
   and coming to rest is judged from speed.
-* Main engine: action[0] <= 0 is off, 0..1 maps to 50..100 % power. Side engines:
-  |action[1]| < 0.5 is off, 0.5..1 is 50..100 % power. The env charges 0.3 reward
-  points per step of full main power and 0.03 per step of full side power.
 """
 
 from __future__ import annotations
@@ -45,41 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-# ---- the env's constants (checked against gymnasium's source by the tests) ---------------
-FPS = 50
-SCALE = 30.0
-VIEWPORT_W, VIEWPORT_H = 600, 400
-LEG_DOWN = 18
-MAIN_ENGINE_POWER = 13.0
-MAIN_ENGINE_Y_LOCATION = 4
-GRAVITY = 10.0
-"""m/s^2 downwards, the env's default."""
-LANDER_MASS = 4.9589
-"""kg: body (4.817) plus two legs (0.071 each), as Box2D computes them from the fixtures."""
-
-W = VIEWPORT_W / SCALE
-H = VIEWPORT_H / SCALE
-DT = 1.0 / FPS
-"""Seconds per env step."""
-X_M = W / 2
-"""Metres per observation unit of x."""
-Y_M = H / 2
-"""Metres per observation unit of y."""
-VX_MPS = FPS / (W / 2)
-"""m/s per observation unit of vx (5.0)."""
-VY_MPS = FPS / (H / 2)
-"""m/s per observation unit of vy (7.5)."""
-SPIN_RAD_S = FPS / 20.0
-"""rad/s per observation unit of angular velocity (2.5)."""
-HOVER_THROTTLE = LANDER_MASS * GRAVITY / FPS / (MAIN_ENGINE_POWER * MAIN_ENGINE_Y_LOCATION / SCALE)
-"""Main-engine power (0.5..1) whose impulse per step equals the lander's weight: about 0.57."""
-MAIN_FUEL_COST = 0.30
-"""Reward points the env charges per step of full main-engine power."""
-SIDE_FUEL_COST = 0.03
-"""Reward points the env charges per step of full side-engine power."""
-TOP_OF_VIEW_M = H - (H / 4 + LEG_DOWN / SCALE)
-"""Height of the viewport's top edge above the y origin (a lander standing on the pad), where the
-lander starts: 9.4 m, observation y = 1.41."""
+from lab.lander import FPS, HOVER_THROTTLE, LANDING_REWARD, LEG_DOWN, SCALE, TOP_OF_VIEW_M
 
 
 @dataclass(frozen=True)
@@ -88,11 +31,11 @@ class Thresholds:
 
     Change one with ``dataclasses.replace(Thresholds(), soft_touchdown_mps=1.2)`` and pass
     it to ``BehaviorAnalyzer(thresholds)``. The analyzer converts them to observation
-    units once, using the scale factors above.
+    units once, using ``lab.lander``'s scale factors.
     """
 
     # ---- how an episode ended -----------------------------------------------------------------
-    terminal_reward: float = 50.0
+    terminal_reward: float = LANDING_REWARD / 2
     """A final reward at or beyond +this is the env's +100 (came to rest); at or below -this, its -100
     (crash or off screen). Halfway, so reward shaping added on top cannot blur the two."""
     rest_speed_mps: float = 0.05

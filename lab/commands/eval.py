@@ -21,6 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from lab.evaluation import evaluate
+    from lab.lander import SUCCESS_RETURN
     from lab.policy import heuristic_policy, load_policy
 
     if args.episodes < 1:
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"episodes:     {args.episodes} (seeds {args.seed}..{args.seed + args.episodes - 1})")
     print(f"mean return:  {result.mean_return:.1f}")
     print(f"std return:   {result.std_return:.1f}")
-    print(f"success rate: {100 * result.success_rate:.0f}% (return >= 200)")
+    print(f"success rate: {100 * result.success_rate:.0f}% (return >= {SUCCESS_RETURN:g})")
     if result.reports:
         mix = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items(), key=lambda kv: -kv[1]))
         print(f"outcomes:     {mix}")

@@ -14,9 +14,7 @@ from typing import Any
 
 import numpy as np
 
-# LunarLander's scaling (gymnasium/envs/box2d/lunar_lander.py): the world is
-# VIEWPORT_W/SCALE = 20 m wide and VIEWPORT_H/SCALE = 13.33 m high, stepped at 50 FPS.
-WORLD_W, WORLD_H, ENV_FPS = 600 / 30.0, 400 / 30.0, 50.0
+from lab import lander
 
 TEXT = (235, 235, 235)
 DIM = (150, 150, 165)
@@ -44,28 +42,26 @@ class Telemetry:
 
     @classmethod
     def from_obs(cls, obs: np.ndarray) -> Telemetry:
-        o = np.asarray(obs, dtype=np.float64).reshape(8)
+        o = np.asarray(obs, dtype=np.float64).reshape(lander.OBS_DIM)
+        right_leg, left_leg = lander.legs(o)
         return cls(
-            x_m=o[0] * WORLD_W / 2,
-            altitude_m=o[1] * WORLD_H / 2,  # above the pad, where the legs would touch it
-            vx_ms=o[2] * ENV_FPS / (WORLD_W / 2),
-            vy_ms=o[3] * ENV_FPS / (WORLD_H / 2),
-            tilt_deg=(math.degrees(o[4]) + 180.0) % 360.0 - 180.0,  # positive: counter-clockwise; after a flip
-            # the env's angle keeps counting turns, the HUD shows where the lander points
-            spin_dps=math.degrees(o[5] * ENV_FPS / 20.0),
-            # Gymnasium's docs call obs[6] the left leg, but that leg body is built at +x and
-            # shows on the right of the screen (checked: tilt clockwise, obs[6] touches first).
-            right_leg=o[6] > 0.5,
-            left_leg=o[7] > 0.5,
+            x_m=o[lander.X] * lander.X_M,
+            altitude_m=o[lander.Y] * lander.Y_M,  # above the pad, where the legs would touch it
+            vx_ms=o[lander.VX] * lander.VX_MPS,
+            vy_ms=o[lander.VY] * lander.VY_MPS,
+            # positive: counter-clockwise; after a flip the env's angle keeps counting turns,
+            # the HUD shows where the lander points
+            tilt_deg=(math.degrees(o[lander.ANGLE]) + 180.0) % 360.0 - 180.0,
+            spin_dps=math.degrees(o[lander.SPIN] * lander.SPIN_RAD_S),
+            right_leg=bool(right_leg),
+            left_leg=bool(left_leg),
         )
 
 
 def throttles(action: np.ndarray) -> tuple[float, float]:
-    """The engine power the env applies: main in [0, 1], side in [-1, 1] (negative: left engine)."""
-    a = np.clip(np.asarray(action, dtype=np.float64).reshape(2), -1.0, 1.0)
-    main = (a[0] + 1.0) / 2.0 if a[0] > 0 else 0.0  # the env fires the main engine at 50-100% when a[0] > 0
-    side = math.copysign(abs(a[1]), a[1]) if abs(a[1]) > 0.5 else 0.0
-    return float(main), float(side)
+    """The engine power the env applies: main in [0, 1], side in [-1, 1] (negative pushes the lander left)."""
+    a = np.asarray(action, dtype=np.float64).reshape(lander.ACT_DIM)
+    return float(lander.main_power(a[0])), float(lander.side_power(a[1]))
 
 
 def signed(value: float, digits: int = 1) -> str:

@@ -105,8 +105,8 @@ class PlayWindow(Viewer):
 def draw_ghost(surface: Any, env: Any, color: tuple[int, int, int] = GHOST_COLOR, alpha: int = 110) -> None:
     """The env's lander and legs as translucent polygons, in the env's own screen coordinates."""
     import pygame
-    from gymnasium.envs.box2d.lunar_lander import SCALE, VIEWPORT_H
 
+    from lab.lander import SCALE, VIEWPORT_H
     from lab.render.fonts import font
 
     lander = getattr(env, "lander", None)

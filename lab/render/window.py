@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from lab.lander import FPS as ENV_FPS
 from lab.render.episode import Flight, analyze
 
-ENV_FPS = 50  # LunarLander steps per simulated second
 SPEED_RANGE = (0.125, 16.0)
 FPS_RANGE = (1, 240)
 GIF_EVERY, GIF_SCALE, GIF_FPS = 2, 0.5, 25  # G keeps every 2nd step: 25 fps plays back in real time
@@ -46,7 +46,7 @@ class Viewer:
     step_keys: tuple[str, ...] = ("right", ".")
     verdict_seconds = 2.5
 
-    def __init__(self, episodes: int | None = None, seed: int = 0, speed: float = 1.0, fps: float = 50,
+    def __init__(self, episodes: int | None = None, seed: int = 0, speed: float = 1.0, fps: float = ENV_FPS,
                  hud: bool = True, gif_dir: str | Path = ".", throttle: bool = True, label: str = "",
                  verbose: bool = False) -> None:
         check_settings(episodes, speed, fps)

@@ -25,19 +25,21 @@ import itertools
 import json
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from lab.config import Config, ConfigError, resolve_field
+from lab.config import Config, ConfigError, bounds_of, resolve_field
 from lab.io import read_json_or_yaml
 
 COMMON_KEYS = {"name", "type", "base", "overrides", "steps_per_run", "episodes_per_run", "num_samples", "seed",
                "parameters", "description"}
 RANGE_TYPES = ("log", "float", "int")
+MAX_RUNS = 10_000
+"""Most runs one sweep may plan: a bigger grid is refused before it is expanded."""
 SIGNIFICANT_DIGITS = 4
 """Sampled floats are rounded to this many significant digits, so names and CSVs stay readable."""
 
@@ -154,21 +156,37 @@ class SearchSpec:
         keys = {p.name: p.key for p in self.parameters}
         return self.base.with_overrides({keys[name]: value for name, value in params.items()})
 
-    def plans(self) -> list[RunPlan]:
-        """Every run of a sweep: the grid's product in file order, or num_samples seeded draws."""
+    @property
+    def run_count(self) -> int:
+        """How many runs the sweep plans, computed without expanding the grid."""
         if self.type == "grid":
-            combos = itertools.product(*(p.domain.values for p in self.parameters))  # type: ignore[union-attr]
-            rows = [dict(zip((p.name for p in self.parameters), combo)) for combo in combos]
+            return math.prod([len(values) for values in self._grid_values()])
+        return self.num_samples or 0
+
+    def _grid_values(self) -> list[tuple[Any, ...]]:
+        return [p.domain.values for p in self.parameters if isinstance(p.domain, Grid)]
+
+    def iter_plans(self) -> Iterator[RunPlan]:
+        """Every run of a sweep, one at a time, so a dry run of a large grid never holds it all.
+
+        The grid's product in file order, or num_samples seeded draws; same order as ``plans()``.
+        """
+        if self.type == "grid":
+            rows: Iterator[tuple[Any, ...]] = itertools.product(*self._grid_values())
         else:
             rng = np.random.default_rng(self.seed)
-            rows = [{p.name: p.sample(rng) for p in self.parameters} for _ in range(self.num_samples or 0)]
-        plans = []
-        for i, row in enumerate(rows, start=1):
+            rows = (tuple(p.sample(rng) for p in self.parameters) for _ in range(self.num_samples or 0))
+        names = [p.name for p in self.parameters]
+        for i, combo in enumerate(rows, start=1):
+            row = dict(zip(names, combo))
             try:
-                plans.append(RunPlan(i, row, self.config_for(row)))
+                yield RunPlan(i, row, self.config_for(row))
             except ConfigError as exc:
                 raise SpecError(f"{self.source}: run {i:03d} ({format_params(row)}) is invalid: {exc}") from exc
-        return plans
+
+    def plans(self) -> list[RunPlan]:
+        """Every run of a sweep as a list (at most MAX_RUNS); see ``iter_plans`` to stream them."""
+        return list(self.iter_plans())
 
 
 def format_value(value: Any) -> str:
@@ -226,14 +244,18 @@ def parse_spec(data: Any, kind: str = "sweep", extra_keys: Sequence[str] = (), s
     if search_type == "random" and kind == "sweep":
         if num_samples is None:
             raise SpecError(f"{where}: a random sweep needs num_samples (how many configurations to draw)")
-        num_samples = _integer(num_samples, f"{where}: num_samples", 1, 100_000)
+        num_samples = _integer(num_samples, f"{where}: num_samples", 1, MAX_RUNS)
     base = _base_config(data, where, folder, seed, steps)
     parameters = _parameters(data.get("parameters"), where, base, grid=search_type == "grid")
     spec = SearchSpec(name=name.strip(), type=search_type, parameters=parameters, base=base, seed=seed,
                       num_samples=num_samples, steps_per_run=steps, episodes_per_run=episodes,
                       extra={k: data[k] for k in extra_keys if k in data}, raw=dict(data), source=where)
     if kind == "sweep":
-        spec.plans()  # builds every run's Config now, so a bad combination fails before the first run
+        if spec.run_count > MAX_RUNS:
+            raise SpecError(f"{where}: the sweep has {spec.run_count:,} runs, more than the {MAX_RUNS:,} allowed: "
+                            "list fewer values, or use type: random with num_samples")
+        for _ in spec.iter_plans():  # builds every run's Config now, so a bad combination fails before the first run
+            pass
     return spec
 
 
@@ -249,9 +271,12 @@ def _base_config(data: Mapping[str, Any], where: str, folder: Path | None, seed:
         path = Path(base)
         if not path.is_absolute() and not path.exists() and folder is not None:
             path = folder / path  # relative to the search file
-        if not path.is_file():
+        if not path.exists():
             raise SpecError(f"{where}: base={base!r} is neither a preset ({', '.join(PRESETS)}) nor a config file")
-        config = Config.load(path)
+        try:
+            config = Config.load(path)
+        except ConfigError as exc:
+            raise SpecError(f"{where}: base: {exc}") from exc
     overrides = data.get("overrides") or {}
     if not isinstance(overrides, Mapping):
         raise SpecError(f"{where}: overrides must be a mapping of config fields to values, got {overrides!r}")
@@ -280,13 +305,30 @@ def _parameters(raw: Any, where: str, base: Config, grid: bool) -> tuple[Paramet
             raise SpecError(f"{label} and {seen[key]!r} both name {key}: give it once")
         seen[key] = name
         param = Parameter(str(name), key, _domain(spec, label, grid))
-        for value in param.candidates():
+        _check_bounds(param, label)
+        for value in param.candidates():  # cross-field rules too (batch_size <= buffer_size)
             try:
                 base.with_overrides({key: value})
             except ConfigError as exc:
                 raise SpecError(f"{label}: value {format_value(value)} is invalid: {exc}") from exc
         out.append(param)
     return tuple(out)
+
+
+def _check_bounds(param: Parameter, label: str) -> None:
+    """Every value a parameter can take must be one its config field accepts (read from the field's Bounds)."""
+    bounds = bounds_of(param.key)
+    if isinstance(param.domain, Range):
+        if bounds.kind not in ("number", "integer"):
+            raise SpecError(f"{label}: {param.key} is not a number (allowed {bounds.allowed()}): "
+                            "give {choices: [...]} instead of a range")
+        if bounds.kind == "integer" and param.domain.scale != "int":
+            raise SpecError(f"{label}: {param.key} takes integers: give the range type: int")
+    for value in param.candidates():
+        try:
+            bounds.check(param.key, value)
+        except ConfigError as exc:
+            raise SpecError(f"{label}: value {format_value(value)} is invalid: {exc}") from exc
 
 
 def _domain(spec: Any, label: str, grid: bool) -> Domain:
