@@ -151,20 +151,16 @@ def _evaluation(row: dict[str, Any]) -> dict[str, Any] | None:
 def _rows(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
+    skipped: list[str] = []
     try:
-        rows = read_jsonl(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name}: unreadable ({exc})")
+        rows = read_jsonl(path, on_skip=lambda number, reason: skipped.append(f"line {number}: {reason}"))
+    except OSError as exc:
+        problems.append(f"{path.name}: unreadable ({exc.strerror or exc})")
         return []
-    lines = _count_lines(path)
-    if lines > len(rows):
-        problems.append(f"{path.name}: skipped {lines - len(rows)} line(s) that were not valid JSON (a torn write?)")
-    return [r for r in rows if isinstance(r, dict)]
-
-
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())
+    if skipped:
+        shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        problems.append(f"{path.name}: skipped {len(skipped)} unreadable line(s) ({shown})")
+    return rows
 
 
 def _read_config(path: Path, problems: list[str]) -> dict[str, Any]:

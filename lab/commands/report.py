@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from lab.commands.arguments import int_in
+
 HELP = "Write an HTML and Markdown report of a run."
 DESCRIPTION = ("Write RUN_DIR/report.html (self-contained, readable offline: learning curve, success rate, how "
                "episodes ended over training, top behaviors, losses and Q, evaluations, hyperparameter changes) "
@@ -14,8 +16,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `python -m lab train`")
     parser.add_argument("--out", default=None, metavar="DIR", help="folder for report.html and report.md "
                                                                    "(default: RUN_DIR)")
-    parser.add_argument("--window", type=int, default=100, help="episodes per window for moving averages and "
-                                                                "outcome shares")
+    parser.add_argument("--window", type=int_in(1, 1_000_000), default=100,
+                        help="episodes per window for moving averages and outcome shares")
     parser.add_argument("--quiet", action="store_true", help="print only the paths written")
 
 
@@ -23,8 +25,6 @@ def run(args: argparse.Namespace) -> int:
     from lab.analysis.report import narrative, save_report
     from lab.analysis.run_data import load_run
 
-    if args.window < 1:
-        raise ValueError(f"--window={args.window} is invalid: allowed an integer >= 1")
     run_data = load_run(args.run_dir, window=args.window)
     html_path, md_path = save_report(run_data, args.out)
     if not args.quiet:
