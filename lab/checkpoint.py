@@ -22,9 +22,9 @@ KINDS = ("checkpoint", "policy")
 REQUIRED_SECTIONS: dict[str | None, tuple[str, ...]] = {
     None: ("actor", "network"),
     "policy": ("actor", "network"),
-    "checkpoint": ("actor", "network", "config", "agent", "counters"),
+    "checkpoint": ("actor", "network", "config", "agent", "counters", "schedule_overrides", "rng", "noise"),
 }
-"""Entries without which a file of each kind cannot be used; keep in step with the checkpoint schema."""
+"""Entries without which a file of each kind cannot be used; the checkpoint row follows the training schema."""
 
 CHECKSUM_KEY = "file_checksum"
 _CHECKSUM_TAG = b"lander-lab sha256:"

@@ -335,3 +335,39 @@ def test_outside_the_main_thread_the_block_runs_unchanged():
     thread.start()
     thread.join()
     assert seen == [signal.getsignal(signal.SIGTERM)]
+
+
+# ---- resume with a real trainer ------------------------------------------------------------------------------
+def _episodes(path):
+    return [(r["env_step"], r["episode"], r["raw_return"]) for r in read_jsonl(path)]
+
+
+def test_a_killed_run_resumed_into_its_folder_logs_each_episode_once(tiny_config, tmp_path):
+    """The contract the trainer relies on: RunLogger(run_dir, resume_step=checkpoint env_step)."""
+    import shutil
+
+    from lab.events import CheckpointSaved
+    from lab.trainer import Trainer
+
+    config = tiny_config.with_overrides({"run.analyze_episodes": False, "run.checkpoint_every": 200,
+                                         "run.total_steps": 400, "run.save_replay": True})
+    run = tmp_path / "run"
+    first = Trainer(config, log_to_disk=False)
+    logger = RunLogger(run)
+    first.events.subscribe(logger)
+    kept = tmp_path / "at200.pt"
+    first.events.subscribe(lambda e: e.env_step == 200 and shutil.copy(e.path, kept), CheckpointSaved)
+    first.fit()  # logs run to 400; as after a SIGKILL, the checkpoint at 200 is what we resume from
+    first.close()
+    logger.close()
+    uninterrupted = _episodes(run / "episodes.jsonl")
+    assert [e for e in uninterrupted if e[0] > 200], "no episode after the checkpoint: the test proves nothing"
+
+    resumed = Trainer(config, log_to_disk=False, resume=kept)
+    logger = RunLogger(run, resume_step=resumed.env_step)
+    resumed.events.subscribe(logger)
+    resumed.fit()
+    resumed.close()
+    logger.close()
+    assert resumed.env_step == first.env_step
+    assert _episodes(run / "episodes.jsonl") == uninterrupted
