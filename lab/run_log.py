@@ -82,8 +82,10 @@ class RunLogger:
 def claim_run_folder(run_dir: str | Path, resume_step: int | None = None) -> None:
     """Refuse a file where the run folder should be, and a folder holding another run unless resuming it."""
     run_dir = Path(run_dir)
-    if run_dir.exists() and not run_dir.is_dir():
-        raise NotADirectoryError(f"run folder {str(run_dir)!r} is a file; a run needs a folder (choose another --out)")
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"run folder {str(run_dir)!r} cannot be made: {str(folder)!r} is a file "
+                                     "(choose another --out)")
     if resume_step is not None or not run_dir.is_dir():
         return
     found = [name for name in RUN_MARKERS if (run_dir / name).exists()]

@@ -136,7 +136,7 @@ def test_train_refuses_a_folder_that_holds_a_run_and_a_file_as_its_folder(capsys
     assert_one_line_error(err, str(a_file), "is a file")
     code, err = run_cli(capsys, "train", "--preset", "tiny", "--out", a_file / "run", "--no-progress")
     assert code == 2
-    assert_one_line_error(err, str(a_file))
+    assert_one_line_error(err, f"{str(a_file)!r} is a file")
     assert a_file.read_text() == "keep me"
 
 
@@ -256,3 +256,14 @@ def test_evolve_stops_on_sigterm_with_the_last_generation_saved(tmp_path):
     assert "stopped by SIGTERM" in stderr and "Traceback" not in stderr
     lineage = json.loads((out / "lineage.json").read_text())
     assert lineage["generations"] and (out / "elite" / "policy.pt").exists()
+
+
+def test_report_warns_about_one_bad_line_and_reports_the_rest(capsys, tmp_path):
+    run = _fake_run(tmp_path / "run")
+    lines = (run / "episodes.jsonl").read_bytes().split(b"\n")
+    lines[1] = lines[1][:3] + b"\xff" + lines[1][3:]
+    (run / "episodes.jsonl").write_bytes(b"\n".join(lines))
+    code, err = run_cli(capsys, "report", run, "--quiet")
+    assert code == 0
+    assert "warning:" in err and "line 2: not UTF-8" in err and "Traceback" not in err
+    assert "4 episodes" in (run / "report.md").read_text()

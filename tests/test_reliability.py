@@ -281,6 +281,8 @@ def test_a_new_run_refuses_a_folder_holding_a_run_but_takes_an_empty_one(tmp_pat
     a_file.write_text("x")
     with pytest.raises(NotADirectoryError, match="is a file"):
         claim_run_folder(a_file)
+    with pytest.raises(NotADirectoryError, match=f"{str(a_file)!r} is a file"):
+        claim_run_folder(a_file / "run")
 
 
 def test_resuming_drops_the_lines_written_after_the_checkpoint(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from lab.commands.arguments import int_in
 
@@ -26,6 +27,8 @@ def run(args: argparse.Namespace) -> int:
     from lab.analysis.run_data import load_run
 
     run_data = load_run(args.run_dir, window=args.window)
+    for problem in run_data.problems:
+        print(f"warning: {run_data.path}: {problem}", file=sys.stderr)
     html_path, md_path = save_report(run_data, args.out)
     if not args.quiet:
         for line in narrative(run_data):

@@ -20,9 +20,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None, choices=preset_names(),
                         help="starting configuration (default: fast, or the checkpoint's own with --resume)")
     parser.add_argument("--config", default=None, help="a YAML or JSON config file (instead of --preset)")
-    parser.add_argument("--out", default=None, help="run folder (default: run.out_dir/<timestamp>_<preset>)")
+    parser.add_argument("--out", default=None, help="run folder, new or empty unless resuming it "
+                                                    "(default: run.out_dir/<timestamp>_<preset>)")
     parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                        help="continue from a checkpoint, with its config plus any overrides")
+                        help="continue from a checkpoint, with its config plus any overrides; with --out set to the "
+                             "checkpoint's own run folder, logs past the checkpoint are replaced")
     parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into the run folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and scripts)")
 
