@@ -15,7 +15,7 @@ _active_temps: set[str] = set()
 _active_lock = threading.Lock()
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write through ``write(fileobj)`` into a temp file beside path, fsync, then rename over it.
 
     Temp files left by an earlier write that was killed midway are removed first. An OSError
@@ -108,8 +108,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:

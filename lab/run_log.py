@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from lab.events import CheckpointSaved, EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
-from lab.io import JsonlWriter, atomic_write
+from lab.io import JsonlWriter, atomic_write_bytes
 
 RUN_MARKERS = ("checkpoint.pt", "summary.json", "states.jsonl", "episodes.jsonl", "updates.jsonl",
                "evaluations.jsonl")
@@ -110,8 +110,7 @@ def truncate_logs(run_dir: str | Path, resume_step: int) -> float:
             if isinstance(wall, (int, float)) and not isinstance(wall, bool):
                 latest = max(latest, float(wall))
         if len(kept) != len(lines):
-            body = b"".join(kept)
-            atomic_write(path, lambda fh, body=body: fh.write(body))
+            atomic_write_bytes(path, b"".join(kept))
     return latest
 
 
@@ -138,7 +137,7 @@ def _field(line: bytes, name: str) -> Any:
 
 
 def save_trajectories(path: Path, trajectories: list[Any], seeds: list[int], returns: list[float]) -> None:
-    arrays = {
+    arrays: dict[str, Any] = {
         "observations": np.concatenate([t.observations for t in trajectories]),
         "actions": np.concatenate([t.actions for t in trajectories]),
         "rewards": np.concatenate([t.rewards for t in trajectories]),
@@ -149,7 +148,7 @@ def save_trajectories(path: Path, trajectories: list[Any], seeds: list[int], ret
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    atomic_write(path, lambda fh: fh.write(buffer.getvalue()))
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_trajectories(path: str | Path) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from lab.analysis.diagnostics import DiagnosticsTracker
 from lab.io import read_jsonl
@@ -75,8 +75,7 @@ class RunData:
     def train_seconds(self) -> float | None:
         if self.summary.get("train_seconds") is not None:
             return _number(self.summary["train_seconds"])
-        seconds = [_number(r.get("train_seconds")) for r in self.evaluations]
-        seconds = [s for s in seconds if s is not None]
+        seconds = [s for s in (_number(r.get("train_seconds")) for r in self.evaluations) if s is not None]
         return max(seconds) if seconds else None
 
 
@@ -191,6 +190,12 @@ def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+@overload
+def _number(value: Any) -> float | None: ...
+@overload
+def _number(value: Any, default: float) -> float: ...
+@overload
+def _number(value: Any, default: float | None) -> float | None: ...
 def _number(value: Any, default: float | None = None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return default
