@@ -192,10 +192,16 @@ def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
 
 @overload
 def _number(value: Any) -> float | None: ...
+
+
 @overload
 def _number(value: Any, default: float) -> float: ...
+
+
 @overload
 def _number(value: Any, default: float | None) -> float | None: ...
+
+
 def _number(value: Any, default: float | None = None) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return default
