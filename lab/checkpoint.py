@@ -6,9 +6,10 @@ actor and its shape, small enough to share.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import pickle
-import zipfile
+import re
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,18 @@ from lab.io import atomic_write
 
 FORMAT_VERSION = 1
 KINDS = ("checkpoint", "policy")
+REQUIRED_SECTIONS: dict[str | None, tuple[str, ...]] = {
+    None: ("actor", "network"),
+    "policy": ("actor", "network"),
+    "checkpoint": ("actor", "network", "config", "agent", "counters", "schedule_overrides", "rng", "noise"),
+}
+"""Entries without which a file of each kind cannot be used; the checkpoint row follows the training schema."""
+
+CHECKSUM_KEY = "file_checksum"
+_CHECKSUM_TAG = b"lander-lab sha256:"
+_ZIP_MAGIC = b"PK\x03\x04"
+_ZIP_END = b"PK\x05\x06"  # the end-of-central-directory record, whose comment carries the checksum
+_ZIP_END_SIZE = 22
 
 
 class CheckpointError(ValueError):
@@ -25,10 +38,23 @@ class CheckpointError(ValueError):
 
 
 def write_checkpoint_file(path: str | Path, data: dict[str, Any]) -> Path:
-    """Serialise to memory first, then write atomically: a crash never leaves half a file."""
+    """Serialise to memory first, then write atomically: a crash never leaves half a file.
+
+    The sha256 of the torch file goes into its zip comment, where torch.load ignores it, so a
+    flipped byte is caught on reading and the file still loads with plain torch.load.
+    """
     buffer = io.BytesIO()
-    torch.save({"format_version": FORMAT_VERSION, **data}, buffer)
-    return atomic_write(path, lambda fh: fh.write(buffer.getbuffer()))
+    torch.save({"format_version": FORMAT_VERSION, **data, CHECKSUM_KEY: "sha256"}, buffer)
+    view = buffer.getbuffer()
+    if bytes(view[-_ZIP_END_SIZE:-_ZIP_END_SIZE + 4]) != _ZIP_END or bytes(view[-2:]) != b"\x00\x00":
+        raise RuntimeError("torch.save wrote no plain zip end record; cannot add a checksum")
+    comment = _CHECKSUM_TAG + hashlib.sha256(view).hexdigest().encode("ascii")
+
+    def write(fh: Any) -> None:
+        fh.write(view[:-2])
+        fh.write(len(comment).to_bytes(2, "little") + comment)
+
+    return atomic_write(path, write)
 
 
 def read_checkpoint_file(path: str | Path, kind: str | None = None) -> dict[str, Any]:
@@ -41,23 +67,100 @@ def read_checkpoint_file(path: str | Path, kind: str | None = None) -> dict[str,
             if (path / name).exists():
                 return read_checkpoint_file(path / name, kind)
         raise CheckpointError(f"folder {str(path)!r} holds no checkpoint.pt or policy.pt")
-    if path.stat().st_size == 0:
-        raise CheckpointError(f"checkpoint {str(path)!r} is empty")
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, OSError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: {exc}") from exc
+        size = path.stat().st_size
+        with open(path, "rb") as fh:
+            head = fh.read(512)
+    except OSError as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} cannot be read: {exc.strerror or exc}") from exc
+    if size == 0:
+        raise CheckpointError(f"checkpoint {str(path)!r} is empty")
+    if not head.startswith(_ZIP_MAGIC):
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: it holds {_sniff(head)}, "
+                              "not a PyTorch checkpoint")
+    checksum = _verify_checksum(path, size)
+    data = _torch_load(path)
     if not isinstance(data, dict) or "format_version" not in data:
         raise CheckpointError(f"checkpoint {str(path)!r} was not written by Lander Lab")
+    if data.get(CHECKSUM_KEY) and checksum is None:  # it was written with one, which is now damaged
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: its checksum is missing")
     if data["format_version"] != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {str(path)!r} has format {data['format_version']}, "
                               f"this version reads format {FORMAT_VERSION}")
     if kind is not None and data.get("kind") != kind:
         raise CheckpointError(f"{str(path)!r} is a {data.get('kind')} file, expected a {kind} file")
-    for key in ("actor", "network"):
+    for key in REQUIRED_SECTIONS.get(kind, REQUIRED_SECTIONS[None]):
         if key not in data:
             raise CheckpointError(f"checkpoint {str(path)!r} is incompatible: it has no {key!r} entry")
+    data.pop(CHECKSUM_KEY, None)
     return data
+
+
+def _verify_checksum(path: Path, size: int) -> str | None:
+    """The file's sha256 if its zip comment carries one and it matches; None for older files without one."""
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - _ZIP_END_SIZE - 2 * len(_CHECKSUM_TAG) - 64))
+        tail = fh.read()
+    at = tail.rfind(_CHECKSUM_TAG)
+    if at < 0:
+        return None
+    expected = tail[at + len(_CHECKSUM_TAG):]
+    comment_start = size - len(tail) + at
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        remaining = comment_start - 2  # everything before the comment-length field
+        while remaining > 0:
+            chunk = fh.read(min(remaining, 1 << 20))
+            if not chunk:
+                break
+            digest.update(chunk)
+            remaining -= len(chunk)
+    digest.update(b"\x00\x00")  # the comment length as torch.save wrote it
+    if digest.hexdigest().encode("ascii") != expected:
+        raise CheckpointError(f"checkpoint {str(path)!r} is corrupt: its sha256 checksum does not match its "
+                              "contents (the file was damaged after it was written)")
+    return expected.decode("ascii")
+
+
+def _torch_load(path: Path) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" in str(exc):  # torch's refusal, whose text advises the unsafe way round
+            unsafe = re.search(r"GLOBAL ([\w.]+)", str(exc))
+            what = unsafe.group(1) if unsafe else "a Python object beyond tensors and plain data"
+            raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: it would call {what} when "
+                                  "loaded, and is refused as unsafe") from None
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: {_first_line(exc)}") from None
+    except MemoryError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for a damaged zip or pickle
+        raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: {_first_line(exc)}") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
+
+
+def _sniff(head: bytes) -> str:
+    """A few words on what a non-checkpoint file looks like, for the error message."""
+    for magic, what in ((b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"), (b"\xff\xd8\xff", "a JPEG image"),
+                        (b"%PDF", "a PDF document"), (b"\x1f\x8b", "gzip data"), (b"\x80", "a bare pickle")):
+        if head.startswith(magic):
+            return what
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut in two by the 512-byte read
+            return "binary data of an unknown kind"
+        text = head[:exc.start].decode("utf-8")
+    first = text.lstrip()[:1]
+    if first in "{[":
+        return "JSON or other text"
+    if ":" in text.split("\n", 1)[0]:
+        return "YAML or other text"
+    return "text"
 
 
 def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dict[str, Any] | None = None) -> Path:
@@ -72,7 +175,8 @@ def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dic
         network = getattr(actor_module, "network_config", None)
     if network is None:
         raise ValueError("save_policy needs the NetworkConfig of the actor")
-    net = dataclasses.asdict(network) if dataclasses.is_dataclass(network) else dict(network)
+    net = (dataclasses.asdict(network) if dataclasses.is_dataclass(network) and not isinstance(network, type)
+           else dict(network))
     net = {k: list(v) if isinstance(v, tuple) else v for k, v in net.items()}
     state = {k: v.detach().cpu().clone() for k, v in actor_module.state_dict().items()}
     return write_checkpoint_file(path, {"kind": "policy", "network": net, "actor": state,

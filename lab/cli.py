@@ -3,30 +3,22 @@
 A command module defines ``HELP`` (one line), ``add_arguments(parser)`` and
 ``run(args) -> int``. Modules are imported lazily so ``--help`` stays fast and a
 command's heavy imports (pygame, optuna) load only when it runs.
+
+A failure prints one line, ``error: ...``, and no traceback: exit code 2 for bad input
+(a file, a value, a folder), 1 when the work itself failed. ``--debug`` anywhere on the
+command line, or LAB_DEBUG=1, shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
+import os
 import sys
 
-from lab.config import ConfigError
-
-COMMANDS: dict[str, str] = {
-    "train": "Train a TD3 agent and write a run folder.",
-    "eval": "Evaluate a checkpoint or policy deterministically on fixed seeds.",
-    "watch": "Watch an agent land in a pygame window with a telemetry HUD.",
-    "play": "Fly the lander yourself with the keyboard.",
-    "gif": "Export evaluation episodes as looping GIFs (or MP4).",
-    "report": "Write an HTML and Markdown report of a run.",
-    "compare": "Compare several runs side by side.",
-    "bench": "Benchmarks: time-to-solve and throughput.",
-    "sweep": "Grid or random hyperparameter sweeps.",
-    "tune": "Optuna hyperparameter search (SQLite or a shared database).",
-    "evolve": "Population-based training.",
-    "lab": "Open JupyterLab at the quickstart notebook.",
-}
+COMMANDS = ("train", "eval", "watch", "play", "gif", "report", "compare", "bench", "sweep", "tune", "evolve", "lab")
+DEBUG_FLAG, DEBUG_ENV = "--debug", "LAB_DEBUG"
 
 
 class _HelpFormatter(argparse.HelpFormatter):
@@ -41,12 +33,14 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m lab", description="Lander Lab: TD3 for LunarLanderContinuous.")
+    parser.add_argument(DEBUG_FLAG, action="store_true",
+                        help=f"show the full traceback of an error (anywhere on the line; or set {DEBUG_ENV}=1)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, help_text in COMMANDS.items():
+    for name in COMMANDS:
         module = _module(name)
         if module is None:
             continue
-        p = sub.add_parser(name, help=help_text, description=getattr(module, "DESCRIPTION", help_text),
+        p = sub.add_parser(name, help=module.HELP, description=getattr(module, "DESCRIPTION", module.HELP),
                            formatter_class=_HelpFormatter)
         if only is None or only == name:
             module.add_arguments(p)
@@ -65,6 +59,8 @@ def _module(name: str):  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = DEBUG_FLAG in argv or os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+    argv = [a for a in argv if a != DEBUG_FLAG]
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(only=command if command in COMMANDS else None)
     args = parser.parse_args(argv)
@@ -73,9 +69,46 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._module.run(args) or 0)
-    except (ConfigError, FileNotFoundError, PermissionError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        from lab.signals import exit_code
+
+        print(f"interrupted{': ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return exit_code(exc)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes one line unless debugging
+        if debug:
+            raise
+        print(f"error: {describe_error(exc)}", file=sys.stderr)
+        return 2 if is_bad_input(exc) else 1
+
+
+def is_bad_input(exc: BaseException) -> bool:
+    """Errors the user can fix by changing a file, a value or a folder (exit code 2)."""
+    return isinstance(exc, (ValueError, OSError, MemoryError)) or _out_of_memory(exc)
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line naming the file or value and what went wrong."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        where = f" while writing {exc.filename!r}" if exc.filename else ""
+        return (f"no space left on device{where}; files written before are intact: free some space and run "
+                "again (a run resumes from its checkpoint.pt)")
+    if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
+        return f"{exc.filename!r}: {exc.strerror[0].lower()}{exc.strerror[1:]}"
+    if isinstance(exc, MemoryError) or _out_of_memory(exc):
+        return (f"out of memory{': ' + _one_line(exc) if str(exc) else ''}; choose smaller network sizes, "
+                "batch size or replay buffer")
+    text = _one_line(exc)
+    if isinstance(exc, (ValueError, OSError)) or type(exc).__module__.startswith("lab."):
+        return text or type(exc).__name__  # a failure the lab itself describes (divergence, say)
+    hint = f"{DEBUG_FLAG} or {DEBUG_ENV}=1 shows the traceback"
+    return f"{type(exc).__name__}: {text} ({hint})" if text else f"{type(exc).__name__} ({hint})"
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) and "can't allocate memory" in str(exc)
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = " ".join(lines)
+    return text if len(text) <= 400 else text[:397] + "..."

@@ -6,40 +6,115 @@ import functools
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import IO, Any
 
+_TEMP_SUFFIX = ".tmp"
+_active_temps: set[str] = set()
+_active_lock = threading.Lock()
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
-    """Write through ``write(fileobj)`` into a temp file beside path, fsync, then rename over it."""
+
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write through ``write(fileobj)`` into a temp file beside path, fsync, then rename over it.
+
+    Temp files left by an earlier write that was killed midway are removed first. An OSError
+    (disk full, say) leaves the old file untouched and names the file being written.
+    """
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"cannot write {str(path)!r}: {str(folder)!r} is a file, not a folder")
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {str(path)!r}: it is a folder, a file is needed")
     if not folder.exists():
         folder.mkdir(parents=True, exist_ok=True)
     if not os.access(folder, os.W_OK):
         raise PermissionError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file should read like any other
+    remove_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}-", suffix=_TEMP_SUFFIX, dir=folder)
+    with _active_lock:
+        _active_temps.add(tmp)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a saved file should read like any other
         with os.fdopen(fd, "wb") as fh:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise naming_file(exc, path) from exc
         raise
+    finally:
+        with _active_lock:
+            _active_temps.discard(tmp)
     return path
 
 
+def naming_file(exc: OSError, path: str | Path) -> OSError:
+    """The same error with the file it concerns, so a message can say which file the disk refused."""
+    if exc.filename is not None or exc.errno is None:
+        return exc
+    try:
+        return type(exc)(exc.errno, exc.strerror, str(path))
+    except TypeError:
+        return exc
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Delete temp files of ``path`` whose writer died (SIGKILL, power loss) before renaming them.
+
+    A temp name carries its writer's process id; one from a live process (or from a write
+    still under way in this one) is left alone.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    prefix = f".{path.name}."
+    removed: list[Path] = []
+    try:
+        names = [e.name for e in os.scandir(folder) if e.name.startswith(prefix) and e.name.endswith(_TEMP_SUFFIX)]
+    except OSError:
+        return removed
+    for name in names:
+        temp = folder / name
+        pid, dash, _ = name[len(prefix):-len(_TEMP_SUFFIX)].partition("-")
+        with _active_lock:
+            if str(temp) in _active_temps:
+                continue
+        if dash and pid.isdigit() and int(pid) != os.getpid() and _process_alive(int(pid)):
+            continue
+        try:
+            temp.unlink()
+            removed.append(temp)
+        except OSError:
+            pass
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # it exists but belongs to someone else
+    return True
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
 def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+    return atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | Path, data: Any) -> Path:
@@ -58,37 +133,80 @@ def _json_default(value: Any) -> Any:
 
 
 class JsonlWriter:
-    """Appends one JSON object per line, flushed each time so a crash loses at most one line."""
+    """Appends one JSON object per line, flushed each time so a crash loses at most one line.
+
+    A torn last line left by a crash is ended first, so the next record starts on a line of
+    its own; a write that fails midway (disk full) is cut back so it leaves no torn line.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "ab")
+        if self._fh.tell() > 0 and not _ends_with_newline(self.path):
+            self._fh.write(b"\n")
+            self._fh.flush()
 
     def write(self, record: dict[str, Any]) -> None:
-        self._fh.write(json.dumps(record, default=_json_default) + "\n")
-        self._fh.flush()
+        line = (json.dumps(record, default=_json_default) + "\n").encode("utf-8")
+        size = self._fh.tell()
+        try:
+            self._fh.write(line)
+            self._fh.flush()
+        except OSError as exc:
+            self._cut_back(size)
+            raise naming_file(exc, self.path) from exc
+
+    def _cut_back(self, size: int) -> None:
+        try:
+            self._fh.close()  # drops what the failed flush left in the buffer
+        except OSError:
+            pass
+        try:
+            os.truncate(self.path, size)
+        except OSError:
+            pass
+        self._fh = open(self.path, "ab")
 
     def close(self) -> None:
         if not self._fh.closed:
             self._fh.close()
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Read a JSONL file, skipping a torn last line left by a crash."""
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def read_jsonl(path: str | Path, on_skip: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+    """Read a JSONL file line by line: a torn or undecodable line is skipped, never the whole file.
+
+    ``on_skip(line_number, reason)`` hears about each skipped line so callers can say so.
+    """
     rows: list[dict[str, Any]] = []
     path = Path(path)
     if not path.exists():
         return rows
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
+    with open(path, "rb") as fh:
+        for number, raw in enumerate(fh, start=1):
+            reason = None
             try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError:
+                line, reason = "", "not UTF-8"
+            if line:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    reason = "not valid JSON (a torn write?)"
+                else:
+                    if isinstance(record, dict):
+                        rows.append(record)
+                    else:
+                        reason = f"a JSON {type(record).__name__}, not an object"
+            if reason and on_skip is not None:
+                on_skip(number, reason)
     return rows
 
 

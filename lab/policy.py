@@ -66,7 +66,7 @@ def heuristic_policy() -> Policy:
 
     class _Continuous:  # heuristic() only reads env.unwrapped.continuous
         continuous = True
-        unwrapped = None
+        unwrapped: Any = None
 
     env = _Continuous()
     env.unwrapped = env
@@ -89,11 +89,55 @@ def load_policy(path: str | Path | None = None, device: str = "cpu") -> Policy:
 
     path = Path(path) if path is not None else PRETRAINED_POLICY
     data = read_checkpoint_file(path)
-    net = NetworkConfig(**data["network"])
-    actor = Actor(int(data.get("obs_dim", OBS_DIM)), int(data.get("act_dim", ACT_DIM)), net)
-    actor.load_state_dict(data["actor"])
+    actor = _build_actor(path, data)
     meta = {k: v for k, v in data.items() if k in ("env_step", "config", "kind")}
     return Policy.from_actor(actor, name=str(path), metadata=meta)
+
+
+def _build_actor(path: Path, data: dict[str, Any]) -> Actor:
+    """The file's actor network with its weights; a mismatch is a CheckpointError naming the layer."""
+    import dataclasses
+
+    from lab.checkpoint import CheckpointError
+
+    network = data["network"]
+    allowed = [f.name for f in dataclasses.fields(NetworkConfig)]
+    if not isinstance(network, dict):
+        raise CheckpointError(f"policy file {str(path)!r} has a network entry of type {type(network).__name__}, "
+                              "expected a mapping")
+    unknown = sorted(str(k) for k in network if k not in allowed)
+    if unknown:
+        raise CheckpointError(f"policy file {str(path)!r} has an unknown network setting {unknown[0]!r}: "
+                              f"allowed are {', '.join(allowed)}")
+    try:
+        net = NetworkConfig(**network)
+        actor = Actor(int(data.get("obs_dim", OBS_DIM)), int(data.get("act_dim", ACT_DIM)), net)
+    except (TypeError, ValueError) as exc:  # ConfigError is a ValueError
+        raise CheckpointError(f"policy file {str(path)!r} has an invalid network: {exc}") from None
+    except (MemoryError, RuntimeError) as exc:
+        if isinstance(exc, RuntimeError) and "alloc" not in str(exc):
+            raise
+        raise CheckpointError(f"policy file {str(path)!r} asks for a network too large for this machine's memory "
+                              f"(actor_hidden={list(net.actor_hidden)})") from None
+    weights = data["actor"]
+    expected = actor.state_dict()
+    if not isinstance(weights, dict):
+        raise CheckpointError(f"policy file {str(path)!r} has actor weights of type {type(weights).__name__}, "
+                              "expected a mapping of tensors")
+    for name, tensor in expected.items():
+        if name not in weights:
+            raise CheckpointError(f"policy file {str(path)!r} does not fit its network: layer {name!r} is missing")
+        got = weights[name]
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(tensor.shape):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise CheckpointError(f"policy file {str(path)!r} does not fit its network: layer {name!r} has shape "
+                                  f"{shape}, the network {list(net.actor_hidden)} needs {tuple(tensor.shape)}")
+    extra = sorted(str(k) for k in weights if k not in expected)
+    if extra:
+        raise CheckpointError(f"policy file {str(path)!r} does not fit its network: it has an extra layer "
+                              f"{extra[0]!r}")
+    actor.load_state_dict(weights)
+    return actor
 
 
 def as_policy(policy_or_path: Any) -> Policy:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -16,17 +17,32 @@ from typing import Any
 import numpy as np
 
 from lab.events import CheckpointSaved, EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
-from lab.io import JsonlWriter, atomic_write
+from lab.io import JsonlWriter, atomic_write_bytes
+
+RUN_MARKERS = ("checkpoint.pt", "summary.json", "states.jsonl", "episodes.jsonl", "updates.jsonl",
+               "evaluations.jsonl")
+"""Any of these in a folder means a run already lives there."""
+
+
+class RunFolderInUse(FileExistsError):
+    """A new run was pointed at a folder that already holds one; its logs would be mixed."""
 
 
 class RunLogger:
-    """An event subscriber that appends one JSON line per event to the run folder."""
+    """An event subscriber that appends one JSON line per event to the run folder.
 
-    def __init__(self, run_dir: str | Path) -> None:
+    A folder holds one run: a new run refuses a folder that already has one. Resuming
+    (``resume_step`` = the checkpoint's env_step) keeps the folder and first drops the log
+    lines written after that checkpoint, since training repeats those steps.
+    """
+
+    def __init__(self, run_dir: str | Path, resume_step: int | None = None) -> None:
         self.run_dir = Path(run_dir)
+        claim_run_folder(self.run_dir, resume_step)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._writers: dict[str, JsonlWriter] = {}
-        self._started = time.time()
+        elapsed = 0.0 if resume_step is None else truncate_logs(self.run_dir, resume_step)
+        self._started = time.time() - elapsed
 
     def _write(self, name: str, record: dict[str, Any]) -> None:
         if name not in self._writers:
@@ -63,8 +79,65 @@ class RunLogger:
             writer.close()
 
 
+def claim_run_folder(run_dir: str | Path, resume_step: int | None = None) -> None:
+    """Refuse a file where the run folder should be, and a folder holding another run unless resuming it."""
+    run_dir = Path(run_dir)
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists() and not folder.is_dir():
+            raise NotADirectoryError(f"run folder {str(run_dir)!r} cannot be made: {str(folder)!r} is a file "
+                                     "(choose another --out)")
+    if resume_step is not None or not run_dir.is_dir():
+        return
+    found = [name for name in RUN_MARKERS if (run_dir / name).exists()]
+    if found:
+        checkpoint = run_dir / "checkpoint.pt"
+        raise RunFolderInUse(f"run folder {str(run_dir)!r} already holds a run ({found[0]}); continue it with "
+                             f"--resume {checkpoint} --out {run_dir}, or choose a new --out folder")
+
+
+def truncate_logs(run_dir: str | Path, resume_step: int) -> float:
+    """Drop JSONL rows past ``resume_step`` (and a torn last line), each file rewritten atomically.
+
+    Returns the latest wall_time kept, so the resumed run's clock continues from it.
+    """
+    latest = 0.0
+    for path in sorted(Path(run_dir).glob("*.jsonl")):
+        raw = path.read_bytes()
+        lines = raw.splitlines(keepends=True)
+        kept = [line for k, line in enumerate(lines) if _keep(line, resume_step, last=k == len(lines) - 1)]
+        for line in kept:
+            wall = _field(line, "wall_time")
+            if isinstance(wall, (int, float)) and not isinstance(wall, bool):
+                latest = max(latest, float(wall))
+        if len(kept) != len(lines):
+            atomic_write_bytes(path, b"".join(kept))
+    return latest
+
+
+def _keep(line: bytes, resume_step: int, last: bool) -> bool:
+    """A row at or before the checkpoint stays; so does an unreadable middle line (it is evidence)."""
+    record = _record(line)
+    if record is None:
+        return not (last and not line.endswith(b"\n"))  # a torn tail would glue onto the next row
+    step = record.get("env_step")
+    return not (isinstance(step, (int, float)) and not isinstance(step, bool) and step > resume_step)
+
+
+def _record(line: bytes) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def _field(line: bytes, name: str) -> Any:
+    record = _record(line)
+    return None if record is None else record.get(name)
+
+
 def save_trajectories(path: Path, trajectories: list[Any], seeds: list[int], returns: list[float]) -> None:
-    arrays = {
+    arrays: dict[str, Any] = {
         "observations": np.concatenate([t.observations for t in trajectories]),
         "actions": np.concatenate([t.actions for t in trajectories]),
         "rewards": np.concatenate([t.rewards for t in trajectories]),
@@ -75,7 +148,7 @@ def save_trajectories(path: Path, trajectories: list[Any], seeds: list[int], ret
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
-    atomic_write(path, lambda fh: fh.write(buffer.getvalue()))
+    atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_trajectories(path: str | Path) -> list[dict[str, Any]]:

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from lab.analysis.diagnostics import DiagnosticsTracker
 from lab.io import read_jsonl
@@ -75,8 +75,7 @@ class RunData:
     def train_seconds(self) -> float | None:
         if self.summary.get("train_seconds") is not None:
             return _number(self.summary["train_seconds"])
-        seconds = [_number(r.get("train_seconds")) for r in self.evaluations]
-        seconds = [s for s in seconds if s is not None]
+        seconds = [s for s in (_number(r.get("train_seconds")) for r in self.evaluations) if s is not None]
         return max(seconds) if seconds else None
 
 
@@ -151,20 +150,16 @@ def _evaluation(row: dict[str, Any]) -> dict[str, Any] | None:
 def _rows(path: Path, problems: list[str]) -> list[dict[str, Any]]:
     if not path.exists():
         return []
+    skipped: list[str] = []
     try:
-        rows = read_jsonl(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        problems.append(f"{path.name}: unreadable ({exc})")
+        rows = read_jsonl(path, on_skip=lambda number, reason: skipped.append(f"line {number}: {reason}"))
+    except OSError as exc:
+        problems.append(f"{path.name}: unreadable ({exc.strerror or exc})")
         return []
-    lines = _count_lines(path)
-    if lines > len(rows):
-        problems.append(f"{path.name}: skipped {lines - len(rows)} line(s) that were not valid JSON (a torn write?)")
-    return [r for r in rows if isinstance(r, dict)]
-
-
-def _count_lines(path: Path) -> int:
-    with open(path, "rb") as fh:
-        return sum(1 for line in fh if line.strip())
+    if skipped:
+        shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        problems.append(f"{path.name}: skipped {len(skipped)} unreadable line(s) ({shown})")
+    return rows
 
 
 def _read_config(path: Path, problems: list[str]) -> dict[str, Any]:
@@ -193,6 +188,18 @@ def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"{path.name} could not be read ({type(exc).__name__})")
         return {}
     return data if isinstance(data, dict) else {}
+
+
+@overload
+def _number(value: Any) -> float | None: ...
+
+
+@overload
+def _number(value: Any, default: float) -> float: ...
+
+
+@overload
+def _number(value: Any, default: float | None) -> float | None: ...
 
 
 def _number(value: Any, default: float | None = None) -> float | None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from lab.commands import arguments
+
 HELP = "Evaluate a checkpoint or policy deterministically on fixed seeds."
 
 
@@ -12,8 +14,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", default=None,
                         help="checkpoint.pt, policy.pt or a run folder (default: the pretrained agent); "
                              "'heuristic' evaluates Gymnasium's hand-written pilot")
-    parser.add_argument("--episodes", type=int, default=10, help="number of episodes")
-    parser.add_argument("--seed", type=int, default=10_000, help="seed of the first episode (then +1 each)")
+    parser.add_argument("--episodes", type=arguments.episodes, default=10, help="number of episodes")
+    parser.add_argument("--seed", type=arguments.seed, default=10_000, help="seed of the first episode (then +1 each)")
     parser.add_argument("--json", action="store_true", help="print JSON: mean_return, std_return, success_rate, "
                                                             "returns, outcomes")
     parser.add_argument("--no-analysis", action="store_true", help="skip the behavior analyzer")
@@ -24,8 +26,6 @@ def run(args: argparse.Namespace) -> int:
     from lab.lander import SUCCESS_RETURN
     from lab.policy import heuristic_policy, load_policy
 
-    if args.episodes < 1:
-        raise ValueError(f"--episodes={args.episodes} is invalid: allowed an integer >= 1")
     policy = heuristic_policy() if args.checkpoint == "heuristic" else load_policy(args.checkpoint)
     result = evaluate(policy, episodes=args.episodes, seed=args.seed, analyze=not args.no_analysis)
     if args.json:

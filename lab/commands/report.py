@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from lab.commands.arguments import int_in
 
 HELP = "Write an HTML and Markdown report of a run."
 DESCRIPTION = ("Write RUN_DIR/report.html (self-contained, readable offline: learning curve, success rate, how "
@@ -14,8 +17,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dir", metavar="RUN_DIR", help="a run folder written by `python -m lab train`")
     parser.add_argument("--out", default=None, metavar="DIR", help="folder for report.html and report.md "
                                                                    "(default: RUN_DIR)")
-    parser.add_argument("--window", type=int, default=100, help="episodes per window for moving averages and "
-                                                                "outcome shares")
+    parser.add_argument("--window", type=int_in(1, 1_000_000), default=100,
+                        help="episodes per window for moving averages and outcome shares")
     parser.add_argument("--quiet", action="store_true", help="print only the paths written")
 
 
@@ -23,9 +26,9 @@ def run(args: argparse.Namespace) -> int:
     from lab.analysis.report import narrative, save_report
     from lab.analysis.run_data import load_run
 
-    if args.window < 1:
-        raise ValueError(f"--window={args.window} is invalid: allowed an integer >= 1")
     run_data = load_run(args.run_dir, window=args.window)
+    for problem in run_data.problems:
+        print(f"warning: {run_data.path}: {problem}", file=sys.stderr)
     html_path, md_path = save_report(run_data, args.out)
     if not args.quiet:
         for line in narrative(run_data):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 HELP = "Train a TD3 agent and write a run folder."
 DESCRIPTION = ("Train TD3 on LunarLanderContinuous. Writes config.yaml, checkpoint.pt, policy.pt and per-episode "
-               "metrics (episodes.jsonl) into a new run folder. Ctrl-C saves a checkpoint and exits cleanly.")
+               "metrics (episodes.jsonl) into a new run folder; a folder holding a run is refused unless you "
+               "resume it (--resume RUN/checkpoint.pt --out RUN). Ctrl-C saves a checkpoint and exits cleanly.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,31 +19,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="dotted config overrides, e.g. training.actor_lr=3e-4 run.total_steps=50000")
     parser.add_argument("--preset", default=None, choices=preset_names(),
                         help="starting configuration (default: fast, or the checkpoint's own with --resume)")
-    parser.add_argument("--config", default=None, help="a YAML or JSON config file (replaces --preset)")
-    parser.add_argument("--out", default=None, help="run folder (default: run.out_dir/<timestamp>_<preset>)")
+    parser.add_argument("--config", default=None, help="a YAML or JSON config file (instead of --preset)")
+    parser.add_argument("--out", default=None, help="run folder, new or empty unless resuming it "
+                                                    "(default: run.out_dir/<timestamp>_<preset>)")
     parser.add_argument("--resume", default=None, metavar="CHECKPOINT",
-                        help="continue from a checkpoint, with its config plus any overrides")
+                        help="continue from a checkpoint, with its config plus any overrides; with --out set to the "
+                             "checkpoint's own run folder, logs past the checkpoint are replaced")
     parser.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs into the run folder")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and scripts)")
 
 
 def run(args: argparse.Namespace) -> int:
-    args.preset_given = args.preset is not None
-    args.preset = args.preset or "fast"
     from lab.checkpoint import read_checkpoint_file
     from lab.config import Config
     from lab.presets import preset
     from lab.progress import ProgressBar
+    from lab.run_log import claim_run_folder
     from lab.trainer import Trainer
 
+    if args.preset is not None and args.config is not None:
+        raise ValueError(f"--preset {args.preset} and --config {args.config} both choose the starting "
+                         "configuration: give one of them")
+    if args.out is not None and args.resume is None:
+        claim_run_folder(args.out)  # refuse before building anything
     if args.config:
         config = Config.load(args.config)
-    elif args.resume and not args.preset_given:
+    elif args.resume and args.preset is None:
         config = Config.from_dict(read_checkpoint_file(args.resume, kind="checkpoint")["config"])
     else:
-        config = preset(args.preset)
+        config = preset(args.preset or "fast")
     config = config.with_overrides(args.overrides)
-    name = "config" if args.config else args.preset
+    name = "config" if args.config else (args.preset or "fast")
     trainer = Trainer(config, run_dir=args.out, name=name, resume=args.resume)
     if not args.no_progress:
         trainer.events.subscribe(ProgressBar(config.run.total_steps, initial=trainer.env_step))
@@ -58,4 +66,8 @@ def run(args: argparse.Namespace) -> int:
         if args.tensorboard:
             board.close()
     print(json.dumps(summary, indent=2))
-    return 0 if summary["state"] in ("finished", "stopped") else 1
+    if summary["state"] in ("finished", "stopped"):
+        return 0
+    reason = summary.get("error") or trainer.error or "no reason recorded"
+    print(f"error: run {summary['state']}: {str(reason).splitlines()[0]}", file=sys.stderr)
+    return 1

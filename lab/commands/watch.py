@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from lab.commands import arguments
 from lab.render.window import KEYS_HELP
 
 HELP = "Watch an agent land in a pygame window with a telemetry HUD."
@@ -20,9 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_window_arguments(parser: argparse.ArgumentParser) -> None:
     """Options shared by watch and play."""
-    parser.add_argument("--episodes", type=int, default=None,
+    parser.add_argument("--episodes", type=arguments.episodes, default=None,
                         help="close after this many episodes and exit 0; omit to play until you quit")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode; the next ones count up")
+    parser.add_argument("--seed", type=arguments.seed, default=0,
+                        help="seed of the first episode; the next ones count up")
     parser.add_argument("--speed", type=float, default=1.0, help="simulation speed, 1.0 is real time (+/- keys)")
     parser.add_argument("--fps", type=float, default=50, help="frames drawn per second")
     parser.add_argument("--hud", action=argparse.BooleanOptionalAction, default=True,
