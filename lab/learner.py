@@ -27,9 +27,10 @@ class DivergenceError(RuntimeError):
     """The learner produced NaN or infinite values; nothing non-finite is ever saved."""
 
 
-def make_buffer(config: Config, obs_dim: int, act_dim: int, device: torch.device | str = "cpu") -> ReplayBuffer:
-    """The configured replay buffer, seeded from run.seed."""
-    t, seed = config.training, config.run.seed + 1
+def make_buffer(config: Config, obs_dim: int, act_dim: int, device: torch.device | str = "cpu",
+                seed: int | None = None) -> ReplayBuffer:
+    """The configured replay buffer, seeded from run.seed unless a seed is given."""
+    t, seed = config.training, config.run.seed + 1 if seed is None else seed
     if t.use_per:
         return PrioritizedReplayBuffer(t.buffer_size, obs_dim, act_dim, t.per_alpha, t.per_epsilon,
                                        seed=seed, device=str(device))
