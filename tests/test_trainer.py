@@ -236,29 +236,29 @@ def test_evaluate_now_with_no_episodes_and_start_after_close_are_refused(tiny_co
 
 
 # ---- signals -----------------------------------------------------------------------------------------
-def test_sigterm_during_fit_stops_cleanly_and_restores_the_old_handler(tiny_config, tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_termination_signal_during_fit_stops_cleanly_and_restores_the_old_handler(tiny_config, tmp_path, signum):
     trainer = Trainer(_no_analysis(tiny_config, **{"run.total_steps": 10_000_000}), run_dir=tmp_path / "run")
-    before = signal.getsignal(signal.SIGTERM)
-    trainer.events.subscribe(lambda e: os.kill(os.getpid(), signal.SIGTERM) if e.episode == 2 else None,
-                             EpisodeEnded)
+    before = signal.getsignal(signum)
+    trainer.events.subscribe(lambda e: os.kill(os.getpid(), signum) if e.episode == 2 else None, EpisodeEnded)
     summary = trainer.fit()
     assert summary["state"] == "stopped" and summary["checkpoint_step"] == summary["env_step"] > 0
-    assert signal.getsignal(signal.SIGTERM) is before
+    assert signal.getsignal(signum) is before
     trainer.close()
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_a_signalled_cli_run_leaves_a_checkpoint_and_a_stopped_summary(tmp_path, signum):
+def test_sigterm_on_a_cli_run_leaves_a_checkpoint_and_a_stopped_summary(tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.Popen([sys.executable, "-m", "lab", "train", "--preset", "tiny", "--no-progress", "--out",
-                             str(out), "run.total_steps=100000", "run.analyze_episodes=false"],
+                             str(out), "run.total_steps=100000", "run.analyze_episodes=false",
+                             "env.max_episode_steps=100"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         episodes = out / "episodes.jsonl"
         assert _wait_for(lambda: episodes.exists() and episodes.stat().st_size > 0 or proc.poll() is not None, 120)
         assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        proc.send_signal(signum)
+        proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:
