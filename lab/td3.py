@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lab.config import NetworkConfig, TrainingConfig
+from lab.config import ConfigError, NetworkConfig, TrainingConfig
 from lab.networks import Actor, TwinCritic
 from lab.replay import Batch
 
@@ -52,6 +52,15 @@ def smoothed_target_action(target_actor: Actor, next_obs: torch.Tensor, noise_st
     action = target_actor(next_obs)
     noise = (torch.randn_like(action) * noise_std).clamp_(-noise_clip, noise_clip)
     return (action + noise).clamp_(-1.0, 1.0)
+
+
+def resolve_device(name: str) -> torch.device:
+    """run.device as a torch device; asking for CUDA where there is none is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("run.device='cuda' is invalid: no CUDA device is available; allowed auto or cpu")
+    return torch.device(name)
 
 
 class TD3:

@@ -40,23 +40,13 @@ from lab.events import (
     RunStateChanged,
     UpdateMetrics,
 )
-from lab.hyperparameters import LIVE_CONFIG_FIELDS, validate_changes
+from lab.hyperparameters import live_values, scheduled_noise_scale, scheduled_per_beta, validate_changes
 from lab.io import atomic_write_json
 from lab.learner import DivergenceError, Learner, finite_weights, make_buffer
-from lab.noise import noise_scale
 from lab.policy import Policy
-from lab.replay import per_beta
 from lab.run_control import RunControl, stop_on_signals
 from lab.run_log import RunLogger
-from lab.td3 import TD3
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("run.device='cuda' is invalid: no CUDA device is available; allowed auto or cpu")
-    return torch.device(name)
+from lab.td3 import TD3, resolve_device
 
 
 class Trainer:
@@ -149,9 +139,7 @@ class Trainer:
 
     def hyperparameters(self) -> dict[str, Any]:
         """Current values of every live hyperparameter."""
-        values = {name: getattr(getattr(self.config, dotted.split(".")[0]), dotted.split(".")[1])
-                  for name, dotted in LIVE_CONFIG_FIELDS.items()}
-        return {**values, "noise_scale": self.current_noise_scale(), "per_beta": self.current_per_beta()}
+        return live_values(self.config, self.progress.schedule_overrides, self.episodes, self.env_step)
 
     def evaluate_now(self, episodes: int | None = None) -> EvaluationResult:
         """Evaluate the current policy; from another thread while running, the loop does it between steps."""
@@ -193,15 +181,10 @@ class Trainer:
             self.logger.close()
 
     def current_noise_scale(self) -> float:
-        overrides = self.progress.schedule_overrides
-        return overrides["noise_scale"] if "noise_scale" in overrides else noise_scale(self.config.noise,
-                                                                                        self.episodes)
+        return scheduled_noise_scale(self.config, self.progress.schedule_overrides, self.episodes)
 
     def current_per_beta(self) -> float:
-        if "per_beta" in self.progress.schedule_overrides:
-            return self.progress.schedule_overrides["per_beta"]
-        t = self.config.training
-        return per_beta(t.per_beta_start, t.per_beta_end, self.env_step / self.config.run.total_steps)
+        return scheduled_per_beta(self.config, self.progress.schedule_overrides, self.env_step)
 
     # ==== the loop =========================================================================
     def _run_in_thread(self) -> None:

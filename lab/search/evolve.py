@@ -205,8 +205,8 @@ class Population:
     def drive(self, m: Member, steps: int) -> None:
         """m acts (with its noise) for ``steps`` real env steps, storing into the shared buffer and learning."""
         from lab.events import EpisodeEnded
+        from lab.hyperparameters import scheduled_per_beta
         from lab.noise import noise_scale
-        from lab.replay import per_beta
 
         config = m.learner.config
         t = config.training
@@ -226,7 +226,7 @@ class Population:
                     shaped_return=e.shaped_return, length=e.trajectory.length,
                     success=e.raw_return >= config.env.success_threshold, env_index=e.env_index,
                     trajectory=e.trajectory))
-            beta = per_beta(t.per_beta_start, t.per_beta_end, self.env_step / self.total_steps)
+            beta = scheduled_per_beta(config, {}, self.env_step)
             m.learner.learn(step.new_transitions, self.env_step, beta, self._publish_metrics)
 
     def _publish_metrics(self, metrics: dict[str, Any]) -> None:
