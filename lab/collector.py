@@ -83,8 +83,8 @@ class Collector:
         self.rng = rng
         self.envs = make_vector_env(config.env)
         self.num_envs = config.env.num_envs
-        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
-        self.act_dim = int(np.prod(self.envs.single_action_space.shape))
+        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape or ()))
+        self.act_dim = int(np.prod(self.envs.single_action_space.shape or ()))
         self.noise = make_noise(config.noise, self.num_envs, self.act_dim, rng)
         self.nstep = NStepAccumulator(self.num_envs, config.training.n_step)
 

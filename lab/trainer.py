@@ -71,7 +71,9 @@ class Trainer:
         agent = TD3(obs_dim, act_dim, cfg.network, cfg.training, self.device)
         self.learner = Learner(agent, make_buffer(cfg, obs_dim, act_dim, self.device), cfg)
         self.control = RunControl()
-        self.state, self.error, self.last_evaluation = "idle", None, None
+        self.state = "idle"
+        self.error: BaseException | None = None
+        self.last_evaluation: EvaluationResult | None = None
         self._last_eval_step = self._boundary_step = self._saved_step = -1
         self._closed = False
         self._analyzer = _behavior_analyzer() if cfg.run.analyze_episodes else None
