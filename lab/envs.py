@@ -2,7 +2,7 @@
 
 The trainer drives Gymnasium's vector env in its default NEXT_STEP autoreset
 mode: the step after an episode ends only returns the reset observation, and
-that step is never stored as a transition (see Trainer._collect).
+that step is never stored as a transition (see lab.collector.Collector.step).
 """
 
 from __future__ import annotations

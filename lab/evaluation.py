@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from lab.collector import run_episodes
 from lab.envs import make_env
 from lab.events import Trajectory
 from lab.policy import Policy, as_policy
@@ -70,31 +71,11 @@ def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
 
 def _run_batch(policy: Policy, env_id: str, seeds: list[int], max_episode_steps: int) -> list[Trajectory]:
     envs = [make_env(env_id, max_episode_steps=max_episode_steps) for _ in seeds]
-    obs = np.stack([env.reset(seed=s)[0] for env, s in zip(envs, seeds)]).astype(np.float32)
-    observations: list[list[np.ndarray]] = [[o.copy()] for o in obs]  # obs rows are overwritten below
-    actions: list[list[np.ndarray]] = [[] for _ in seeds]
-    rewards: list[list[float]] = [[] for _ in seeds]
-    ends: list[tuple[bool, bool] | None] = [None] * len(seeds)
-    active = list(range(len(seeds)))
-    while active:
-        batch_actions = policy(obs[active])
-        still = []
-        for k, i in enumerate(active):
-            o, r, term, trunc, _ = envs[i].step(batch_actions[k])
-            observations[i].append(np.asarray(o, dtype=np.float32))
-            actions[i].append(batch_actions[k])
-            rewards[i].append(float(r))
-            obs[i] = o
-            if term or trunc:
-                ends[i] = (bool(term), bool(trunc))
-            else:
-                still.append(i)
-        active = still
-    for env in envs:
-        env.close()
-    return [Trajectory(np.stack(observations[i]), np.stack(actions[i]).astype(np.float32),
-                       np.asarray(rewards[i], dtype=np.float32), *ends[i])  # type: ignore[misc]
-            for i in range(len(seeds))]
+    try:
+        return run_episodes(policy, envs, seeds)
+    finally:
+        for env in envs:
+            env.close()
 
 
 def _name(value: Any) -> str:

@@ -8,6 +8,7 @@ fast; slow consumers (charts) should queue and drain on their own schedule.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Trajectory:
-    """One finished episode, as the analyzer wants it.
+    """One episode: the single record that training, evaluation, the renderers and PBT all produce.
 
     observations has T+1 rows (reset observation through the final one); the
-    other arrays have T rows.
+    other arrays have T rows. Renderers add the frames they kept.
     """
 
     observations: np.ndarray
@@ -31,6 +32,20 @@ class Trajectory:
     rewards: np.ndarray
     terminated: bool
     truncated: bool
+    seed: int | None = None
+    """The env reset seed, when the runner chose it."""
+    frames: list[np.ndarray] = field(default_factory=list)
+    frame_steps: list[int] = field(default_factory=list)
+    """The step index each kept frame shows."""
+
+    @property
+    def length(self) -> int:
+        return len(self.actions)
+
+    @property
+    def ret(self) -> float:
+        """The raw return."""
+        return float(self.rewards.sum())
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,8 @@ class UpdateMetrics:
     noise_scale: float
     per_beta: float
     steps_per_second: float
+    nonfinite: tuple[str, ...] = ()
+    """Names of values that became NaN or infinite: the learner diverged (the run stops)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +112,15 @@ class HyperparametersChanged:
 
 
 @dataclass(frozen=True)
+class HyperparametersRefused:
+    """A live change was refused when the loop came to apply it (e.g. another change made it invalid)."""
+
+    env_step: int
+    changes: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
 class RunStateChanged:
     """The run moved to a new state."""
 
@@ -115,7 +141,8 @@ class CheckpointSaved:
     path: str
 
 
-Event = EpisodeEnded | UpdateMetrics | Evaluated | HyperparametersChanged | RunStateChanged | CheckpointSaved
+Event = (EpisodeEnded | UpdateMetrics | Evaluated | HyperparametersChanged | HyperparametersRefused | RunStateChanged
+         | CheckpointSaved)
 E = TypeVar("E")
 Handler = Callable[[Any], None]
 
@@ -156,3 +183,8 @@ class EventBus:
                 log.exception(message)
                 if len(self.errors) < 100:
                     self.errors.append(message)
+
+
+def json_safe(record: dict[str, Any]) -> dict[str, Any]:
+    """JSON has no NaN or infinity: such floats become null (UpdateMetrics.nonfinite says which diverged)."""
+    return {k: None if isinstance(v, float) and not math.isfinite(v) else v for k, v in record.items()}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.config import Config, ConfigError
+from lab.noise import noise_scale
 
 LIVE_CONFIG_FIELDS: dict[str, str] = {
     "actor_lr": "training.actor_lr",
@@ -53,3 +54,26 @@ def validate_changes(config: Config, changes: dict[str, Any]) -> tuple[Config, d
             overrides[name] = float(value)
     config_changes = {LIVE_CONFIG_FIELDS[n]: v for n, v in changes.items() if n in LIVE_CONFIG_FIELDS}
     return (config.with_overrides(config_changes) if config_changes else config), overrides
+
+
+def scheduled_noise_scale(config: Config, overrides: dict[str, float], episodes: int) -> float:
+    """The exploration noise multiplier now: a live override, else the config's decay schedule."""
+    return overrides["noise_scale"] if "noise_scale" in overrides else noise_scale(config.noise, episodes)
+
+
+def scheduled_per_beta(config: Config, overrides: dict[str, float], env_step: int) -> float:
+    """The PER importance exponent now: a live override, else annealed over run.total_steps."""
+    if "per_beta" in overrides:
+        return overrides["per_beta"]
+    from lab.replay import per_beta  # torch: only when a run asks
+
+    t = config.training
+    return per_beta(t.per_beta_start, t.per_beta_end, env_step / config.run.total_steps)
+
+
+def live_values(config: Config, overrides: dict[str, float], episodes: int, env_step: int) -> dict[str, Any]:
+    """Current value of every live hyperparameter, by its live name."""
+    values = {name: getattr(getattr(config, dotted.split(".")[0]), dotted.split(".")[1])
+              for name, dotted in LIVE_CONFIG_FIELDS.items()}
+    return {**values, "noise_scale": scheduled_noise_scale(config, overrides, episodes),
+            "per_beta": scheduled_per_beta(config, overrides, env_step)}

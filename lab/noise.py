@@ -1,4 +1,7 @@
-"""Exploration noise: Ornstein-Uhlenbeck with one state per env, or Gaussian, times a decaying scale."""
+"""Exploration noise: Ornstein-Uhlenbeck with one state per env, or Gaussian, times a decaying scale.
+
+Both read their parameters from a frozen NoiseConfig; a live change swaps ``config``.
+"""
 
 from __future__ import annotations
 
@@ -16,43 +19,63 @@ class OUNoise:
 
     def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, theta: float, dt: float,
                  rng: np.random.Generator) -> None:
-        self.mu, self.sigma, self.theta, self.dt = mu, sigma, theta, dt
+        self.config = NoiseConfig(kind="ou", mu=mu, sigma=sigma, theta=theta, dt=dt)
         self.rng = rng
         self.state = np.full((num_envs, act_dim), mu, dtype=np.float64)
 
+    @property
+    def sigma(self) -> float:
+        return self.config.sigma
+
+    @property
+    def theta(self) -> float:
+        return self.config.theta
+
     def sample(self) -> np.ndarray:
-        drift = self.theta * (self.mu - self.state) * self.dt
-        diffusion = self.sigma * np.sqrt(self.dt) * self.rng.standard_normal(self.state.shape)
+        c = self.config
+        drift = c.theta * (c.mu - self.state) * c.dt
+        diffusion = c.sigma * np.sqrt(c.dt) * self.rng.standard_normal(self.state.shape)
         self.state += drift + diffusion
         return self.state.astype(np.float32)
 
     def reset(self, env_mask: np.ndarray | None = None) -> None:
         if env_mask is None:
-            self.state[:] = self.mu
+            self.state[:] = self.config.mu
         else:
-            self.state[env_mask] = self.mu
+            self.state[env_mask] = self.config.mu
 
 
 class GaussianNoise:
     """Independent N(mu, sigma) per step: the usual TD3 choice."""
 
     def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, rng: np.random.Generator) -> None:
-        self.mu, self.sigma, self.rng = mu, sigma, rng
+        self.config = NoiseConfig(kind="gaussian", mu=mu, sigma=sigma)
+        self.rng = rng
         self.shape = (num_envs, act_dim)
-        self.theta = 0.0
         self.state = np.zeros(self.shape)
 
+    @property
+    def sigma(self) -> float:
+        return self.config.sigma
+
     def sample(self) -> np.ndarray:
-        return (self.mu + self.sigma * self.rng.standard_normal(self.shape)).astype(np.float32)
+        return (self.config.mu + self.config.sigma * self.rng.standard_normal(self.shape)).astype(np.float32)
 
     def reset(self, env_mask: np.ndarray | None = None) -> None:
         """Stateless: nothing to reset."""
 
 
-def make_noise(cfg: NoiseConfig, num_envs: int, act_dim: int, rng: np.random.Generator) -> OUNoise | GaussianNoise:
+Noise = OUNoise | GaussianNoise
+
+
+def make_noise(cfg: NoiseConfig, num_envs: int, act_dim: int, rng: np.random.Generator) -> Noise:
+    noise: Noise
     if cfg.kind == "ou":
-        return OUNoise(num_envs, act_dim, cfg.mu, cfg.sigma, cfg.theta, cfg.dt, rng)
-    return GaussianNoise(num_envs, act_dim, cfg.mu, cfg.sigma, rng)
+        noise = OUNoise(num_envs, act_dim, cfg.mu, cfg.sigma, cfg.theta, cfg.dt, rng)
+    else:
+        noise = GaussianNoise(num_envs, act_dim, cfg.mu, cfg.sigma, rng)
+    noise.config = cfg
+    return noise
 
 
 def noise_scale(cfg: NoiseConfig, episodes_done: int) -> float:

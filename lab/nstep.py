@@ -17,31 +17,33 @@ Transition = tuple[np.ndarray, np.ndarray, float, np.ndarray, bool, int]
 class NStepAccumulator:
     """One small queue per env; returns the transitions that became complete."""
 
-    def __init__(self, num_envs: int, n: int, gamma: float) -> None:
-        self.n, self.gamma = n, gamma
+    def __init__(self, num_envs: int, n: int) -> None:
+        self.n = n
         self.queues: list[deque] = [deque() for _ in range(num_envs)]
 
     def push(self, env: int, obs: np.ndarray, action: np.ndarray, reward: float, next_obs: np.ndarray,
-             terminated: bool, done: bool) -> list[Transition]:
+             terminated: bool, done: bool, gamma: float) -> list[Transition]:
+        """Queue one step; gamma is passed each time so a live change applies to the next sum."""
         q = self.queues[env]
         q.append((obs, action, reward))
         out: list[Transition] = []
         if len(q) == self.n:
-            out.append(self._emit(q, next_obs, terminated))
+            out.append(_emit(q, next_obs, terminated, gamma))
             q.popleft()
         if done:
             while q:
-                out.append(self._emit(q, next_obs, terminated))
+                out.append(_emit(q, next_obs, terminated, gamma))
                 q.popleft()
         return out
-
-    def _emit(self, q: deque, next_obs: np.ndarray, terminated: bool) -> Transition:
-        ret = 0.0
-        for k, (_, _, r) in enumerate(q):
-            ret += (self.gamma ** k) * r
-        obs, action, _ = q[0]
-        return obs, action, ret, next_obs, terminated, len(q)
 
     def clear(self) -> None:
         for q in self.queues:
             q.clear()
+
+
+def _emit(q: deque, next_obs: np.ndarray, terminated: bool, gamma: float) -> Transition:
+    ret = 0.0
+    for k, (_, _, r) in enumerate(q):
+        ret += (gamma ** k) * r
+    obs, action, _ = q[0]
+    return obs, action, ret, next_obs, terminated, len(q)

@@ -108,7 +108,7 @@ class ReplayBuffer:
         t = torch.from_numpy(array)
         return t if self.device.type == "cpu" else t.to(self.device, non_blocking=True)
 
-    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray, alpha: float | None = None) -> None:
         """Uniform replay ignores priorities."""
 
     # ---- checkpointing ----------------------------------------------------------------
@@ -134,7 +134,7 @@ class PrioritizedReplayBuffer(ReplayBuffer):
 
     New transitions get the largest priority seen so far, so each is replayed at
     least about once. Priorities are stored already raised to alpha; an alpha
-    change applies to priorities written after it.
+    change (the learner passes the current config's) applies to priorities written after it.
     """
 
     def __init__(self, capacity: int, obs_dim: int, act_dim: int, alpha: float, epsilon: float,
@@ -162,8 +162,8 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         weights = np.power(self.size * np.maximum(probs, 1e-12), -beta)
         return idx, weights / weights.max()  # normalise by the batch max: weights only scale down
 
-    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray) -> None:
-        priorities = np.power(np.abs(td_errors) + self.epsilon, self.alpha)
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray, alpha: float | None = None) -> None:
+        priorities = np.power(np.abs(td_errors) + self.epsilon, self.alpha if alpha is None else alpha)
         self.tree.update(indices, priorities)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 

@@ -16,7 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from lab.events import CheckpointSaved, EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
+from lab.events import (
+    CheckpointSaved,
+    EpisodeEnded,
+    Evaluated,
+    HyperparametersChanged,
+    RunStateChanged,
+    UpdateMetrics,
+    json_safe,
+)
 from lab.io import JsonlWriter, atomic_write_bytes
 
 RUN_MARKERS = ("checkpoint.pt", "summary.json", "states.jsonl", "episodes.jsonl", "updates.jsonl",
@@ -59,7 +67,7 @@ class RunLogger:
                 row["behaviors"] = [str(b.value) for b in event.analysis.behaviors]
             self._write("episodes", row)
         elif isinstance(event, UpdateMetrics):
-            self._write("updates", dataclasses.asdict(event))
+            self._write("updates", json_safe(dataclasses.asdict(event)))
         elif isinstance(event, Evaluated):
             self._write("evaluations", dataclasses.asdict(event))
         elif isinstance(event, HyperparametersChanged):

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from lab.config import NetworkConfig, TrainingConfig
+from lab.config import ConfigError, NetworkConfig, TrainingConfig
 from lab.networks import Actor, TwinCritic
 from lab.replay import Batch
 
@@ -54,17 +54,27 @@ def smoothed_target_action(target_actor: Actor, next_obs: torch.Tensor, noise_st
     return (action + noise).clamp_(-1.0, 1.0)
 
 
+def resolve_device(name: str) -> torch.device:
+    """run.device as a torch device; asking for CUDA where there is none is a config error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("run.device='cuda' is invalid: no CUDA device is available; allowed auto or cpu")
+    return torch.device(name)
+
+
 class TD3:
     """The learner: actor, twin critics, their targets and optimizers.
 
-    Live hyperparameters are plain attributes (and the optimizers' lr); the
-    trainer changes them between updates.
+    Hyperparameters are read from ``config`` (a frozen TrainingConfig) at each
+    update; a live change swaps ``config`` between updates.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, cfg: TrainingConfig,
                  device: torch.device | str = "cpu") -> None:
         # Adam's moments of dead ReLU units decay into denormals, which run ~4x slower on CPUs.
         torch.set_flush_denormal(True)
+        self.config = cfg
         self.device = torch.device(device)
         self.actor = Actor(obs_dim, act_dim, net).to(self.device)
         self.critic = TwinCritic(obs_dim, act_dim, net).to(self.device)
@@ -72,18 +82,17 @@ class TD3:
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
         self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, cfg.weight_decay)
         self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, cfg.weight_decay)
-        self.actor_lr, self.critic_lr = cfg.actor_lr, cfg.critic_lr
-        self.tau = cfg.tau
-        self.policy_delay = cfg.policy_delay
-        self.target_policy_noise = cfg.target_policy_noise
-        self.target_noise_clip = cfg.target_noise_clip
-        self.grad_clip = cfg.grad_clip
-        self.huber = cfg.critic_loss == "huber"
-        self.lr_schedule = cfg.lr_schedule
-        self.bfloat16 = cfg.precision == "bfloat16"
         self.updates = 0
         self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
                        (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+
+    @property
+    def tau(self) -> float:
+        return self.config.tau
+
+    @property
+    def policy_delay(self) -> int:
+        return self.config.policy_delay
 
     # ---- acting -----------------------------------------------------------------------
     @torch.inference_mode()
@@ -106,18 +115,19 @@ class TD3:
 
     def precision_scope(self) -> torch.autocast:
         """bf16 autocast around the update's forward and backward passes when configured, else a no-op."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bfloat16)
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.precision == "bfloat16")
 
     def critic_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
         """Regress both Q-functions onto the clipped double-Q target; PER weights scale each sample."""
         with torch.no_grad():
             next_action = smoothed_target_action(self.actor_target, batch.next_obs,
-                                                 self.target_policy_noise, self.target_noise_clip)
+                                                 self.config.target_policy_noise, self.config.target_noise_clip)
             next_q1, next_q2 = self.critic_target(batch.next_obs, next_action)
             target = td3_target(batch.rewards, batch.discounts, next_q1, next_q2)
         q = self.critic(batch.obs, batch.actions)  # (2, batch)
         td_errors = q - target
-        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if self.huber else td_errors.square()
+        huber = self.config.critic_loss == "huber"
+        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if huber else td_errors.square()
         critic_loss = (per_sample * batch.weights).mean(dim=1).sum()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -140,8 +150,8 @@ class TD3:
 
     def _clip(self, params, want_norm: bool) -> float | torch.Tensor:  # type: ignore[no-untyped-def]
         """Clip the global gradient norm when configured; compute it only when asked or needed."""
-        if self.grad_clip > 0:
-            return torch.nn.utils.clip_grad_norm_(params, self.grad_clip, foreach=True)
+        if self.config.grad_clip > 0:
+            return torch.nn.utils.clip_grad_norm_(params, self.config.grad_clip, foreach=True)
         if want_norm:
             grads = [p.grad for p in params if p.grad is not None]
             return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
@@ -153,19 +163,17 @@ class TD3:
         for target, online in self._pairs:
             torch._foreach_lerp_(target, online, self.tau)
 
-    # ---- live hyperparameters ---------------------------------------------------------
-    def set_learning_rates(self, actor_lr: float, critic_lr: float) -> None:
-        self.actor_lr, self.critic_lr = actor_lr, critic_lr
-
+    # ---- learning rates -----------------------------------------------------------------
     def apply_schedule(self, progress: float) -> tuple[float, float]:
-        """Scale the base learning rates by the schedule at progress in [0, 1]; returns them."""
-        if self.lr_schedule == "linear":
+        """Scale the config's learning rates by the schedule at progress in [0, 1]; returns them."""
+        schedule = self.config.lr_schedule
+        if schedule == "linear":
             factor = 1.0 - 0.9 * progress
-        elif self.lr_schedule == "cosine":
+        elif schedule == "cosine":
             factor = 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
         else:
             factor = 1.0
-        a, c = self.actor_lr * factor, self.critic_lr * factor
+        a, c = self.config.actor_lr * factor, self.config.critic_lr * factor
         for group in self.actor_opt.param_groups:
             group["lr"] = a
         for group in self.critic_opt.param_groups:

@@ -8,11 +8,13 @@ analyzer takes, so tests judge real physics rather than hand-typed numbers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import gymnasium as gym
 import numpy as np
 from gymnasium.envs.box2d.lunar_lander import heuristic
+
+from lab.collector import run_episodes
+from lab.envs import make_env
+from lab.events import Trajectory
 
 Pilot = Callable[[np.ndarray, int], np.ndarray]
 
@@ -22,13 +24,8 @@ VY_OBS_PER_MPS = 1 / 7.5
 """Observation units per m/s of vertical speed."""
 
 
-@dataclass(frozen=True)
-class Flight:
-    observations: np.ndarray
-    actions: np.ndarray
-    rewards: np.ndarray
-    terminated: bool
-    truncated: bool
+Flight = Trajectory
+"""The lab's one episode record."""
 
 
 class _Continuous:  # heuristic() only reads env.unwrapped.continuous
@@ -44,23 +41,13 @@ _ENV = _Continuous()
 
 def fly(pilot: Pilot, seed: int, max_steps: int = 1000) -> Flight:
     """One episode of pilot in the real env, seeded, ending on termination or the time limit."""
-    env = gym.make("LunarLanderContinuous-v3", max_episode_steps=max_steps)
+    env = make_env("LunarLanderContinuous-v3", max_episode_steps=max_steps)
+    steps = iter(range(max_steps + 1))
     try:
-        obs, _ = env.reset(seed=seed)
-        observations, actions, rewards = [obs], [], []
-        terminated = truncated = False
-        step = 0
-        while not (terminated or truncated):
-            action = np.clip(np.asarray(pilot(obs, step), dtype=np.float32), -1, 1)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            observations.append(obs)
-            actions.append(action)
-            rewards.append(reward)
-            step += 1
+        return run_episodes(lambda obs: np.clip(pilot(obs[0], next(steps)), -1, 1)[None].astype(np.float32),
+                            [env], [seed])[0]
     finally:
         env.close()
-    return Flight(np.asarray(observations, np.float32), np.asarray(actions, np.float32),
-                  np.asarray(rewards, np.float32), bool(terminated), bool(truncated))
 
 
 def gym_heuristic(obs: np.ndarray, step: int) -> np.ndarray:

@@ -163,3 +163,25 @@ def test_the_example_evolve_file_is_valid():
     assert s["generations"] * s["generation_steps"] <= 100_000  # small by default: total env steps
     assert {p.key for p in spec.parameters} == {"training.actor_lr", "training.critic_lr", "training.batch_size",
                                                 "noise.sigma", "training.policy_delay"}
+
+
+def test_pbt_agents_collect_and_learn_through_the_trainers_own_pieces():
+    from lab.events import EpisodeEnded
+    from lab.replay import PrioritizedReplayBuffer
+
+    spec = pbt_spec(overrides={**PBT["overrides"], "training.n_step": 3, "training.use_per": True})
+    pop = Population(spec)
+    episodes = []
+    pop.events.subscribe(episodes.append, EpisodeEnded)
+    try:
+        for m in pop.members:
+            pop.drive(m, 80)
+        n = len(pop.buffer)
+        assert isinstance(pop.buffer, PrioritizedReplayBuffer) and n > 0
+        assert pop.buffer.nsteps[:n].max() == 3  # n-step returns, as in the Trainer
+        assert not np.allclose(pop.buffer.tree.leaves(np.arange(n)), 1.0)  # learning wrote priorities back
+        assert pop.members[-1].agent.updates > 0
+        assert episodes and all(e.trajectory.length == e.length for e in episodes)
+        assert [e.episode for e in episodes] == list(range(1, len(episodes) + 1))
+    finally:
+        pop.close()

@@ -1,12 +1,31 @@
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from lab.checkpoint import read_checkpoint_file
 from lab.config import ConfigError
-from lab.events import EpisodeEnded, HyperparametersChanged, RunStateChanged, UpdateMetrics
+from lab.events import (
+    CheckpointSaved,
+    EpisodeEnded,
+    HyperparametersChanged,
+    HyperparametersRefused,
+    RunStateChanged,
+    UpdateMetrics,
+)
+from lab.learner import DivergenceError
 from lab.trainer import Trainer
+
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _no_analysis(config, **overrides):
@@ -23,7 +42,7 @@ def test_no_stored_transition_crosses_an_autoreset(tiny_config, tmp_path):
     buffer = trainer.buffer
     n = len(buffer)
     assert n == trainer.env_step  # every real transition stored, no autoreset step stored
-    in_flight = sum(len(ep.actions) for ep in trainer._episodes)
+    in_flight = sum(len(ep.actions) for ep in trainer.collector.episodes)
     assert sum(lengths) + in_flight >= n - 3 * 40  # episodes cut by the final checkpoint are not reported
     # A reset teleports the lander to y ~ 1.4; consecutive real steps move it by far less.
     jump = np.abs(buffer.next_obs[:n, 1] - buffer.obs[:n, 1])
@@ -131,6 +150,9 @@ def test_live_hyperparameter_change_reaches_the_next_update(tiny_config, tmp_pat
     after = [m for m in metrics if m.env_step > step][0]
     assert after.actor_lr == pytest.approx(3e-4) and after.noise_scale == 0.5
     assert trainer.agent.tau == 0.02 and trainer.noise.sigma == 0.05
+    # a live change is a config swap: the learner, the noise and the collector read the one current Config
+    assert trainer.agent.config is trainer.config.training and trainer.noise.config is trainer.config.noise
+    assert trainer.collector.config is trainer.config and trainer.config.training.batch_size == 16
     assert trainer.agent.actor_opt.param_groups[0]["lr"] == pytest.approx(3e-4)
     assert trainer.hyperparameters()["batch_size"] == 16
     trainer.stop()
@@ -175,4 +197,141 @@ def test_a_crash_in_training_keeps_a_checkpoint_and_reports_failed(tiny_config, 
     assert states[-1].state == "failed" and "simulated learner crash" in states[-1].error
     assert (tmp_path / "run" / "checkpoint.pt").exists()
     assert (tmp_path / "run" / "episodes.jsonl").exists() or trainer.episodes == 0
+    trainer.close()
+
+
+# ---- control from events, refused changes, misuse ------------------------------------------------------
+def test_a_subscriber_may_pause_the_trainer_from_inside_an_event(tiny_config, tmp_path):
+    trainer = Trainer(_no_analysis(tiny_config, **{"run.total_steps": 10_000_000}), run_dir=tmp_path / "run")
+    trainer.events.subscribe(lambda e: trainer.pause() if e.state == "running" else None, RunStateChanged)
+    trainer.events.subscribe(lambda e: trainer.hyperparameters(), EpisodeEnded)
+    trainer.start()
+    assert _wait_for(lambda: trainer.state == "paused"), "pause() from a subscriber deadlocked the loop"
+    trainer.stop(timeout=60)
+    assert not trainer.running and trainer.state == "stopped"
+    trainer.close()
+
+
+def test_a_change_the_loop_refuses_is_published_as_an_event(tiny_config, tmp_path):
+    trainer = Trainer(_no_analysis(tiny_config, **{"run.total_steps": 200}), run_dir=tmp_path / "run")
+    refused = []
+    trainer.events.subscribe(refused.append, HyperparametersRefused)
+    trainer.control.submit_changes({"tau": 2.0})  # as if it raced past the caller's check
+    trainer.fit()
+    assert len(refused) == 1 and refused[0].changes == {"tau": 2.0}
+    assert "training.tau=2.0 is invalid" in refused[0].reason
+    assert trainer.config.training.tau == tiny_config.training.tau
+    trainer.close()
+
+
+def test_evaluate_now_with_no_episodes_and_start_after_close_are_refused(tiny_config, tmp_path):
+    trainer = Trainer(_no_analysis(tiny_config), run_dir=tmp_path / "run")
+    for bad in (0, -3, 2.5, True):
+        with pytest.raises(ValueError, match=rf"episodes={bad!r} is invalid: allowed an integer >= 1"):
+            trainer.evaluate_now(episodes=bad)
+    trainer.close()
+    for call in (trainer.start, trainer.fit):
+        with pytest.raises(RuntimeError, match="this trainer is closed"):
+            call()
+
+
+# ---- signals -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_termination_signal_during_fit_stops_cleanly_and_restores_the_old_handler(tiny_config, tmp_path, signum):
+    trainer = Trainer(_no_analysis(tiny_config, **{"run.total_steps": 10_000_000}), run_dir=tmp_path / "run")
+    before = signal.getsignal(signum)
+    trainer.events.subscribe(lambda e: os.kill(os.getpid(), signum) if e.episode == 2 else None, EpisodeEnded)
+    summary = trainer.fit()
+    assert summary["state"] == "stopped" and summary["checkpoint_step"] == summary["env_step"] > 0
+    assert signal.getsignal(signum) is before
+    trainer.close()
+
+
+def test_sigterm_on_a_cli_run_leaves_a_checkpoint_and_a_stopped_summary(tmp_path):
+    out = tmp_path / "run"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "train", "--preset", "tiny", "--no-progress", "--out",
+                             str(out), "run.total_steps=100000", "run.analyze_episodes=false",
+                             "env.max_episode_steps=100"],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        episodes = out / "episodes.jsonl"
+        assert _wait_for(lambda: episodes.exists() and episodes.stat().st_size > 0 or proc.poll() is not None, 120)
+        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr.decode()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["state"] == "stopped"
+    data = read_checkpoint_file(out / "checkpoint.pt", kind="checkpoint")
+    assert data["counters"]["env_step"] == summary["env_step"] == summary["checkpoint_step"] > 0
+    resumed = Trainer(Path(out / "config.yaml"), run_dir=tmp_path / "resumed", resume=out / "checkpoint.pt")
+    assert resumed.env_step == summary["env_step"]
+    resumed.close()
+
+
+# ---- divergence and failed writes ---------------------------------------------------------------------
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_nan_in_the_critic_fails_the_run_and_keeps_the_last_good_checkpoint(tiny_config, tmp_path):
+    run = tmp_path / "run"
+    config = _no_analysis(tiny_config, **{"run.total_steps": 5000, "run.checkpoint_every": 300,
+                                          "training.learning_starts": 100})
+    trainer = Trainer(config, run_dir=run)
+    saved, states = {}, []
+    trainer.events.subscribe(states.append, RunStateChanged)
+
+    def poison(event):  # after the first good checkpoint, a critic weight becomes NaN
+        if not saved:
+            saved.update(step=event.env_step, checkpoint=_digest(run / "checkpoint.pt"),
+                         policy=_digest(run / "policy.pt"))
+            with torch.no_grad():
+                next(trainer.agent.critic.parameters()).view(-1)[0] = float("nan")
+
+    trainer.events.subscribe(poison, CheckpointSaved)
+    with pytest.raises(DivergenceError, match=r"critic loss became NaN at update \d+ .*last good checkpoint kept at "
+                                              + str(run / "checkpoint.pt")):
+        trainer.fit()
+    assert states[-1].state == "failed" and states[-1].checkpoint == str(run / "checkpoint.pt")
+    assert _digest(run / "checkpoint.pt") == saved["checkpoint"] and _digest(run / "policy.pt") == saved["policy"]
+    data = read_checkpoint_file(run / "checkpoint.pt", kind="checkpoint")
+    assert data["counters"]["env_step"] == saved["step"]
+    assert all(torch.isfinite(v).all() for v in data["agent"]["critic"].values())
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["state"] == "failed" and summary["checkpoint_step"] == saved["step"]
+    rows = [json.loads(line) for line in (run / "updates.jsonl").read_text().splitlines()]  # strict JSON
+    assert rows[-1]["critic_loss"] is None and "critic_loss" in rows[-1]["nonfinite"]
+    trainer.close()
+
+
+def test_a_failed_checkpoint_write_is_never_claimed(tiny_config, tmp_path, monkeypatch):
+    import lab.trainer
+
+    run = tmp_path / "run"
+    trainer = Trainer(_no_analysis(tiny_config, **{"run.checkpoint_every": 300}), run_dir=run)
+    saved, states = [], []
+    trainer.events.subscribe(lambda e: saved.append(e.env_step), CheckpointSaved)
+    trainer.events.subscribe(states.append, RunStateChanged)
+    real_write = lab.trainer.write_checkpoint_file
+
+    def disk_full_after_the_first(path, data):
+        if saved:
+            raise OSError(28, "No space left on device")
+        return real_write(path, data)
+
+    monkeypatch.setattr(lab.trainer, "write_checkpoint_file", disk_full_after_the_first)
+    with pytest.raises(OSError, match="No space left"):
+        trainer.fit()
+    assert len(saved) == 1
+    assert states[-1].state == "failed" and states[-1].checkpoint is None
+    assert read_checkpoint_file(run / "checkpoint.pt")["counters"]["env_step"] == saved[0]
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["checkpoint_step"] == saved[0] < summary["env_step"]
+    lines = [json.loads(line) for line in (run / "states.jsonl").read_text().splitlines()]
+    assert [r["env_step"] for r in lines if "path" in r] == saved
     trainer.close()

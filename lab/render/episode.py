@@ -6,12 +6,15 @@ the same ``Flight`` so their telemetry and verdicts always agree.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from lab.collector import EpisodeRecorder
+from lab.events import Trajectory
 
 ENV_ID = "LunarLanderContinuous-v3"
 PILOT_NAMES = ("heuristic", "random")  # checkpoint arguments that name a built-in pilot
@@ -32,26 +35,8 @@ def resolve_pilot(spec: Any = None) -> Any:
     return as_policy(spec)
 
 
-@dataclass
-class EpisodeRecord:
-    """Everything the analyzer and the exporters need about one finished (or partial) episode."""
-
-    seed: int
-    observations: np.ndarray  # (T+1, 8)
-    actions: np.ndarray  # (T, 2)
-    rewards: np.ndarray  # (T,)
-    terminated: bool
-    truncated: bool
-    frames: list[np.ndarray] = field(default_factory=list)
-    frame_steps: list[int] = field(default_factory=list)  # the step index each kept frame shows
-
-    @property
-    def length(self) -> int:
-        return len(self.actions)
-
-    @property
-    def ret(self) -> float:
-        return float(self.rewards.sum())
+EpisodeRecord = Trajectory
+"""The old name of the one episode record (``lab.events.Trajectory``), kept for callers."""
 
 
 class Flight:
@@ -70,11 +55,21 @@ class Flight:
         if seed is not None:
             self.seed = int(seed)
         obs, _ = self.env.reset(seed=self.seed)
-        self.observations: list[np.ndarray] = [np.asarray(obs, dtype=np.float32)]
-        self.actions: list[np.ndarray] = []
-        self.rewards: list[float] = []
+        self._episode = EpisodeRecorder(np.asarray(obs, dtype=np.float32), seed=self.seed)
         self.terminated = self.truncated = False
         return self.obs
+
+    @property
+    def observations(self) -> list[np.ndarray]:
+        return self._episode.observations
+
+    @property
+    def actions(self) -> list[np.ndarray]:
+        return self._episode.actions
+
+    @property
+    def rewards(self) -> list[float]:
+        return self._episode.rewards
 
     @property
     def obs(self) -> np.ndarray:
@@ -101,9 +96,7 @@ class Flight:
             raise RuntimeError("the episode is over; call reset() first")
         action = np.clip(np.asarray(action, dtype=np.float32).reshape(2), -1.0, 1.0)
         obs, reward, terminated, truncated, _ = self.env.step(action)
-        self.observations.append(np.asarray(obs, dtype=np.float32))
-        self.actions.append(action)
-        self.rewards.append(float(reward))
+        self._episode.add(action, float(reward), np.asarray(obs, dtype=np.float32))
         self.terminated, self.truncated = bool(terminated), bool(truncated)
         return float(reward)
 
@@ -125,10 +118,8 @@ class Flight:
         else:  # another gymnasium version: fall back to the real thing
             self.env.render()
 
-    def record(self) -> EpisodeRecord:
-        return EpisodeRecord(self.seed, np.stack(self.observations),
-                             np.stack(self.actions) if self.actions else np.zeros((0, 2), np.float32),
-                             np.asarray(self.rewards, dtype=np.float64), self.terminated, self.truncated)
+    def record(self) -> Trajectory:
+        return self._episode.finish(self.terminated, self.truncated)
 
     def close(self) -> None:
         self.env.close()
@@ -138,7 +129,7 @@ FrameFn = Callable[[np.ndarray, Flight], np.ndarray]
 
 
 def run_episode(policy: Callable[[np.ndarray], np.ndarray], seed: int = 0, every: int = 1,
-                frame_fn: FrameFn | None = None, render: bool = True, flight: Flight | None = None) -> EpisodeRecord:
+                frame_fn: FrameFn | None = None, render: bool = True, flight: Flight | None = None) -> Trajectory:
     """Fly one episode; keep every ``every``-th frame (and always the last), passed through ``frame_fn``.
 
     Skipped steps still age the flame particles (``Flight.skip_frame``), so the
@@ -171,11 +162,10 @@ def run_episode(policy: Callable[[np.ndarray], np.ndarray], seed: int = 0, every
     finally:
         if own:
             flight.close()
-    record.frames, record.frame_steps = frames, steps
-    return record
+    return dataclasses.replace(record, frames=frames, frame_steps=steps)
 
 
-def analyze(record: EpisodeRecord) -> Any | None:
+def analyze(record: Trajectory) -> Any | None:
     """The behavior analyzer's report, or None while lab.analysis is unavailable (then show just the return)."""
     try:
         from lab.analysis import BehaviorAnalyzer

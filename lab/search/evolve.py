@@ -8,8 +8,8 @@ every other agent meets ``tournament_size`` rivals and, if one of them is
 fitter, becomes a copy of it (weights and optimizer state) with mutated
 hyperparameters, kept inside the search file's bounds.
 
-Not the Trainer loop: there is no n-step return and no prioritized replay here,
-and the exploration noise is sigma with no decay (sigma is what evolves).
+The agents drive the Trainer's own Collector and learn through its Learner, so
+n-step returns, prioritized replay and the noise schedule apply as configured.
 """
 
 from __future__ import annotations
@@ -24,12 +24,14 @@ from typing import Any
 
 import numpy as np
 
+from lab.hyperparameters import LIVE_CONFIG_FIELDS
 from lab.io import atomic_write_json, atomic_write_text
 from lab.search.space import Parameter, Range, SearchSpec, SpecError, format_params, load_spec
 
 EVOLVE_KEYS = ("population", "generations", "generation_steps", "tournament_size", "elite", "perturb",
                "resample_probability")
-MUTABLE = ("training.actor_lr", "training.critic_lr", "training.batch_size", "noise.sigma", "training.policy_delay")
+MUTABLE = tuple(LIVE_CONFIG_FIELDS[name] for name in ("actor_lr", "critic_lr", "batch_size", "sigma", "policy_delay"))
+"""The live hyperparameters PBT evolves (a member's change is a live change between its turns)."""
 DEFAULTS: dict[str, Any] = {"population": 4, "generations": 5, "generation_steps": 5000, "tournament_size": 2,
                             "elite": 1, "perturb": [0.8, 1.25], "resample_probability": 0.2}
 RESULTS_ROOT = Path("sweep_results")
@@ -134,101 +136,104 @@ def mutate(p: Parameter, value: Any, rng: np.random.Generator, perturb: tuple[fl
 # ---- the population ---------------------------------------------------------------------------------
 @dataclass
 class Member:
-    """One agent in a slot: its learner, its own noise process and its hyperparameters (by parameter name)."""
+    """One agent in a slot: its learner (TD3 on the shared buffer), its own noise process and its values."""
 
     id: int
-    agent: Any
+    learner: Any
     noise: Any
     hyperparameters: dict[str, Any]
 
+    @property
+    def agent(self) -> Any:
+        return self.learner.agent
+
 
 class Population:
-    """The agents, the shared buffer and the env they take turns on."""
+    """The agents, the shared buffer and the Collector they take turns driving.
+
+    The rollout and the update are the Trainer's own (``lab.collector``, ``lab.learner``), so
+    n-step returns, prioritized replay and the noise schedule work here as they do there.
+    A member's hyperparameters are its frozen Config, swapped in when it drives.
+    """
 
     def __init__(self, spec: SearchSpec) -> None:
         import torch
 
-        from lab.envs import episode_seeds, make_vector_env
-        from lab.noise import make_noise
-        from lab.replay import ReplayBuffer
-        from lab.td3 import TD3
+        from lab.checkpoint import seed_everything
+        from lab.collector import Collector
+        from lab.envs import episode_seeds
+        from lab.events import EventBus
+        from lab.learner import make_buffer
 
         self.spec, self.cfg = spec, spec.base
         self.settings = settings(spec)
         cfg = self.cfg
         torch.set_num_threads(cfg.run.torch_threads)
-        torch.manual_seed(spec.seed)
-        self.rng = np.random.default_rng(spec.seed)
-        self.envs = make_vector_env(cfg.env)
-        self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
-        self.act_dim = int(np.prod(self.envs.single_action_space.shape))
-        self.buffer = ReplayBuffer(cfg.training.buffer_size, self.obs_dim, self.act_dim, seed=spec.seed + 1)
-        self.keys = {p.name: p.key for p in spec.parameters}
-        self.env_step = 0
+        self.rng = seed_everything(spec.seed)
+        self.collector = Collector(cfg, self.rng)
+        self.obs_dim, self.act_dim = self.collector.obs_dim, self.collector.act_dim
+        self.buffer = make_buffer(cfg, self.obs_dim, self.act_dim, seed=spec.seed + 1)
+        self.events = EventBus()
+        """EpisodeEnded and UpdateMetrics of every member, as a Trainer publishes them."""
+        self.env_step = self.episodes = 0
         self.total_steps = self.settings["generations"] * self.settings["generation_steps"]
-        self._debt = 0.0
-        self.members: list[Member] = []
-        for i in range(self.settings["population"]):
-            values = {p.name: p.sample(self.rng) for p in spec.parameters}
-            agent = TD3(self.obs_dim, self.act_dim, cfg.network, cfg.training, "cpu")
-            noise = make_noise(cfg.noise, cfg.env.num_envs, self.act_dim, self.rng)
-            self.members.append(self._apply(Member(i, agent, noise, values)))
+        self.members = [self._new_member(i, {p.name: p.sample(self.rng) for p in spec.parameters})
+                        for i in range(self.settings["population"])]
         self.next_id = len(self.members)
-        obs, _ = self.envs.reset(seed=episode_seeds(spec.seed, 0, cfg.env.num_envs))
-        self.obs = obs.astype(np.float32)
-        self.autoresetting = np.zeros(cfg.env.num_envs, dtype=bool)
+        self.collector.reset(episode_seeds(spec.seed, 0, cfg.env.num_envs))
 
-    def value(self, member: Member, key: str) -> Any:
-        """A member's value for a config field: its own when it evolves, else the base config's."""
-        for name, k in self.keys.items():
-            if k == key:
-                return member.hyperparameters[name]
-        section, name = key.split(".")
-        return getattr(getattr(self.cfg, section), name)
+    def _new_member(self, i: int, values: dict[str, Any]) -> Member:
+        from lab.learner import Learner
+        from lab.noise import make_noise
+        from lab.td3 import TD3
 
-    def _apply(self, m: Member) -> Member:
-        """Push a member's hyperparameters into its learner and noise (batch size is read when sampling)."""
-        m.agent.set_learning_rates(self.value(m, "training.actor_lr"), self.value(m, "training.critic_lr"))
-        m.agent.apply_schedule(self.env_step / self.total_steps)
-        m.agent.policy_delay = int(self.value(m, "training.policy_delay"))
-        m.noise.sigma = float(self.value(m, "noise.sigma"))
-        return m
+        cfg = self.cfg
+        agent = TD3(self.obs_dim, self.act_dim, cfg.network, cfg.training, "cpu")
+        noise = make_noise(cfg.noise, cfg.env.num_envs, self.act_dim, self.rng)
+        member = Member(i, Learner(agent, self.buffer, cfg), noise, values)
+        self._configure(member)
+        return member
+
+    def _configure(self, m: Member) -> None:
+        """A member's values are a config swap: its learner and its noise read them from now on."""
+        config = self.config_of(m).with_overrides({"run.total_steps": self.total_steps})
+        m.learner.set_config(config)
+        m.agent.apply_schedule(self.env_step / self.total_steps)  # the optimizers' lr follows at once
+        m.noise.config = config.noise
 
     # ---- collecting and learning ------------------------------------------------------------------
     def drive(self, m: Member, steps: int) -> None:
         """m acts (with its noise) for ``steps`` real env steps, storing into the shared buffer and learning."""
-        from lab.shaping import shaping_bonus
+        from lab.events import EpisodeEnded
+        from lab.hyperparameters import scheduled_per_beta
+        from lab.noise import noise_scale
 
-        cfg, t = self.cfg, self.cfg.training
-        target = self.env_step + steps
+        config = m.learner.config
+        t = config.training
+        self.collector.noise = m.noise
+        self.collector.set_config(config)
         m.noise.reset()
+        target = self.env_step + steps
         while self.env_step < target:
-            if self.env_step < t.learning_starts:
-                actions = self.rng.uniform(-1.0, 1.0, size=(cfg.env.num_envs, self.act_dim)).astype(np.float32)
-            else:
-                actions = np.clip(m.agent.act(self.obs) + m.noise.sample(), -1.0, 1.0).astype(np.float32)
-            next_obs, raw, terminated, truncated, _ = self.envs.step(actions)
-            next_obs = next_obs.astype(np.float32, copy=False)
-            reward = raw + shaping_bonus(next_obs, raw, terminated, cfg.env) if cfg.env.reward_shaping else raw
-            real = ~self.autoresetting  # NEXT_STEP autoreset: that step only returns the reset observation
-            self.buffer.add(self.obs[real], actions[real], reward[real], next_obs[real], terminated[real])
-            finished = real & (terminated | truncated)
-            m.noise.reset(finished)
-            self.autoresetting, self.obs = finished, next_obs
-            n_real = int(real.sum())
-            self.env_step += n_real
-            self._learn(m, n_real)
+            warming_up = self.env_step < t.learning_starts or self.episodes < t.warmup_episodes
+            step = self.collector.step(None if warming_up else m.agent.act, noise_scale(config.noise, self.episodes))
+            m.learner.store(step.transitions)
+            self.env_step += step.new_transitions
+            for e in step.episodes:
+                self.episodes += 1
+                self.events.publish(EpisodeEnded(
+                    env_step=self.env_step, episode=self.episodes, raw_return=e.raw_return,
+                    shaped_return=e.shaped_return, length=e.trajectory.length,
+                    success=e.raw_return >= config.env.success_threshold, env_index=e.env_index,
+                    trajectory=e.trajectory))
+            beta = scheduled_per_beta(config, {}, self.env_step)
+            m.learner.learn(step.new_transitions, self.env_step, beta, self._publish_metrics)
 
-    def _learn(self, m: Member, new: int) -> None:
-        t = self.cfg.training
-        batch_size = int(self.value(m, "training.batch_size"))
-        if self.env_step < t.learning_starts or len(self.buffer) < batch_size:
-            return
-        self._debt += t.updates_per_step * new
-        m.agent.apply_schedule(self.env_step / self.total_steps)
-        while self._debt >= 1.0:
-            self._debt -= 1.0
-            m.agent.update(self.buffer.sample(batch_size, t.gamma))
+    def _publish_metrics(self, metrics: dict[str, Any]) -> None:
+        from lab.events import UpdateMetrics
+
+        self.events.publish(UpdateMetrics(env_step=self.env_step, noise_scale=float("nan"),
+                                          steps_per_second=float("nan"), **metrics))
 
     def evaluate(self) -> list[float]:
         """Every member's mean return on the same fixed seeds."""
@@ -252,14 +257,14 @@ class Population:
                 m.id, self.next_id = self.next_id, self.next_id + 1
                 m.noise.reset()
             m.hyperparameters = dict(o.hyperparameters)
-            self._apply(m)
+            self._configure(m)
         return parents
 
     def config_of(self, m: Member) -> Any:
         return self.spec.config_for(m.hyperparameters)
 
     def close(self) -> None:
-        self.envs.close()
+        self.collector.close()
 
 
 # ---- the run ----------------------------------------------------------------------------------------

@@ -1,0 +1,113 @@
+"""The learning step: turn collected transitions into TD3 updates, and watch them for divergence.
+
+The update debt paces learning to collection: each new transition owes
+``updates_per_step`` updates, paid in whole updates. Each update samples a batch
+(importance-weighted under PER), runs TD3, and writes the new TD errors back as
+priorities. Losses and Q are checked every update; a NaN or infinity stops the
+run before it can reach a saved file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from lab.config import Config
+from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
+from lab.td3 import TD3, UpdateResult
+
+METRICS_EVERY = 250
+"""Updates between metric reports: often enough for charts, rare enough to cost nothing."""
+
+
+class DivergenceError(RuntimeError):
+    """The learner produced NaN or infinite values; nothing non-finite is ever saved."""
+
+
+def make_buffer(config: Config, obs_dim: int, act_dim: int, device: torch.device | str = "cpu",
+                seed: int | None = None) -> ReplayBuffer:
+    """The configured replay buffer, seeded from run.seed unless a seed is given."""
+    t, seed = config.training, config.run.seed + 1 if seed is None else seed
+    if t.use_per:
+        return PrioritizedReplayBuffer(t.buffer_size, obs_dim, act_dim, t.per_alpha, t.per_epsilon,
+                                       seed=seed, device=str(device))
+    return ReplayBuffer(t.buffer_size, obs_dim, act_dim, seed=seed, device=str(device))
+
+
+def finite_weights(*modules: torch.nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for m in modules for p in m.parameters())
+
+
+class Learner:
+    """A TD3 agent, its replay buffer and the update debt, all reading one frozen Config."""
+
+    def __init__(self, agent: TD3, buffer: ReplayBuffer, config: Config) -> None:
+        self.agent, self.buffer = agent, buffer
+        self.update_debt = 0.0
+        self._sums: dict[str, float] = {}
+        self._count = 0
+        self.set_config(config)
+
+    def set_config(self, config: Config) -> None:
+        """A live change: the next update reads the new values."""
+        self.config = config
+        self.agent.config = config.training
+
+    def store(self, transitions: tuple | None) -> None:
+        if transitions is not None:
+            self.buffer.add(*transitions)
+
+    def learn(self, new_transitions: int, env_step: int, beta: float,
+              report: Callable[[dict[str, Any]], None]) -> None:
+        """Pay the update debt of new_transitions; report(metrics) every METRICS_EVERY updates."""
+        t = self.config.training
+        if env_step < t.learning_starts or len(self.buffer) < t.batch_size:
+            return
+        self.update_debt += t.updates_per_step * new_transitions
+        lrs = self.agent.apply_schedule(env_step / self.config.run.total_steps)
+        while self.update_debt >= 1.0:
+            self.update_debt -= 1.0
+            want_metrics = self._count + 1 >= METRICS_EVERY
+            batch = self.buffer.sample(t.batch_size, t.gamma, beta)
+            result = self.agent.update(batch, want_metrics=want_metrics)
+            if t.use_per:
+                self.buffer.update_priorities(batch.indices, result.td_errors.cpu().numpy(), t.per_alpha)
+            self._accumulate(result, want_metrics, lrs, beta, report)
+
+    def _accumulate(self, result: UpdateResult, final: bool, lrs: tuple[float, float], beta: float,
+                    report: Callable[[dict[str, Any]], None]) -> None:
+        s = self._sums
+        critic_loss, mean_q = float(result.critic_loss), float(result.mean_q)
+        s["critic_loss"] = s.get("critic_loss", 0.0) + critic_loss
+        s["mean_q"] = s.get("mean_q", 0.0) + mean_q
+        values = {"critic loss": critic_loss, "Q": mean_q}
+        if result.actor_loss is not None:
+            values["actor loss"] = float(result.actor_loss)
+            s["actor_loss"] = s.get("actor_loss", 0.0) + values["actor loss"]
+            s["actor_n"] = s.get("actor_n", 0.0) + 1
+        self._count += 1
+        bad = [name for name, v in values.items() if not math.isfinite(v)]
+        if not (final or bad):
+            return
+        values["critic gradient"] = critic_norm = float(result.critic_grad_norm)
+        actor_norm = float("nan")
+        if result.actor_grad_norm is not None:
+            values["actor gradient"] = actor_norm = float(result.actor_grad_norm)
+        bad = [name for name, v in values.items() if not math.isfinite(v)]
+        n = self._count
+        report({"updates": self.agent.updates, "critic_loss": s["critic_loss"] / n, "mean_q": s["mean_q"] / n,
+                "actor_loss": s.get("actor_loss", float("nan")) / max(1.0, s.get("actor_n", 0.0)),
+                "critic_grad_norm": critic_norm, "actor_grad_norm": actor_norm, "actor_lr": lrs[0],
+                "critic_lr": lrs[1], "per_beta": beta, "nonfinite": tuple(_FIELDS[b] for b in bad)})
+        self._sums, self._count = {}, 0
+        if bad:
+            raise DivergenceError(f"{bad[0]} became {'NaN' if math.isnan(values[bad[0]]) else 'infinite'} "
+                                  f"at update {self.agent.updates}")
+
+
+_FIELDS = {"critic loss": "critic_loss", "Q": "mean_q", "actor loss": "actor_loss",
+           "critic gradient": "critic_grad_norm", "actor gradient": "actor_grad_norm"}
+
