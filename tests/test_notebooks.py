@@ -52,7 +52,8 @@ def test_each_notebook_is_in_step_with_its_py_source(source):
     assert notebook.metadata.get("kernelspec") == text.metadata.get("kernelspec"), fix
     assert notebook.metadata["kernelspec"]["name"] == "python3"
     code = [c for c in notebook.cells if c.cell_type == "code"]
-    assert all(c.outputs == [] and c.execution_count is None for c in code), f"{source.stem}.ipynb is committed with outputs"
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{source.stem}.ipynb is committed with outputs")
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import queue
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -171,6 +172,33 @@ def test_a_refused_value_shows_an_error_and_the_control_snaps_back(panel_factory
     assert "training.tau=2.0 is invalid" in panel.error_box.value
     assert panel.controls.widgets["tau"].value == pytest.approx(before)
     assert trainer.config.training.tau == pytest.approx(long_config.training.tau)
+    panel.stop(wait=True)
+
+
+def test_a_change_refused_between_steps_snaps_the_slider_back(panel_factory, long_config, monkeypatch):
+    import lab.events
+    import widgets.panel_model as panel_model
+
+    @dataclass(frozen=True)
+    class RefusedStandIn:  # the engine's HyperparametersRefused interface, until it lands in lab.events
+        env_step: int
+        changes: dict
+        reason: str
+
+    refused = getattr(lab.events, "HyperparametersRefused", None) or RefusedStandIn
+    monkeypatch.setattr(panel_model, "REFUSED_EVENT", refused)
+    panel = panel_factory(long_config)
+    trainer = panel.start()
+    panel.pause()
+    panel.controls.widgets["sigma"].value = 0.45
+    assert _wait_for(lambda: trainer.hyperparameters()["sigma"] == pytest.approx(0.45))
+    # the panel's state after a later move to 0.8 that the engine then refused between steps
+    panel.model.config = panel.config.with_overrides({"noise.sigma": 0.8})
+    panel._set_widget(next(s for s in SPECS if s.name == "sigma"), 0.8)
+    trainer.events.publish(refused(env_step=trainer.env_step, changes={"sigma": 0.8}, reason="refused for a test"))
+    panel.tick(force=True)
+    assert panel.controls.widgets["sigma"].value == pytest.approx(0.45) and panel.config.noise.sigma == 0.45
+    assert "sigma=0.8: refused for a test" in panel.error_box.value
     panel.stop(wait=True)
 
 
