@@ -72,7 +72,8 @@ def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dic
         network = getattr(actor_module, "network_config", None)
     if network is None:
         raise ValueError("save_policy needs the NetworkConfig of the actor")
-    net = dataclasses.asdict(network) if dataclasses.is_dataclass(network) else dict(network)
+    net = (dataclasses.asdict(network) if dataclasses.is_dataclass(network) and not isinstance(network, type)
+           else dict(network))
     net = {k: list(v) if isinstance(v, tuple) else v for k, v in net.items()}
     state = {k: v.detach().cpu().clone() for k, v in actor_module.state_dict().items()}
     return write_checkpoint_file(path, {"kind": "policy", "network": net, "actor": state,

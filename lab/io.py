@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
+def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write through ``write(fileobj)`` into a temp file beside path, fsync, then rename over it."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")

@@ -66,7 +66,7 @@ def heuristic_policy() -> Policy:
 
     class _Continuous:  # heuristic() only reads env.unwrapped.continuous
         continuous = True
-        unwrapped = None
+        unwrapped: Any = None
 
     env = _Continuous()
     env.unwrapped = env

@@ -64,7 +64,7 @@ class RunLogger:
 
 
 def save_trajectories(path: Path, trajectories: list[Any], seeds: list[int], returns: list[float]) -> None:
-    arrays = {
+    arrays: dict[str, Any] = {
         "observations": np.concatenate([t.observations for t in trajectories]),
         "actions": np.concatenate([t.actions for t in trajectories]),
         "rewards": np.concatenate([t.rewards for t in trajectories]),

@@ -82,8 +82,9 @@ class TD3:
         self.lr_schedule = cfg.lr_schedule
         self.bfloat16 = cfg.precision == "bfloat16"
         self.updates = 0
-        self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
-                       (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+        self._pairs: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = [
+            (list(self.actor_target.parameters()), list(self.actor.parameters())),
+            (list(self.critic_target.parameters()), list(self.critic.parameters()))]
 
     # ---- acting -----------------------------------------------------------------------
     @torch.inference_mode()

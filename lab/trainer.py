@@ -73,6 +73,9 @@ class Trainer:
     >>> trainer.fit()                        # or start() / pause() / resume() / stop()
     """
 
+    _autoresetting: np.ndarray
+    _episodes: list[_Episode]
+
     def __init__(self, config: Config | str | Path = "fast", run_dir: str | Path | None = None,
                  name: str | None = None, resume: str | Path | None = None, log_to_disk: bool = True) -> None:
         self.config = _as_config(config)
@@ -434,7 +437,8 @@ class Trainer:
         """Run kind on the training thread between steps, or here when no loop is running."""
         if not self.running or threading.current_thread() is self._thread:
             return self._serve(kind, arg)
-        done, box = threading.Event(), []
+        done = threading.Event()
+        box: list[Any] = []
         request = (kind, done, [arg, box])
         with self._lock:
             self._requests.append(request)

@@ -31,7 +31,7 @@ NOTEBOOK = "notebooks/02_hyperparameter_playground.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _free_port() -> int:

@@ -13,7 +13,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from lab.analysis.diagnostics import DiagnosticsTracker
 from lab.io import read_jsonl
@@ -193,6 +193,18 @@ def _read_json(path: Path, problems: list[str]) -> dict[str, Any]:
         problems.append(f"{path.name} could not be read ({type(exc).__name__})")
         return {}
     return data if isinstance(data, dict) else {}
+
+
+@overload
+def _number(value: Any) -> float | None: ...
+
+
+@overload
+def _number(value: Any, default: float) -> float: ...
+
+
+@overload
+def _number(value: Any, default: float | None) -> float | None: ...
 
 
 def _number(value: Any, default: float | None = None) -> float | None:
