@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from lab.config import Config, ConfigError
-from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
+from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
 from lab.hyperparameters import validate_changes
 from widgets.charts import BoundedSeries, LiveCharts
 from widgets.controls import SPECS, TABS, ControlSet, engine_range
@@ -227,6 +227,8 @@ def test_start_pause_resume_save_evaluate_and_stop_buttons(panel_factory, long_c
     panel.buttons["start"].click()
     trainer = panel.trainer
     assert trainer is not None and trainer.running and panel.buttons["start"].disabled
+    states: list[RunStateChanged] = []
+    trainer.events.subscribe(states.append, RunStateChanged)
     assert _wait_for(lambda: trainer.env_step > 100)
 
     panel.buttons["pause"].click()
@@ -234,10 +236,11 @@ def test_start_pause_resume_save_evaluate_and_stop_buttons(panel_factory, long_c
     panel.tick(force=True)
     assert panel.buttons["pause"].description == "Resume" and "paused" in panel.status.value
     frozen = trainer.env_step
-    time.sleep(0.3)
-    assert trainer.env_step == frozen
     panel.buttons["pause"].click()
     assert _wait_for(lambda: trainer.env_step > frozen)
+    # the loop announces "running" again before its next step: no step was taken while paused
+    paused, resumed = (next(e for e in reversed(states) if e.state == s) for s in ("paused", "running"))
+    assert resumed.env_step == paused.env_step == frozen
 
     panel.buttons["save"].click()
     assert _wait_for(lambda: any("checkpoint saved to" in m for m in panel.messages), tick=panel.tick)
