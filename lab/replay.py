@@ -7,6 +7,7 @@ sampled batch is gathered into reusable arrays, so the hot loop allocates nothin
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -185,7 +186,7 @@ def per_beta(start: float, end: float, progress: float) -> float:
     return start + min(1.0, max(0.0, progress)) * (end - start)
 
 
-def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+def _rng_state(rng: np.random.Generator) -> Mapping[str, Any]:
     return rng.bit_generator.state
 
 

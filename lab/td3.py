@@ -83,8 +83,9 @@ class TD3:
         self.actor_opt = _adam(self.actor.parameters(), cfg.actor_lr, cfg.weight_decay)
         self.critic_opt = _adam(self.critic.parameters(), cfg.critic_lr, cfg.weight_decay)
         self.updates = 0
-        self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
-                       (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+        self._pairs: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = [
+            (list(self.actor_target.parameters()), list(self.actor.parameters())),
+            (list(self.critic_target.parameters()), list(self.critic.parameters()))]
 
     @property
     def tau(self) -> float:

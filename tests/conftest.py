@@ -1,4 +1,8 @@
-"""Shared test set-up: headless pygame, one torch thread, tiny configs."""
+"""Shared test set-up: headless pygame, one torch thread, tiny configs, and the ``slow`` marker.
+
+``pytest -m "not slow"`` is the quick loop. Tests that need a browser or PostgreSQL are
+slow wherever they live, so those markers imply it; notebook and kernel tests mark it.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,15 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 torch.set_num_threads(1)
+
+SLOW_MARKERS = ("browser", "postgres")
+"""Markers whose tests are also ``slow``."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if any(item.get_closest_marker(name) for name in SLOW_MARKERS) and not item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -31,7 +31,7 @@ NOTEBOOK = "notebooks/02_hyperparameter_playground.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _free_port() -> int:
@@ -72,6 +72,7 @@ def jupyterlab(tmp_path):
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_PLATFORM_DIRS": "1",
            "TMPDIR": str(tmp_path)}  # the notebook's smoke runs land here, not in /tmp
     log = (tmp_path / "jupyterlab.log").open("w")
+    committed = (ROOT / NOTEBOOK).read_bytes()  # JupyterLab autosaves the notebook with outputs; put it back
     proc = subprocess.Popen([sys.executable, "-m", "lab", "lab", "--no-browser", "--port", str(port),
                              "--ip", "127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -85,6 +86,10 @@ def jupyterlab(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
+        if (ROOT / NOTEBOOK).read_bytes() != committed:
+            from lab.io import atomic_write
+
+            atomic_write(ROOT / NOTEBOOK, lambda fh: fh.write(committed))
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
 

@@ -3,6 +3,10 @@
 Each notebook runs under ``pytest --nbval-lax`` in its own process (so the plain
 ``pytest`` from the repo root, whose testpaths is tests/, still executes them), and
 outputs are not compared: the notebooks train and plot, so their outputs vary.
+
+Each notebook's source is a Jupytext percent-format ``.py`` beside it (ruff checks
+it); the ``.ipynb`` is generated with ``jupytext --update --to ipynb notebooks/NAME.py``
+(``--update`` keeps the cell ids, so diffs stay small), and a test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+SOURCES = sorted((ROOT / "notebooks").glob("*.py"))
 SMOKE_SECONDS = 60
 """What a notebook should take under LAB_SMOKE=1 on a quiet machine."""
 HARD_LIMIT = 300
@@ -26,21 +31,32 @@ HARD_LIMIT = 300
 def test_the_tutorials_are_all_there():
     names = {p.name for p in NOTEBOOKS}
     assert {"01_quickstart.ipynb", "02_hyperparameter_playground.ipynb", "03_behavior_analysis.ipynb",
-            "04_td3_explained.ipynb"} <= names
+            "04_td3_explained.ipynb", "05_sweeps.ipynb"} <= names
 
 
-def test_the_notebooks_match_their_generator(tmp_path):
-    """The committed notebooks are what notebooks/build_notebooks.py writes (edit the generator, not the JSON)."""
-    sys.path.insert(0, str(ROOT / "notebooks"))
-    try:
-        import build_notebooks
-    finally:
-        sys.path.pop(0)
-    for path in build_notebooks.build(tmp_path):
-        assert path.read_text() == (ROOT / "notebooks" / path.name).read_text(), (
-            f"{path.name} differs from its generator: run python notebooks/build_notebooks.py")
+def test_every_notebook_has_its_py_source_and_every_source_its_notebook():
+    assert {p.stem for p in SOURCES} == {p.stem for p in NOTEBOOKS}
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_each_notebook_is_in_step_with_its_py_source(source):
+    """The .py (Jupytext percent format) is the source; the .ipynb holds the same cells, a kernelspec, no outputs."""
+    import jupytext
+    import nbformat
+
+    text = jupytext.read(source)
+    notebook = nbformat.read(source.with_suffix(".ipynb"), as_version=4)
+    fix = f"edit {source.name}, then run: jupytext --update --to ipynb notebooks/{source.name}"
+    assert [(c.cell_type, c.source) for c in notebook.cells] == [(c.cell_type, c.source) for c in text.cells], (
+        f"{source.with_suffix('.ipynb').name} differs from its source in cells: {fix}")
+    assert notebook.metadata.get("kernelspec") == text.metadata.get("kernelspec"), fix
+    assert notebook.metadata["kernelspec"]["name"] == "python3"
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{source.stem}.ipynb is committed with outputs")
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(notebook, tmp_path):
     env = {**os.environ, "LAB_SMOKE": "1", "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",

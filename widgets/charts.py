@@ -114,6 +114,10 @@ class LiveCharts:
     >>> charts.figure          # display it; call charts.flush() on the widgets' thread
     """
 
+    _dirty: set[str]
+    """Which chart groups changed since the last flush."""
+    _solved_line: dict[str, Any]
+
     def __init__(self, max_points: int = 400, window: int = 50, outcome_window: int = 20,
                  success_threshold: float = 200.0, min_interval: float = 0.3, height: int = 780) -> None:
         self.max_points = max_points
@@ -191,7 +195,7 @@ class LiveCharts:
         self._raw, self._shaped, self._success = (_Rolling(self.window) for _ in range(3))
         self._recent_outcomes: deque[int] = deque(maxlen=self.outcome_window)
         self._outcome_counts = np.zeros(len(OUTCOMES), dtype=np.float64)
-        self._dirty: set[str] = set()
+        self._dirty = set()
 
     # ---- drawing (the widgets' thread) ---------------------------------------------------
     def flush(self, force: bool = False) -> bool:

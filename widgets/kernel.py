@@ -53,7 +53,7 @@ class Ticker:
     def __init__(self, fn: Callable[[], Any], interval: float) -> None:
         self._fn: Callable[[], Callable[[], Any] | None]
         if hasattr(fn, "__self__"):
-            self._fn = weakref.WeakMethod(fn)  # type: ignore[arg-type]
+            self._fn = weakref.WeakMethod(fn)
         else:
             self._fn = lambda: fn
         self.interval = interval
@@ -119,7 +119,7 @@ def watch_trainer(trainer: Any, on_stop: Callable[[str, list[Any]], None] | None
     """
     _trainers.add(trainer)
     if on_stop is not None and all(ref() != on_stop for ref in _stop_listeners):
-        _stop_listeners.append(weakref.WeakMethod(on_stop))  # type: ignore[arg-type]
+        _stop_listeners.append(weakref.WeakMethod(on_stop))
     _install()
 
 

@@ -133,7 +133,7 @@ def _row(run: RunData) -> dict[str, Any]:
     if row["outcome mix (last window)"] is None and evaluations and evaluations[-1].get("outcomes"):
         counts = evaluations[-1]["outcomes"]
         total = sum(counts.values()) or 1
-        row["outcome mix (last window)"] = "eval: " + _mix({k: v / total for k, v in counts.items()})
+        row["outcome mix (last window)"] = f"eval: {_mix({k: v / total for k, v in counts.items()})}"
     if run.problems:
         row["status"] = f"{row['status']} ({len(run.problems)} warning(s))"
     return row

@@ -152,7 +152,7 @@ def _throughput(args: argparse.Namespace) -> int:
         "training.learning_starts": 2_000, "training.precision": args.precision,
         "run.torch_threads": args.threads, "run.analyze_episodes": True,
         "noise.kind": "gaussian", "noise.sigma": 0.1})
-    figures: dict[str, float | None] = {}
+    figures: dict[str, Any] = {}
     figures["bare_updates_per_s"] = statistics.median(bench.bare_update_rate(args.hidden, args.batch_size, 2.0,
                                                                              precision=args.precision)
                                                       for _ in range(3))

@@ -1,0 +1,156 @@
+# ---
+# jupyter:
+#   jupytext:
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#       jupytext_version: 1.19.6
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Behavior analysis: why episodes end the way they do
+#
+# A return says *how well* an episode went; the behavior analyzer says *what happened*: the outcome
+# (`LANDED_SOFTLY`, `CRASHED_SPINNING`, `FLEW_OFF_LEFT`, ...) and behaviors on the way
+# (`RAPID_DESCENT`, `HORIZONTAL_OSCILLATION`, ...). This notebook looks at
+#
+# 1. how the outcome mix changes over a training run,
+# 2. trajectories of landed against crashed episodes: altitude and speed over time, and the path, and
+# 3. two agents compared on the same seeds.
+
+# %%
+import os
+import tempfile
+from pathlib import Path
+
+SMOKE = os.environ.get("LAB_SMOKE") == "1"  # the test suite sets this: every budget shrinks to seconds
+ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
+RUNS = Path(tempfile.mkdtemp(prefix="lab-smoke-")) if SMOKE else ROOT / "runs"
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the HUD off screen
+
+# %% [markdown]
+# ## 1. Outcomes over a run
+#
+# `DiagnosticsTracker` subscribes to a trainer's events and counts outcomes per window of episodes at
+# O(1) per episode. (To read a finished run instead, use
+# `lab.analysis.run_data.load_run("runs/<folder>").tracker`.)
+
+# %%
+from lab.analysis import DiagnosticsTracker
+from lab.presets import preset
+from lab.trainer import Trainer
+
+config = preset("tiny" if SMOKE else "fast").with_overrides({
+    "run.out_dir": str(RUNS),
+    "run.total_steps": 1_500 if SMOKE else 60_000,
+    "run.eval_every": 0,
+})
+trainer = Trainer(config, name="behavior")
+tracker = DiagnosticsTracker(window=5 if SMOKE else 25)
+trainer.events.subscribe(tracker)
+trainer.fit()
+trainer.close()
+print(tracker.episodes, "episodes; most common outcome in the last window:", tracker.most_common_outcome())
+
+# %%
+import plotly.graph_objects as go
+
+from widgets.charts import OUTCOME_COLORS
+
+stats = tracker.behavior_statistics()
+steps = [w["env_step"] for w in stats["windows"]]
+fig = go.Figure()
+for outcome in stats["outcome_totals"]:
+    shares = [100 * w["outcomes"].get(outcome, 0.0) for w in stats["windows"]]
+    fig.add_scatter(x=steps, y=shares, name=outcome, stackgroup="one", line={"width": 0.5},
+                    fillcolor=OUTCOME_COLORS.get(outcome), marker={"color": OUTCOME_COLORS.get(outcome)})
+fig.update_layout(title="Outcome mix per window of episodes", xaxis_title="env step",
+                  yaxis_title="% of episodes", height=380, template="plotly_white")
+fig
+
+# %% [markdown]
+# ## 2. Landed against crashed: trajectories
+#
+# We fly the pretrained agent (mostly landings) and a random pilot (mostly crashes) on the same seeds,
+# keep every step, and plot altitude and speed against time, and the path in x-y. Units come from the
+# env's scaling, documented in `lab.analysis.thresholds`: x·10 m, y·6.67 m, vx·5 m/s, vy·7.5 m/s.
+
+# %%
+from lab.policy import load_policy
+
+pilot = load_policy()  # the pretrained TD3 agent, assets/pretrained_policy.pt
+
+# %%
+import numpy as np
+
+from lab.evaluation import evaluate
+from lab.policy import random_policy
+
+SEEDS = 2 if SMOKE else 6
+flights = {
+    "pretrained": evaluate(pilot, episodes=SEEDS, seed=20_000, keep_trajectories=True),
+    "random": evaluate(random_policy(seed=1), episodes=SEEDS, seed=20_000, keep_trajectories=True),
+}
+episodes = [(name, traj, report) for name, result in flights.items()
+            for traj, report in zip(result.trajectories, result.reports)]
+for name, result in flights.items():
+    print(f"{name:>10}: mean return {result.mean_return:7.1f} · outcomes {result.outcomes}")
+
+# %%
+from plotly.subplots import make_subplots
+
+DT = 1 / 50  # seconds per env step
+fig = make_subplots(rows=1, cols=3, subplot_titles=("altitude above the pad (m)", "speed (m/s)", "path (m)"))
+for name, traj, report in episodes:
+    obs = traj.observations[1:]  # the states after each step
+    t = np.arange(1, len(obs) + 1) * DT
+    x, y = obs[:, 0] * 10, obs[:, 1] * 20 / 3
+    speed = np.hypot(obs[:, 2] * 5, obs[:, 3] * 7.5)
+    landed = report.outcome.landed
+    style = {"color": "#1a7f37" if landed else "#cf222e", "width": 1.5 if landed else 1}
+    label = f"{name}: {report.outcome.value}"
+    fig.add_scatter(x=t, y=y, line=style, name=label, legendgroup=label, row=1, col=1)
+    fig.add_scatter(x=t, y=speed, line=style, name=label, legendgroup=label, showlegend=False, row=1, col=2)
+    fig.add_scatter(x=x, y=y, line=style, name=label, legendgroup=label, showlegend=False, row=1, col=3)
+fig.add_vrect(x0=-2, x1=2, fillcolor="#d0d7de", opacity=0.4, line_width=0, row=1, col=3)  # the pad
+fig.update_xaxes(title_text="s", row=1, col=1)
+fig.update_xaxes(title_text="s", row=1, col=2)
+fig.update_xaxes(title_text="m right of the pad", row=1, col=3)
+fig.update_layout(height=380, template="plotly_white", title="green: landed · red: crashed or flew off")
+fig
+
+# %% [markdown]
+# Landings slow down *before* the ground: speed falls to about 1 m/s over the last metres.
+# Crashes keep their speed (or gain it) all the way down, and their paths wander off the pad.
+#
+# ## 3. Two agents on the same seeds
+#
+# Same seeds mean the same terrain and the same initial push, so differences come from the pilots.
+# Here: the pretrained agent against the agent trained in section 1 (swap in any `load_policy(path)`).
+
+# %%
+from lab.policy import load_policy
+
+trained = load_policy(trainer.policy_path)
+N = 3 if SMOKE else 20
+agents = {"pretrained": pilot, "trained above": trained}
+results = {name: evaluate(policy, episodes=N, seed=30_000) for name, policy in agents.items()}
+
+fig = make_subplots(rows=1, cols=2, subplot_titles=("return per seed", "outcome mix"))
+for name, result in results.items():
+    fig.add_scatter(x=result.seeds, y=result.returns, mode="markers+lines", name=name, row=1, col=1)
+    fig.add_bar(x=list(result.outcomes), y=list(result.outcomes.values()), name=name, showlegend=False, row=1, col=2)
+fig.add_hline(y=200, line_dash="dash", line_color="#2da44e", row=1, col=1)
+fig.update_layout(height=380, template="plotly_white", barmode="group")
+for name, result in results.items():
+    touchdowns = [r.touchdown_speed for r in result.reports if r.touchdown_speed is not None]
+    fuel = np.mean([r.fuel_used for r in result.reports])
+    speed = f"{np.mean(touchdowns):.2f} m/s" if touchdowns else "no touchdowns"
+    print(f"{name:>14}: mean {result.mean_return:7.1f} · success {100 * result.success_rate:3.0f}% · "
+          f"touchdown speed {speed} · fuel {fuel:.1f}")
+fig

@@ -1,0 +1,225 @@
+"""The training panel's model, driven with a real tiny-preset trainer and no frontend.
+
+``widgets.panel_model.PanelModel`` holds what the panel knows (next run's config, what
+waits for a restart, the trainer's lifecycle, jobs, errors); these tests never build a
+widget. Waits poll for the state they need.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+import lab.events
+import widgets.panel_model as panel_model
+from lab.config import Config, ConfigError
+from widgets.panel_model import READOUT_NAMES, PanelModel
+
+
+def _wait_for(predicate, timeout=60.0, poll=None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if poll is not None:
+            poll()
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+@pytest.fixture
+def long_config(tiny_config):
+    """Tiny networks and short episodes, with a budget the tests stop long before."""
+    return tiny_config.with_overrides({"run.total_steps": 10_000_000, "training.learning_starts": 50})
+
+
+@pytest.fixture
+def models():
+    made: list[PanelModel] = []
+
+    def make(source, **kwargs):
+        made.append(PanelModel(source, **kwargs))
+        return made[-1]
+
+    yield make
+    for model in made:
+        model.close()
+
+
+@dataclass(frozen=True)
+class _RefusedStandIn:
+    """The engine's ``HyperparametersRefused`` interface, for worktrees where it has not landed yet."""
+
+    env_step: int
+    changes: dict[str, Any]
+    reason: str
+
+
+def test_a_preset_model_starts_idle_with_the_presets_values(models):
+    model = models("tiny")
+    assert model.name == "tiny" and model.trainer is None and not model.running
+    assert model.config == model.base_config
+    head, values = model.readout()
+    assert head == "next run will use" and set(values) == set(READOUT_NAMES)
+    assert values["sigma"] == model.config.noise.sigma and values["noise_scale"] == model.config.noise.scale_start
+    assert model.restart_diff() == [] and model.needs_new_trainer()
+    with pytest.raises(RuntimeError, match="press Start first"):
+        model.save_checkpoint()
+
+
+def test_settings_before_start_reach_the_new_trainer(models, long_config):
+    model = models(long_config)
+    model.apply("noise.sigma", 0.45)
+    model.apply("network.actor_hidden", [64, 64])
+    model.apply("noise_scale", 0.25)
+    assert model.readout()[1]["noise_scale"] == 0.25 and model.readout()[1]["sigma"] == 0.45
+    trainer = model.start()
+    assert trainer.config.noise.sigma == 0.45 and trainer.config.network.actor_hidden == (64, 64)
+    assert trainer.hyperparameters()["noise_scale"] == pytest.approx(0.25)
+    assert model.readout()[0] == "trainer now uses"
+    model.stop(wait=True)
+    assert trainer.state == "stopped" and trainer.checkpoint_path.exists()
+
+
+def test_bad_values_are_refused_with_the_field_and_leave_the_config_alone(models, long_config):
+    model = models(long_config)
+    with pytest.raises(ConfigError, match=r"noise.sigma=9.0 is invalid: allowed"):
+        model.apply("noise.sigma", 9.0)
+    with pytest.raises(ConfigError, match=r"noise_scale=20.0 is invalid: allowed a number in \[0.0, 10.0\]"):
+        model.apply("noise_scale", 20.0)
+    with pytest.raises(ConfigError, match="unknown field 'nope'"):
+        model.apply("noise.nope", 1)
+    assert model.config == long_config and model.schedule_overrides == {}
+
+
+def test_live_changes_reach_the_running_trainer_and_restart_settings_wait(models, long_config):
+    model = models(long_config)
+    first = model.start()
+    assert _wait_for(lambda: first.agent.updates > 5)
+    model.apply("noise.sigma", 0.4)
+    model.apply("training.actor_lr", 3e-4)
+    model.apply("network.layer_norm", True)
+    assert _wait_for(lambda: first.hyperparameters()["sigma"] == pytest.approx(0.4)
+                     and first.hyperparameters()["actor_lr"] == pytest.approx(3e-4))
+    assert model.restart_diff() == ["network.layer_norm"] and model.needs_new_trainer()
+    assert first.config.network.layer_norm is False
+    model.stop(wait=True)
+    second = model.start()
+    assert second is not first and second.run_dir != first.run_dir
+    assert second.config.network.layer_norm is True and second.config.noise.sigma == pytest.approx(0.4)
+    assert model.restart_diff() == []
+    model.stop(wait=True)
+
+
+def test_pause_resume_and_stop_follow_the_trainer(models, long_config):
+    model = models(long_config)
+    trainer = model.start()
+    assert model.start() is trainer  # already running: no second run
+    model.toggle_pause()
+    assert model.paused and _wait_for(lambda: trainer.state == "paused")
+    model.toggle_pause()
+    assert not model.paused and _wait_for(lambda: trainer.state == "running")
+    model.stop()
+    assert _wait_for(lambda: not trainer.running)
+    model.poll()
+    assert trainer.state == "stopped" and model.status.state == "stopped"
+    assert model.start() is trainer  # a stopped run with unchanged settings carries on
+    model.stop(wait=True)
+
+
+def test_reset_to_base_undoes_live_changes_in_the_trainer(models, long_config):
+    model = models(long_config)
+    trainer = model.start()
+    model.apply("noise.sigma", 0.6)
+    model.apply("per_beta", 0.9)
+    assert _wait_for(lambda: trainer.hyperparameters()["sigma"] == pytest.approx(0.6))
+    model.reset_to_base()
+    assert model.config == long_config and model.schedule_overrides == {}
+    assert _wait_for(lambda: trainer.hyperparameters()["sigma"] == pytest.approx(long_config.noise.sigma)
+                     and trainer.hyperparameters()["per_beta"] == pytest.approx(long_config.training.per_beta_start))
+    model.stop(wait=True)
+
+
+def test_export_writes_a_config_that_loads_back(models, tiny_config, tmp_path):
+    model = models(tiny_config)
+    model.apply("noise.sigma", 0.7)
+    model.apply("noise_scale", 0.5)
+    path = model.export_config(tmp_path / "out" / "mine.yaml")
+    assert Config.load(path) == model.config and model.config.noise.sigma == 0.7
+    assert path.read_text().startswith("# pinned in the panel (not config fields): noise_scale=0.5")
+    assert list(path.parent.iterdir()) == [path]  # written through a temp file, nothing left over
+    default = model.export_config()
+    assert default.parent == tmp_path / "runs" and default.name.startswith("panel-config-")
+
+
+def test_save_and_evaluate_jobs_report_through_poll(models, long_config):
+    model = models(long_config)
+    trainer = model.start()
+    model.save_checkpoint()
+    model.evaluate_now(episodes=1)
+    assert {"save", "evaluate"} <= model.busy
+    assert _wait_for(lambda: not model.busy, poll=model.poll)
+    assert any(m.startswith("checkpoint saved to") for m in model.messages)
+    assert any(m.startswith("evaluation: mean return") for m in model.messages)
+    assert trainer.checkpoint_path.exists() and model.errors == []
+
+    def fail():
+        raise OSError("disk full")
+
+    model.run_job("save", fail)
+    assert _wait_for(lambda: not model.busy, poll=model.poll)
+    assert model.errors == ["save failed: OSError: disk full"]
+    model.stop(wait=True)
+
+
+def test_a_failed_run_becomes_an_error(models, long_config, tmp_path):
+    from lab.trainer import Trainer
+
+    trainer = Trainer(long_config, run_dir=tmp_path / "run")
+
+    def explode(*_, **__):
+        raise RuntimeError("simulated learner crash")
+
+    trainer.agent.update = explode
+    model = models(trainer)
+    assert model.name == trainer.name and model.start() is trainer
+    assert _wait_for(lambda: not trainer.running)
+    model.poll()
+    assert trainer.state == "failed" and model.needs_new_trainer()
+    assert any("training failed" in e and "simulated learner crash" in e for e in model.errors)
+
+
+def test_a_change_the_training_loop_refuses_is_shown_and_the_model_follows_the_trainer(models, long_config,
+                                                                                       monkeypatch):
+    refused = getattr(lab.events, "HyperparametersRefused", None) or _RefusedStandIn
+    monkeypatch.setattr(panel_model, "REFUSED_EVENT", refused)
+    model = models(long_config)
+    trainer = model.start()
+    model.pause()
+    assert _wait_for(lambda: trainer.state == "paused")
+    # what the panel believes after a slider move the engine then refused between steps
+    model.config = model.config.with_overrides({"noise.sigma": 0.9})
+    model.schedule_overrides["noise_scale"] = 2.0
+    reason = "noise.sigma=0.9 is invalid: allowed at most 0.5 during this run"
+    trainer.events.publish(refused(env_step=trainer.env_step, changes={"sigma": 0.9, "noise_scale": 2.0},
+                                   reason=reason))
+    assert model.poll() is True  # the config was corrected: the view re-syncs its controls
+    assert model.errors == [f"refused at step {trainer.env_step:,}: sigma=0.9, noise_scale=2.0: {reason}"]
+    assert model.config.noise.sigma == pytest.approx(long_config.noise.sigma)
+    assert model.schedule_overrides["noise_scale"] == pytest.approx(trainer.hyperparameters()["noise_scale"])
+    assert model.poll() is False
+    model.stop(wait=True)
+
+
+def test_without_the_refusal_event_the_model_shows_the_buses_error_text(models, long_config, monkeypatch):
+    monkeypatch.setattr(panel_model, "REFUSED_EVENT", None)  # an engine that reports refusals only as text
+    model = models(long_config)
+    trainer = model.start()
+    trainer.events.errors.append("training.tau=2.0 is invalid: allowed a number in (0.0, 1.0]")
+    model.poll()
+    model.poll()
+    assert model.errors == ["training.tau=2.0 is invalid: allowed a number in (0.0, 1.0]"]
+    model.stop(wait=True)

@@ -1,0 +1,381 @@
+"""What the training panel knows and does, with no widgets: ``PanelModel``.
+
+The panel's state lives here: the config the next run will use (the starting config
+plus every change made in the panel), which of those changes wait for a new run, the
+trainer it drives and its lifecycle, background jobs (save, evaluate) and the errors
+and messages a person should see. ``widgets.panel.TrainingPanel`` draws it; tests
+drive it directly with a real trainer and no frontend.
+
+Settings are named by their config key: a dotted config field (``noise.sigma``) or a
+schedule override (``noise_scale``, ``per_beta``), the names the engine validates.
+
+Threads: trainer events arrive on the training thread and only append to deques;
+``poll`` (called by the view on the kernel's thread) turns finished jobs and refused
+live changes into messages, errors and config corrections.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import lab.events
+from lab.config import Config, ConfigError
+from lab.evaluation import EvaluationResult
+from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES, validate_changes
+from lab.io import atomic_write_text
+from lab.presets import preset, preset_names
+from lab.trainer import Trainer
+from widgets.kernel import watch_trainer
+from widgets.status import RunStatus
+
+READOUT_NAMES: tuple[str, ...] = tuple(name for name in LIVE_NAMES if not name.startswith("shaping_"))
+"""The live hyperparameters the readout lists (the shaping bonuses have their own tab)."""
+LIVE_KEYS: dict[str, str] = {field: name for name, field in LIVE_CONFIG_FIELDS.items()}
+"""Dotted config field -> live name, for the fields that change while a run trains."""
+SCHEDULE_STARTS: dict[str, str] = {"noise_scale": "noise.scale_start", "per_beta": "training.per_beta_start"}
+"""Where each schedule override's starting value lives in the config."""
+REFUSED_EVENT: type | None = getattr(lab.events, "HyperparametersRefused", None)
+"""The engine's event for a live change it refused; until it exists the panel reads ``events.errors``."""
+
+
+class RunWatcher(Protocol):
+    """Something that follows each run the panel starts (the view's charts)."""
+
+    def attach(self, trainer: Any) -> Callable[[], None]: ...
+
+    def reset(self) -> None: ...
+
+
+def config_value(config: Config, key: str) -> Any:
+    """A setting's value in a config; a schedule override reads its schedule's starting value."""
+    section, name = SCHEDULE_STARTS.get(key, key).split(".")
+    return getattr(getattr(config, section), name)
+
+
+def as_config(source: str | Path | Config) -> Config:
+    """A Config from a preset name, a config file or a Config."""
+    if isinstance(source, Config):
+        return source
+    if isinstance(source, str) and source in preset_names():
+        return preset(source)
+    return Config.load(source)
+
+
+class PanelModel:
+    """The state behind one training panel: next run's config, the trainer, jobs, messages."""
+
+    def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
+                 name: str | None = None, watchers: Iterable[RunWatcher] = ()) -> None:
+        self.trainer: Trainer | None = None
+        self._owns_trainer = False
+        if isinstance(source, Trainer):
+            self.trainer = source
+            base = source.config
+            self.name = name or source.name
+        else:
+            base = as_config(source)
+            self.name = name or (source if isinstance(source, str) and source in preset_names() else "panel")
+        self.base_config: Config = base
+        self.config: Config = base
+        """What the next run will use: the base config plus every change made in the panel."""
+        self.schedule_overrides: dict[str, float] = {}
+        """Schedule overrides pinned in the panel (not config fields); they go to every new trainer."""
+        self.status = RunStatus()
+        self.watchers = list(watchers)
+        self.stop_reason: str | None = None
+        self.last_job: tuple[str, Any] | None = None
+        self.paused = False
+        self.busy: set[str] = set()
+        self._run_dir = Path(run_dir) if run_dir else None
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._jobs: deque[tuple[str, Any, BaseException | None]] = deque()
+        self._refused: deque[Any] = deque()
+        self._bus_errors_seen = 0
+        self._messages: deque[str] = deque(maxlen=2)
+        self._errors: deque[str] = deque(maxlen=4)
+        if self.trainer is not None:
+            self._attach(self.trainer)
+
+    def add_watcher(self, watcher: RunWatcher) -> None:
+        """Follow this run (if there is one) and every later one."""
+        self.watchers.append(watcher)
+        if self.trainer is not None:
+            self._unsubscribe.append(watcher.attach(self.trainer))
+
+    # ==== what a person sees ===================================================================
+    @property
+    def errors(self) -> list[str]:
+        """Errors to show: refused values, failed actions, a failed run."""
+        return list(self._errors)
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self._messages)
+
+    def error(self, text: str) -> None:
+        self._errors.append(text)
+
+    def say(self, text: str) -> None:
+        self._messages.append(text)
+
+    @property
+    def running(self) -> bool:
+        return self.trainer is not None and self.trainer.running
+
+    def readout(self) -> tuple[str, dict[str, Any]]:
+        """A heading and the live hyperparameters: the trainer's now, or what the next run will use."""
+        if self.trainer is not None:
+            values = self.trainer.hyperparameters()
+            return "trainer now uses", {n: values.get(n) for n in READOUT_NAMES}
+        values = {name: config_value(self.config, LIVE_CONFIG_FIELDS.get(name, name)) for name in READOUT_NAMES}
+        values.update({n: v for n, v in self.schedule_overrides.items() if n in values})
+        return "next run will use", values
+
+    def restart_diff(self) -> list[str]:
+        """Config fields that differ between the panel and the trainer and need a new run."""
+        if self.trainer is None:
+            return []
+        mine, theirs = self.config.to_dict(), self.trainer.config.to_dict()
+        return [f"{section}.{k}" for section, values in mine.items() for k, v in values.items()
+                if f"{section}.{k}" not in LIVE_KEYS and theirs[section].get(k) != v]
+
+    # ==== changing settings ====================================================================
+    def apply(self, key: str, value: Any) -> None:
+        """Change one setting for the next run, and for the running trainer when it is live.
+
+        ``key`` is a dotted config field or a schedule override. Raises ConfigError (naming
+        the field, the value and what is allowed) when the engine refuses the value.
+        """
+        if key in SCHEDULE_OVERRIDES:
+            validate_changes(self.config, {key: value})
+            if self.trainer is not None:
+                self.trainer.update_hyperparameters(**{key: value})
+            self.schedule_overrides[key] = float(value)
+            return
+        new_config = self.config.with_overrides({key: value})
+        if key in LIVE_KEYS and self.trainer is not None:
+            self.trainer.update_hyperparameters(**{LIVE_KEYS[key]: value})
+        self.config = new_config
+
+    def reset_to_base(self) -> None:
+        """Every setting back to the starting config; live values also go to the running trainer."""
+        base = self.base_config
+        if self.trainer is not None:
+            current = self.trainer.hyperparameters()
+            live = {name: config_value(base, field) for name, field in LIVE_CONFIG_FIELDS.items()
+                    if current.get(name) != config_value(base, field)}
+            live.update({name: config_value(base, name) for name in self.schedule_overrides})
+            if live:
+                self.trainer.update_hyperparameters(**live)
+        self.config = base
+        self.schedule_overrides.clear()
+        self.say("controls reset to the starting config")
+
+    def export_text(self) -> str:
+        """The panel's config as YAML, with pinned schedule overrides noted at the top."""
+        text = self.config.to_yaml()
+        if self.schedule_overrides:
+            pins = ", ".join(f"{k}={v:g}" for k, v in self.schedule_overrides.items())
+            text = f"# pinned in the panel (not config fields): {pins}\n" + text
+        return text
+
+    def export_config(self, path: str | Path | None = None) -> Path:
+        """Write the panel's config as YAML (atomically); a stamped file in the run folder by default."""
+        if path is None:
+            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+            path = Path(self.config.run.out_dir) / f"{self.name}-config-{stamp}.yaml"
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, self.export_text())
+        self.say(f"config written to {path}")
+        return path
+
+    # ==== the run ==============================================================================
+    def start(self) -> Trainer:
+        """Train in the background; a new run when there is none, it ended, or a restart setting changed."""
+        if self.trainer is not None and self.trainer.running:
+            return self.trainer
+        if self.needs_new_trainer():
+            self._new_trainer()
+        trainer = self.require_trainer("start")
+        self._errors.clear()
+        self.stop_reason = None
+        self.paused = False
+        trainer.start()
+        self.say(f"training in {trainer.run_dir}")
+        return trainer
+
+    def pause(self) -> None:
+        if self.trainer is not None and self.trainer.running:
+            self.trainer.pause()
+            self.paused = True
+
+    def resume(self) -> None:
+        if self.trainer is not None and self.trainer.running:
+            self.trainer.resume()
+            self.paused = False
+
+    def toggle_pause(self) -> None:
+        if not self.running:
+            return
+        if self.paused:
+            self.resume()
+        else:
+            self.pause()
+
+    def stop(self, wait: bool = False) -> Path | None:
+        """Stop training; the loop writes a checkpoint first. Does not block unless wait is true."""
+        if self.trainer is None or not self.trainer.running:
+            return None
+        path = self.trainer.stop(wait=wait)
+        self.say(f"stopped; checkpoint {path}" if wait else "stopping: a checkpoint is being written")
+        return path
+
+    def save_checkpoint(self) -> None:
+        """Write a checkpoint between steps, from a helper thread; ``poll`` reports the path."""
+        trainer = self.require_trainer("save a checkpoint")
+        self.run_job("save", trainer.save_checkpoint)
+
+    def evaluate_now(self, episodes: int | None = None) -> None:
+        """Evaluate the current policy between steps, from a helper thread; ``poll`` reports the result."""
+        trainer = self.require_trainer("evaluate")
+        self.run_job("evaluate", lambda: trainer.evaluate_now(episodes))
+
+    def needs_new_trainer(self) -> bool:
+        t = self.trainer
+        if t is None:
+            return True
+        return t.state == "failed" or t.env_step >= t.config.run.total_steps or bool(self.restart_diff())
+
+    def require_trainer(self, what: str) -> Trainer:
+        if self.trainer is None:
+            raise RuntimeError(f"nothing to {what} yet: press Start first")
+        return self.trainer
+
+    def close(self) -> None:
+        """Stop training (with a checkpoint) and let go of the trainer."""
+        if self.trainer is not None:
+            if self.trainer.running:
+                self.trainer.stop(wait=True)
+            self._detach()
+            if self._owns_trainer:
+                self.trainer.close()
+
+    def _new_trainer(self) -> None:
+        old = self.trainer
+        if old is not None:
+            self._detach()
+            if self._owns_trainer:
+                old.close()
+        for watcher in self.watchers:
+            watcher.reset()
+        self.status.reset()
+        run_dir, self._run_dir = self._run_dir, None  # a second run gets its own folder
+        trainer = Trainer(self.config, run_dir=run_dir, name=self.name)
+        if self.schedule_overrides:
+            trainer.update_hyperparameters(**self.schedule_overrides)
+        self.trainer, self._owns_trainer = trainer, True
+        self._attach(trainer)
+
+    def _attach(self, trainer: Trainer) -> None:
+        self.status.state = trainer.state
+        self._bus_errors_seen = 0
+        self._unsubscribe = [watcher.attach(trainer) for watcher in self.watchers]
+        self._unsubscribe.append(trainer.events.subscribe(self.status))
+        if REFUSED_EVENT is not None:
+            self._unsubscribe.append(trainer.events.subscribe(self._refused.append, REFUSED_EVENT))
+        watch_trainer(trainer, self._on_kernel_stop)
+
+    def _detach(self) -> None:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+
+    def _on_kernel_stop(self, reason: str, stopped: list[Any]) -> None:
+        if any(t is self.trainer for t in stopped):
+            self.stop_reason = reason
+            self.say(f"training stopped because {reason}; a checkpoint is being written")
+
+    # ==== background jobs and what the training thread reported ==================================
+    def run_job(self, kind: str, fn: Callable[[], Any]) -> None:
+        """Run ``fn`` in a helper thread so no button blocks the kernel; one job of a kind at a time."""
+        if kind in self.busy:
+            return
+        self.busy.add(kind)
+        self.say(f"{kind}: working…")
+
+        def work() -> None:
+            try:
+                self._jobs.append((kind, fn(), None))
+            except BaseException as exc:  # noqa: BLE001 - shown in the panel, not lost in the thread
+                self._jobs.append((kind, None, exc))
+
+        threading.Thread(target=work, name=f"lab-panel-{kind}", daemon=True).start()
+
+    def poll(self) -> bool:
+        """Take in finished jobs, refused live changes and a failed run; True when ``config`` was corrected."""
+        while self._jobs:
+            kind, result, exc = self._jobs.popleft()
+            self.busy.discard(kind)
+            if exc is not None:
+                self.error(f"{kind} failed: {type(exc).__name__}: {exc}")
+            elif kind == "save":
+                self.say(f"checkpoint saved to {result}")
+            elif kind == "evaluate":
+                self.say(_evaluation_text(result))
+            self.last_job = (kind, result)
+        corrected = self._take_refusals()
+        if self.status.error and not any(self.status.error in e for e in self._errors):
+            self.error(f"training failed: {self.status.error}")
+        return corrected
+
+    def _take_refusals(self) -> bool:
+        """Show each live change the training loop refused, and put the panel back on the trainer's values."""
+        trainer = self.trainer
+        if trainer is None:
+            return False
+        if REFUSED_EVENT is None:  # the engine reports refusals only as text in events.errors
+            bus_errors = trainer.events.errors
+            for text in bus_errors[self._bus_errors_seen:]:
+                self.error(text)
+            self._bus_errors_seen = len(bus_errors)
+            return False
+        names: set[str] = set()
+        while self._refused:
+            event = self._refused.popleft()
+            changes = ", ".join(f"{k}={v!r}" for k, v in event.changes.items())
+            self.error(f"refused at step {event.env_step:,}: {changes}: {event.reason}")
+            names.update(event.changes)
+        return self._follow_trainer(names, trainer)
+
+    def _follow_trainer(self, names: set[str], trainer: Trainer) -> bool:
+        """Set the named live settings to the trainer's current values; True if any changed."""
+        if not names:
+            return False
+        current = trainer.hyperparameters()
+        changed = False
+        for name in names & set(LIVE_NAMES):
+            if name in SCHEDULE_OVERRIDES:
+                if name in self.schedule_overrides and self.schedule_overrides[name] != current[name]:
+                    self.schedule_overrides[name] = float(current[name])
+                    changed = True
+                continue
+            field = LIVE_CONFIG_FIELDS[name]
+            if config_value(self.config, field) != current[name]:
+                try:
+                    self.config = self.config.with_overrides({field: current[name]})
+                    changed = True
+                except ConfigError as exc:  # the next run's other settings no longer fit it
+                    self.error(str(exc))
+        return changed
+
+
+def _evaluation_text(result: EvaluationResult) -> str:
+    mix = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items(), key=lambda kv: -kv[1]))
+    return (f"evaluation: mean return {result.mean_return:.1f} ± {result.std_return:.1f}, "
+            f"success {100 * result.success_rate:.0f}%" + (f" ({mix})" if mix else ""))
