@@ -85,10 +85,11 @@ def time_to_solve_seeds(config: Config, seeds: list[int], max_steps: int, max_se
     if parallel > 1 and config.run.torch_threads != 1:
         raise ValueError(f"run.torch_threads={config.run.torch_threads} cannot be used with parallel seeds: "
                          "each parallel seed trains on one torch thread (allowed: run.torch_threads=1)")
-    jobs = [{"config": config.to_dict(), "seed": seed,
-             "kwargs": {"max_steps": max_steps, "max_seconds": max_seconds, "eval_every": eval_every,
-                        "eval_episodes": eval_episodes, "threshold": threshold,
-                        "out_dir": None if out is None else f"{out}/seed{seed}"}} for seed in seeds]
+    jobs: list[dict[str, Any]] = [
+        {"config": config.to_dict(), "seed": seed,
+         "kwargs": {"max_steps": max_steps, "max_seconds": max_seconds, "eval_every": eval_every,
+                    "eval_episodes": eval_episodes, "threshold": threshold,
+                    "out_dir": None if out is None else f"{out}/seed{seed}"}} for seed in seeds]
     done: dict[int, SolveResult] = {}
     if parallel == 1 or len(seeds) == 1:
         for job in jobs:

@@ -57,7 +57,7 @@ def stratified_bootstrap_ci(strata: Sequence[Sequence[float]], confidence: float
 
     def pooled_iqm(*groups: np.ndarray, axis: int = -1) -> np.ndarray:
         shape = groups[0].shape[:-1] + (len(fixed),)
-        return iqm(np.concatenate([*groups, np.broadcast_to(fixed, shape)], axis=-1), axis=-1)
+        return np.asarray(iqm(np.concatenate([*groups, np.broadcast_to(fixed, shape)], axis=-1), axis=-1))
 
     result = scipy_stats.bootstrap(tuple(resampled), pooled_iqm, n_resamples=resamples, vectorized=True,
                                    confidence_level=confidence, method="percentile",

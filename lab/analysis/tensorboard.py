@@ -77,8 +77,9 @@ class TensorBoardLogger:
 
         metrics = self.final_metrics()
         experiment, start, end = hparams(self.hparams, metrics)
+        file_writer = self.writer._get_file_writer()
         for summary in (experiment, start, end):
-            self.writer.file_writer.add_summary(summary)
+            file_writer.add_summary(summary)
         step = int(metrics.get("hparams/env_steps", 0))
         for tag, value in metrics.items():
             self.writer.add_scalar(tag, value, step)
@@ -166,7 +167,7 @@ class TensorBoardLogger:
         image = Summary.Image(height=height, width=width, colorspace=3,
                               encoded_image_string=Path(e.path).read_bytes())
         step = int(e.env_step)
-        self.writer.file_writer.add_summary(Summary(value=[Summary.Value(tag="eval/clip", image=image)]), step)
+        self.writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag="eval/clip", image=image)]), step)
         self.writer.add_text("eval/clip_caption", str(e.caption), step)
 
 
