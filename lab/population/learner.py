@@ -60,7 +60,8 @@ class PopulationTD3:
         self.critic = StackedTwinCritic(critics)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
         self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.values = {name: torch.tensor([float(getattr(c, name)) for c in configs]) for name in HYPERPARAMETERS}
+        self.values = {name: torch.tensor([float(getattr(c, name)) for c in configs], dtype=torch.float64)
+                       for name in HYPERPARAMETERS}
         self.actor_opt = StackedAdam(list(self.actor.parameters()), self.values["actor_lr"],
                                      weight_decay=self.values["weight_decay"])
         self.critic_opt = StackedAdam(list(self.critic.parameters()), self.values["critic_lr"],
@@ -142,14 +143,14 @@ class PopulationTD3:
         for k, g in enumerate(self.generators):
             if mask is None or bool(mask[k]):
                 torch.randn(action.shape[1:], generator=g, out=noise[k])
-        std = agent_view(self.values["target_policy_noise"], noise)
-        clip = agent_view(self.values["target_noise_clip"], noise)
+        std = agent_view(self.values["target_policy_noise"].float(), noise)
+        clip = agent_view(self.values["target_noise_clip"].float(), noise)
         noise = torch.maximum(torch.minimum(noise * std, clip), -clip)
         return (action + noise).clamp_(-1.0, 1.0)
 
     def _clip(self, grads: list[torch.Tensor]) -> None:
         """Clip each agent's global gradient norm to its grad_clip (0 leaves it alone), as clip_grad_norm_ does."""
-        limit = self.values["grad_clip"]
+        limit = self.values["grad_clip"].float()
         if not bool((limit > 0).any()):
             return
         norms = torch.stack([g.flatten(1).square().sum(dim=1) for g in grads]).sum(dim=0).sqrt()
@@ -159,7 +160,7 @@ class PopulationTD3:
     @torch.no_grad()
     def soft_update(self, mask: torch.Tensor | None = None) -> None:
         """Polyak averaging with each agent's tau; masked-out agents keep their targets."""
-        tau = self.values["tau"] if mask is None else self.values["tau"] * mask
+        tau = (self.values["tau"] if mask is None else self.values["tau"] * mask).float()
         for target, online in self._pairs:
             torch._foreach_lerp_(target, online, [agent_view(tau, p) for p in target])
 

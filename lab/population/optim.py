@@ -42,7 +42,8 @@ class StackedAdam:
         step_size = (self.lr.double() / correction1 * live).float()
         correction2_sqrt = correction2_sqrt.float()
         if bool((self.weight_decay > 0).any()):
-            grads = torch._foreach_add(grads, torch._foreach_mul(self.params, self._views(self.weight_decay)))
+            decay = self._views(self.weight_decay.float())
+            grads = torch._foreach_add(grads, torch._foreach_mul(self.params, decay))
         if mask is None:
             torch._foreach_lerp_(self.exp_avg, grads, 1.0 - self.beta1)
             squares = torch._foreach_mul(grads, grads)

@@ -98,9 +98,11 @@ class Population:
         self.agents = len(self.configs)
         self.num_envs = first.env.num_envs
         self.overlap = overlap
+        self.log_to_disk = log_to_disk
         self.events = EventBus()
         self.run_dir = Path(run_dir) if run_dir else _new_run_dir(first.run.out_dir, f"{self.name}-x{self.agents}")
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        if log_to_disk:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
         self.envs = make_population_envs(first.env, self.agents * self.num_envs, worker=overlap)
         self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
         self.act_dim = int(np.prod(self.envs.single_action_space.shape))
@@ -485,7 +487,7 @@ class Population:
         self.epoch += 1
         self._fresh_episodes()
         self._boundary_step = self._total_steps()
-        return self.save_checkpoint()
+        return self.save_checkpoint() if self.log_to_disk else self.checkpoint_path
 
     def save_checkpoint(self, path: str | Path | None = None) -> Path:
         """Write population.pt (every agent's learner, optimizer, counters, random streams) and each policy.pt."""
@@ -512,6 +514,7 @@ class Population:
                                 {"env_step": m.env_step, "agent": m.index, "seed": m.seed})
                     atomic_write_json(m.run_dir / "summary.json", {**m.summary(self.train_seconds),
                                                                    "state": self.state})
+            self.run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(self.run_dir / "summary.json", self.summary())
         for m in self.members:
             self._publish(m, CheckpointSaved(env_step=m.env_step, path=str(path)))
@@ -554,18 +557,19 @@ class Population:
     def _finish(self, state: str, error: str | None = None) -> None:
         self.state = state
         try:
-            if self._boundary_step != self._total_steps():
+            if self.log_to_disk and self._boundary_step != self._total_steps():
                 self.epoch += 1
                 self.save_checkpoint()
         except Exception as exc:  # noqa: BLE001 - report the original failure, not this one
             error = f"{error or ''} (checkpoint failed: {exc})".strip()
-        self._set_state(state, error=error, checkpoint=str(self.checkpoint_path))
+        self._set_state(state, error=error, checkpoint=str(self.checkpoint_path) if self.log_to_disk else None)
 
     def _set_state(self, state: str, error: str | None = None, checkpoint: str | None = None) -> None:
         self.state = state
         for m in self.members:
             self._publish(m, RunStateChanged(env_step=m.env_step, state=state, error=error, checkpoint=checkpoint))
-        atomic_write_json(self.run_dir / "summary.json", self.summary())
+        if self.log_to_disk:
+            atomic_write_json(self.run_dir / "summary.json", self.summary())
 
     # ==== helpers ===========================================================================
     def _member(self, agent: int) -> Member:
