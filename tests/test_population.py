@@ -257,3 +257,18 @@ def test_bad_populations_get_one_line_errors(pop_config):
     with pytest.raises(ConfigError, match="training.use_per=True is not supported in a population"):
         Population(pop_config.with_overrides({"training.use_per": True}), seeds=[0], log_to_disk=False,
                    overlap=False)
+
+
+def test_train_seeds_trains_every_seed_in_one_process_with_one_summary(pop_config, tmp_path, capsys):
+    import lab
+    from lab.population.command import train_seeds
+
+    assert lab.Population is Population
+    code = train_seeds(pop_config.with_overrides({"run.total_steps": 150}), [2, 3], out=tmp_path / "seeds",
+                       progress=True)
+    out = capsys.readouterr().out
+    assert code == 0 and "2 agents, seeds 2, 3" in out
+    summary = json.loads(out[out.index("{"):])
+    assert [m["seed"] for m in summary["members"]] == [2, 3] and summary["env_steps"] == 300
+    assert (tmp_path / "seeds" / "agent0_seed2" / "episodes.jsonl").exists()
+    assert (tmp_path / "seeds" / "agent1_seed3" / "policy.pt").exists()
