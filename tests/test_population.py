@@ -67,8 +67,10 @@ def _assert_agent_matches(learner: PopulationTD3, k: int, agent: TD3, exact: boo
 
 
 # ---- the learner's mathematics -------------------------------------------------------------
-def test_stacked_networks_compute_what_each_agents_own_networks_compute():
-    starts = [initial_modules(s, 8, 2, NET) for s in SEEDS]
+@pytest.mark.parametrize("net", [NET, NetworkConfig(actor_hidden=(16, 8), critic_hidden=(8, 16, 4), layer_norm=True,
+                                                   activation="elu")])
+def test_stacked_networks_compute_what_each_agents_own_networks_compute(net):
+    starts = [initial_modules(s, 8, 2, net) for s in SEEDS]
     actor, critic = StackedActor([s[0] for s in starts]), StackedTwinCritic([s[1] for s in starts])
     obs, act = torch.randn(3, 5, 8), torch.rand(3, 5, 2) * 2 - 1
     for k, (single_actor, single_critic, _) in enumerate(starts):

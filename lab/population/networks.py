@@ -28,6 +28,14 @@ def _norms(module: nn.Module) -> list[nn.LayerNorm]:
     return [m for m in module.modules() if isinstance(m, nn.LayerNorm)]
 
 
+def _activation(name: str) -> nn.Module:
+    """ReLU in place: the matmul output it overwrites is not needed for the backward pass, so skip a copy.
+
+    Only after a matmul: under layer_norm the normalised tensor is what ReLU overwrites, which is also safe.
+    """
+    return nn.ReLU(inplace=True) if name == "relu" else ACTIVATIONS[name]()
+
+
 class StackedActor(nn.Module):
     """K deterministic policies; forward maps obs (K, N, obs_dim) to actions (K, N, 2)."""
 
@@ -46,7 +54,7 @@ class StackedActor(nn.Module):
         self.norm_weights = nn.ParameterList(_stack([n[i].weight[None] for n in norms]) for i in range(len(norms[0])))
         self.norm_biases = nn.ParameterList(_stack([n[i].bias[None] for n in norms]) for i in range(len(norms[0])))
         self.layer_norm = net.layer_norm
-        self.activation = ACTIVATIONS[net.activation]()
+        self.activation = _activation(net.activation)
 
     @property
     def agents(self) -> int:
@@ -94,7 +102,7 @@ class StackedTwinCritic(nn.Module):
         self.norm_biases = nn.ParameterList(_stack([c.norm_biases[i] for c in critics])
                                             for i in range(len(first.norm_biases)))
         self.layer_norm = first.layer_norm
-        self.activation = first.activation
+        self.activation = nn.ReLU(inplace=True) if isinstance(first.activation, nn.ReLU) else first.activation
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         k, n = obs.shape[:2]
