@@ -251,6 +251,8 @@ def test_a_population_resumes_exactly_from_its_checkpoint(pop_config, tmp_path):
 def test_bad_populations_get_one_line_errors(pop_config):
     with pytest.raises(ConfigError, match=r"seed 3 is repeated \(agents 0 and 2\)"):
         Population(pop_config, seeds=[3, 4, 3], log_to_disk=False, overlap=False)
+    with pytest.raises(ConfigError, match=r"seed -1 is invalid: allowed integers in \[0, 2147483647\]"):
+        Population(pop_config, seeds=[0, -1], log_to_disk=False, overlap=False)
     with pytest.raises(ConfigError, match="agents=0 is invalid: allowed 1 to 256"):
         Population(pop_config, seeds=[], log_to_disk=False, overlap=False)
     wide = pop_config.with_overrides({"network.actor_hidden": [64, 64], "run.seed": 1})
@@ -274,3 +276,11 @@ def test_train_seeds_trains_every_seed_in_one_process_with_one_summary(pop_confi
     assert [m["seed"] for m in summary["members"]] == [2, 3] and summary["env_steps"] == 300
     assert (tmp_path / "seeds" / "agent0_seed2" / "episodes.jsonl").exists()
     assert (tmp_path / "seeds" / "agent1_seed3" / "policy.pt").exists()
+
+
+def test_bench_population_refuses_zero_agents_in_one_line(capsys):
+    from lab.cli import main
+
+    assert main(["bench", "population", "--agents", "0", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "error: bench population --agents 0 is invalid: allowed integers from 1 to 256"

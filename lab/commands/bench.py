@@ -168,10 +168,10 @@ def _population(args: argparse.Namespace) -> int:
     for name, values in (("--agents", args.agents), ("--threads", args.threads)):
         bad = [v for v in values if not 1 <= v <= 256]
         if bad:
-            raise SystemExit(f"lab bench population: {name} {bad[0]} is invalid: allowed integers from 1 to 256")
+            raise ValueError(f"bench population {name} {bad[0]} is invalid: allowed integers from 1 to 256")
     for name, value in (("--steps", args.steps), ("--learning-starts", args.learning_starts)):
         if value < 1:
-            raise SystemExit(f"lab bench population: {name} {value} is invalid: allowed a positive integer")
+            raise ValueError(f"bench population {name} {value} is invalid: allowed a positive integer")
     config = preset(args.preset)
     table = population_table(config, args.agents, args.threads, args.steps, args.learning_starts,
                              overlap=not args.no_overlap)

@@ -7,6 +7,7 @@ gamma, policy delay, seeds and budgets may differ.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,9 +46,10 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
         if seeds is None:
             seeds = [config.run.seed]
         seeds = list(seeds)
-        bad = [s for s in seeds if not isinstance(s, int) or isinstance(s, bool) or not 0 <= s < 2**31]
+        bad = [s for s in seeds if not isinstance(s, numbers.Integral) or isinstance(s, bool) or not 0 <= s < 2**31]
         if bad:
-            raise ConfigError(f"seeds={bad[0]!r} is invalid: allowed integers in [0, {2**31 - 1}]")
+            raise ConfigError(f"seed {bad[0]!r} is invalid: allowed integers in [0, {2**31 - 1}]")
+        seeds = [int(s) for s in seeds]
         configs = [config.with_overrides({"run.seed": s}) for s in seeds]
     configs = list(configs)
     if not 1 <= len(configs) <= MAX_AGENTS:

@@ -92,7 +92,8 @@ class Population:
                  overlap: bool = True) -> None:
         base = _as_config(config if configs is None else configs[0])
         self.configs = member_configs(base, seeds, configs)
-        self.name = name or (config if isinstance(config, str) and "/" not in str(config) else "population")
+        named = configs is None and isinstance(config, str) and "/" not in config
+        self.name = name or (str(config) if named else "population")
         first = self.configs[0]
         torch.set_num_threads(first.run.torch_threads)
         self.agents = len(self.configs)
