@@ -284,3 +284,21 @@ def test_bench_population_refuses_zero_agents_in_one_line(capsys):
     assert main(["bench", "population", "--agents", "0", "8"]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "error: bench population --agents 0 is invalid: allowed integers from 1 to 256"
+
+
+def test_stopping_one_agent_freezes_it_while_the_others_train_on(pop_config, tmp_path):
+    with Population(pop_config, seeds=[0, 1], run_dir=tmp_path / "pop", overlap=False) as population:
+        frozen = {}
+
+        def stop_agent_1(event):
+            if event.agent == 1 and isinstance(event.event, EpisodeEnded) and event.event.env_step > 150:
+                population.stop(agent=1)
+                frozen.update(step=population.members[1].env_step,
+                              weights=population.learner.actor.head_weight[1].clone())
+
+        population.events.subscribe(stop_agent_1)
+        population.fit()
+        assert frozen, "agent 1 finished an episode after step 150"
+        assert population.members[0].env_step == 300
+        assert population.members[1].env_step == frozen["step"] < 300
+        assert torch.equal(population.learner.actor.head_weight[1], frozen["weights"])

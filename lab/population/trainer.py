@@ -327,7 +327,7 @@ class Population:
             if finished.any():
                 m.noise.reset(finished)
             t = m.config.training
-            if m.env_step >= t.learning_starts and self.buffer.size[m.index] >= t.batch_size:
+            if not m.stopped and m.env_step >= t.learning_starts and self.buffer.size[m.index] >= t.batch_size:
                 m.update_debt += t.updates_per_step * n_real
         self._autoresetting = autoresetting
         self.obs = next_obs
