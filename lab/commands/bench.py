@@ -173,8 +173,11 @@ def _population(args: argparse.Namespace) -> int:
         if value < 1:
             raise ValueError(f"bench population {name} {value} is invalid: allowed a positive integer")
     config = preset(args.preset)
+    import sys
+
     table = population_table(config, args.agents, args.threads, args.steps, args.learning_starts,
-                             overlap=not args.no_overlap)
+                             overlap=not args.no_overlap,
+                             report=lambda row: print(json.dumps(row), file=sys.stderr, flush=True))
     table["preset"] = args.preset
     if args.memory:
         table["memory"] = {"agents": args.memory, **resident_memory(config, args.memory)}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -106,10 +107,16 @@ def resident_memory(config: Config, agents: int) -> dict[str, float]:
 
 
 def population_table(config: Config, agent_counts: list[int], thread_counts: list[int], steps: int,
-                     learning_starts: int, overlap: bool = True) -> dict[str, Any]:
-    """The Trainer baseline, then every (threads, agents) rate and its ratios, all in this process."""
+                     learning_starts: int, overlap: bool = True,
+                     report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The Trainer baseline, then every (threads, agents) rate and its ratios, all in this process.
+
+    report, when given, sees each figure as soon as it is measured (a slow, shared machine may cut a run short).
+    """
     load_before = load_average()
     baseline = trainer_rate(config, steps, learning_starts)
+    if report:
+        report({"trainer_steps_per_s": round(baseline, 1), "load_average": load_average()})
     rows = []
     for threads in thread_counts:
         one = None
@@ -118,7 +125,10 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
             one = rate if agents == 1 else one
             rows.append({"agents": agents, "threads": threads, "aggregate_steps_per_s": round(rate, 1),
                          "vs_trainer": round(rate / baseline, 2),
-                         "vs_population_of_1": None if one is None else round(rate / one, 2)})
+                         "vs_population_of_1": None if one is None else round(rate / one, 2),
+                         "load_average": load_average()})
+            if report:
+                report(rows[-1])
     return {"trainer_steps_per_s": round(baseline, 1), "rows": rows, "steps_per_agent": steps,
             "learning_starts": learning_starts, "overlap": overlap,
             "load_average_before": load_before, "load_average_after": load_average()}
