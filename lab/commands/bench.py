@@ -152,7 +152,7 @@ def _add_population_arguments(sub: argparse._SubParsersAction, parser: argparse.
                          formatter_class=parser.formatter_class)
     pop.add_argument("--preset", default="fast", choices=preset_names(), help="configuration of every agent")
     pop.add_argument("--agents", type=int, nargs="+", default=[1, 8], help="population sizes to time")
-    pop.add_argument("--threads", type=int, nargs="+", default=[2], help="torch threads of the population")
+    pop.add_argument("--threads", type=int, nargs="+", default=[1], help="torch threads of the population")
     pop.add_argument("--steps", type=int, default=2_000, help="timed training env steps per agent")
     pop.add_argument("--learning-starts", type=int, default=1_000, help="random warm-up steps per agent")
     pop.add_argument("--no-overlap", action="store_true", help="step the envs in this process, not a worker")
