@@ -22,6 +22,7 @@ _EXPORTS = {
     "preset": "lab.presets",
     "preset_names": "lab.presets",
     "Trainer": "lab.trainer",
+    "Population": "lab.population.trainer",
     "Policy": "lab.policy",
     "load_policy": "lab.policy",
     "heuristic_policy": "lab.policy",

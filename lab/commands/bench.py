@@ -55,10 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
+    _add_population_arguments(sub, parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer}[args.bench](args)
+    return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
+            "population": _population}[args.bench](args)
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
@@ -199,4 +201,59 @@ def _analyzer(args: argparse.Namespace) -> int:
     _at_least("--episodes", args.episodes, 1)
     result = benchmark_analyzer(episodes=args.episodes)
     print(json.dumps(result, indent=2))
+    return 0
+
+
+# ---- population (lab.population) -------------------------------------------------------------
+def _add_population_arguments(sub: argparse._SubParsersAction, parser: argparse.ArgumentParser) -> None:
+    from lab.presets import preset_names
+
+    pop = sub.add_parser("population", help="aggregate env steps/s of K agents trained at once vs one Trainer",
+                         formatter_class=parser.formatter_class)
+    pop.add_argument("--preset", default="fast", choices=preset_names(), help="configuration of every agent")
+    pop.add_argument("--agents", type=int, nargs="+", default=[1, 8], help="population sizes to time")
+    pop.add_argument("--threads", type=int, nargs="+", default=[1], help="torch threads of the population")
+    pop.add_argument("--steps", type=int, default=2_000, help="timed training env steps per agent")
+    pop.add_argument("--learning-starts", type=int, default=1_000, help="random warm-up steps per agent")
+    pop.add_argument("--no-overlap", action="store_true", help="step the envs in this process, not a worker")
+    pop.add_argument("--memory", type=int, default=0, metavar="AGENTS",
+                     help="also report resident memory of this many agents with full replay buffers")
+    pop.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+
+def _population(args: argparse.Namespace) -> int:
+    from lab.population.bench import population_table, resident_memory
+    from lab.presets import preset
+
+    for name, values in (("--agents", args.agents), ("--threads", args.threads)):
+        bad = [v for v in values if not 1 <= v <= 256]
+        if bad:
+            raise ValueError(f"bench population {name} {bad[0]} is invalid: allowed integers from 1 to 256")
+    for name, value in (("--steps", args.steps), ("--learning-starts", args.learning_starts)):
+        if value < 1:
+            raise ValueError(f"bench population {name} {value} is invalid: allowed a positive integer")
+    config = preset(args.preset)
+    import sys
+
+    table = population_table(config, args.agents, args.threads, args.steps, args.learning_starts,
+                             overlap=not args.no_overlap,
+                             report=lambda row: print(json.dumps(row), file=sys.stderr, flush=True))
+    table["preset"] = args.preset
+    if args.memory:
+        table["memory"] = {"agents": args.memory, **resident_memory(config, args.memory)}
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    print(f"population: preset {args.preset}, {args.steps} timed steps per agent after {args.learning_starts} "
+          f"random ones; load average {table['load_average_before']} -> {table['load_average_after']}")
+    print(f"one lab.Trainer (1 thread): {table['trainer_steps_per_s']:.0f} env steps/s")
+    print(f"{'threads':>7} {'agents':>6} {'steps/s':>8} {'vs Trainer':>10} {'vs 1 agent':>10}")
+    for row in table["rows"]:
+        ratio = "-" if row["vs_population_of_1"] is None else f"{row['vs_population_of_1']:.2f}x"
+        print(f"{row['threads']:>7} {row['agents']:>6} {row['aggregate_steps_per_s']:>8.0f} "
+              f"{row['vs_trainer']:>9.2f}x {ratio:>10}")
+    if "memory" in table:
+        m = table["memory"]
+        print(f"resident memory, {m['agents']} agents with full replay buffers: {m['total_mib']:.0f} MiB "
+              f"(trainer {m['main_mib']:.0f} + env worker {m['env_worker_mib']:.0f}; replay {m['replay_mib']:.0f})")
     return 0

@@ -1,0 +1,134 @@
+"""Population throughput: aggregate env steps/s of K agents against one lab.Trainer, in one invocation.
+
+Figures are printed, never asserted: the machine is shared and noisy, so the
+ratios (population rate over the single Trainer's, measured minutes apart at
+most) are what to quote.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lab.config import Config
+from lab.population.trainer import Population
+
+
+def bench_config(config: Config, steps: int, learning_starts: int, threads: int) -> Config:
+    """The measured config: no evaluations or checkpoints, a short random warm-up."""
+    return config.with_overrides({"run.total_steps": learning_starts + steps, "run.eval_every": 0,
+                                  "run.checkpoint_every": 0, "training.learning_starts": learning_starts,
+                                  "run.torch_threads": threads})
+
+
+class _Clocked(Population):
+    """A Population that notes the time and step count once every agent is past its random warm-up."""
+
+    warm_steps = 0
+    mark: tuple[float, int] | None = None
+
+    def _step(self) -> None:
+        super()._step()
+        if self.mark is None and min(m.env_step for m in self.members) >= self.warm_steps:
+            self.mark = (time.perf_counter(), self._total_steps())
+
+
+def population_rate(config: Config, agents: int, steps: int, learning_starts: int, threads: int,
+                    overlap: bool = True) -> float:
+    """Aggregate training env steps/s of agents agents (1 update per env step each), after warm-up."""
+    cfg = bench_config(config, steps, learning_starts, threads)
+    population = _Clocked(cfg, seeds=list(range(agents)), log_to_disk=False, overlap=overlap)
+    population.warm_steps = learning_starts
+    try:
+        population.fit()
+        end = time.perf_counter()
+    finally:
+        population.close()
+    assert population.mark is not None
+    started, at = population.mark
+    return (population._total_steps() - at) / (end - started)
+
+
+def trainer_rate(config: Config, steps: int, learning_starts: int) -> float:
+    """One agent trained as today (lab.Trainer, one torch thread), env steps/s after warm-up."""
+    from lab.bench import training_rate
+
+    torch.set_num_threads(1)
+    cfg = config.with_overrides({"training.learning_starts": learning_starts, "run.torch_threads": 1})
+    return training_rate(cfg, steps)
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _resident_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _measure_memory(config: Config, agents: int, out: Any) -> None:
+    population = Population(bench_config(config, 200, 100, 1), seeds=list(range(agents)), log_to_disk=False)
+    try:
+        buffer = population.buffer
+        rng = np.random.default_rng(0)
+        for column in buffer.COLUMNS:  # touch every page, as a full buffer would
+            array = getattr(buffer, column)
+            array[...] = rng.random(array.shape) if array.dtype.kind == "f" else 1
+        buffer.size[:] = buffer.capacity
+        population.fit()
+        worker = getattr(population.envs, "_process", None)
+        out.put({"main_mib": _resident_mib(os.getpid()),
+                 "env_worker_mib": _resident_mib(worker.pid) if worker is not None else 0.0,
+                 "replay_mib": buffer.nbytes / 2**20})
+    finally:
+        population.close()
+
+
+def resident_memory(config: Config, agents: int) -> dict[str, float]:
+    """Resident memory (MiB) of a fresh process training agents agents whose replay buffers are full."""
+    context = mp.get_context("spawn")
+    queue = context.Queue()
+    child = context.Process(target=_measure_memory, args=(config, agents, queue))
+    child.start()
+    result = queue.get(timeout=300)
+    child.join(60)
+    result["total_mib"] = result["main_mib"] + result["env_worker_mib"]
+    return {k: round(v, 1) for k, v in result.items()}
+
+
+def population_table(config: Config, agent_counts: list[int], thread_counts: list[int], steps: int,
+                     learning_starts: int, overlap: bool = True,
+                     report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """The Trainer baseline, then every (threads, agents) rate and its ratios, all in this process.
+
+    report, when given, sees each figure as soon as it is measured (a slow, shared machine may cut a run short).
+    """
+    load_before = load_average()
+    baseline = trainer_rate(config, steps, learning_starts)
+    if report:
+        report({"trainer_steps_per_s": round(baseline, 1), "load_average": load_average()})
+    rows = []
+    for threads in thread_counts:
+        one = None
+        for agents in agent_counts:
+            rate = population_rate(config, agents, steps, learning_starts, threads, overlap)
+            one = rate if agents == 1 else one
+            rows.append({"agents": agents, "threads": threads, "aggregate_steps_per_s": round(rate, 1),
+                         "vs_trainer": round(rate / baseline, 2),
+                         "vs_population_of_1": None if one is None else round(rate / one, 2),
+                         "load_average": load_average()})
+            if report:
+                report(rows[-1])
+    return {"trainer_steps_per_s": round(baseline, 1), "rows": rows, "steps_per_agent": steps,
+            "learning_starts": learning_starts, "overlap": overlap,
+            "load_average_before": load_before, "load_average_after": load_average()}

@@ -1,0 +1,191 @@
+"""TD3 for K agents in one batched update: one forward/backward and one Adam step for all.
+
+The maths is lab.td3.TD3's, agent by agent: each agent's loss depends only on its
+own weights and batch, so summing the K losses gives every agent exactly its own
+gradient. Hyperparameters that may differ per agent are (K,) tensors; policy delay
+becomes a mask, so an agent whose delay skips this update keeps its actor, targets
+and actor optimizer untouched.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from lab.config import NetworkConfig, TrainingConfig
+from lab.networks import Actor, TwinCritic
+from lab.population.networks import StackedActor, StackedTwinCritic
+from lab.population.optim import StackedAdam, agent_view
+from lab.replay import Batch
+
+HYPERPARAMETERS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
+                   "grad_clip", "weight_decay")
+"""Learner settings held as one value per agent."""
+
+
+@dataclass
+class PopulationUpdate:
+    """Per-agent results of one batched update, each a (K,) tensor; actor_loss is NaN where skipped."""
+
+    critic_loss: torch.Tensor
+    actor_loss: torch.Tensor
+    mean_q: torch.Tensor
+    actor_updated: torch.Tensor
+
+
+def initial_modules(seed: int, obs_dim: int, act_dim: int,
+                    net: NetworkConfig) -> tuple[Actor, TwinCritic, torch.Tensor]:
+    """The actor and critic a single-agent run seeded with seed starts from, and the torch RNG state after them."""
+    generator_state = torch.get_rng_state()
+    try:
+        torch.manual_seed(seed)
+        actor, critic = Actor(obs_dim, act_dim, net), TwinCritic(obs_dim, act_dim, net)
+        return actor, critic, torch.get_rng_state()
+    finally:
+        torch.set_rng_state(generator_state)
+
+
+class PopulationTD3:
+    """K TD3 learners with stacked weights; see lab.td3.TD3 for the single-agent original."""
+
+    def __init__(self, actors: list[Actor], critics: list[TwinCritic], configs: list[TrainingConfig],
+                 rng_states: list[torch.Tensor] | None = None) -> None:
+        torch.set_flush_denormal(True)  # as TD3 does: dead ReLU moments decay into slow denormals
+        k = len(actors)
+        self.agents = k
+        self.actor = StackedActor(actors)
+        self.critic = StackedTwinCritic(critics)
+        self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
+        self.critic_target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.values = {name: torch.tensor([float(getattr(c, name)) for c in configs], dtype=torch.float64)
+                       for name in HYPERPARAMETERS}
+        self.actor_opt = StackedAdam(list(self.actor.parameters()), self.values["actor_lr"],
+                                     weight_decay=self.values["weight_decay"])
+        self.critic_opt = StackedAdam(list(self.critic.parameters()), self.values["critic_lr"],
+                                      weight_decay=self.values["weight_decay"])
+        self.huber = torch.tensor([c.critic_loss == "huber" for c in configs])
+        self.generators = [torch.Generator() for _ in range(k)]
+        for g, state in zip(self.generators, rng_states or []):
+            g.set_state(state)
+        self.updates = torch.zeros(k, dtype=torch.long)
+        """Updates each agent has taken; its policy delay counts these."""
+        self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
+                       (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+
+    # ---- live hyperparameters ---------------------------------------------------------
+    def set(self, name: str, agent: int, value: float) -> None:
+        """Change one agent's value; it applies from the next update."""
+        if name not in self.values:
+            raise KeyError(f"{name!r} is not a per-agent learner setting: allowed {', '.join(HYPERPARAMETERS)}")
+        self.values[name][agent] = float(value)
+
+    def get(self, name: str, agent: int) -> float:
+        value = float(self.values[name][agent])
+        return int(value) if name == "policy_delay" else value
+
+    # ---- acting -----------------------------------------------------------------------
+    @torch.inference_mode()
+    def act(self, obs: torch.Tensor) -> torch.Tensor:
+        """Deterministic actions, obs (K, N, obs_dim) -> (K, N, act_dim)."""
+        return self.actor(obs)
+
+    # ---- learning ---------------------------------------------------------------------
+    def update(self, batch: Batch, mask: torch.Tensor | None = None) -> PopulationUpdate:
+        """One critic step for every agent in mask (all when None); an actor step and target update for those
+        whose policy delay is due. Agents outside the mask are left exactly as they were."""
+        live = torch.ones(self.agents, dtype=torch.bool) if mask is None else mask
+        self.updates += live.long()
+        critic_loss, mean_q = self.critic_step(batch, mask)
+        due = (torch.remainder(self.updates, self.values["policy_delay"].long()) == 0) & live
+        actor_loss = torch.full((self.agents,), float("nan"))
+        if bool(due.any()):
+            due_mask = None if bool(due.all()) else due
+            actor_loss = torch.where(due, self.actor_step(batch, due_mask), actor_loss)
+            self.soft_update(due_mask)
+        return PopulationUpdate(critic_loss, actor_loss, mean_q, due)
+
+    def critic_step(self, batch: Batch, mask: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Regress both Q-functions of every agent onto its clipped double-Q target."""
+        with torch.no_grad():
+            next_action = self._smoothed_target_action(batch.next_obs, mask)
+            next_q = self.critic_target(batch.next_obs, next_action)  # (K, 2, B)
+            target = batch.rewards + batch.discounts * torch.minimum(next_q[:, 0], next_q[:, 1])
+        q = self.critic(batch.obs, batch.actions)
+        target = target.unsqueeze(1).expand_as(q)
+        per_sample = (q - target).square()
+        if bool(self.huber.any()):
+            huber = F.huber_loss(q, target, reduction="none")
+            per_sample = torch.where(agent_view(self.huber, q), huber, per_sample)
+        per_agent = (per_sample * batch.weights.unsqueeze(1)).mean(dim=2).sum(dim=1)
+        params = list(self.critic.parameters())
+        grads = list(torch.autograd.grad(per_agent.sum(), params))
+        self._clip(grads)
+        self.critic_opt.step(grads, mask)
+        return per_agent.detach(), q.detach().mean(dim=(1, 2))
+
+    def actor_step(self, batch: Batch, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Push each actor up its own first critic's Q surface; the critics get no gradients."""
+        per_agent = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean(dim=1)
+        params = list(self.actor.parameters())
+        grads = list(torch.autograd.grad(per_agent.sum(), params))
+        self._clip(grads)
+        self.actor_opt.step(grads, mask)
+        return per_agent.detach()
+
+    def _smoothed_target_action(self, next_obs: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """a' = clip(pi'(s') + clip(N(0, std_k), -c_k, c_k), -1, 1), noise drawn from each agent's generator
+        (only for agents in mask, so a skipped agent's random stream does not move)."""
+        action = self.actor_target(next_obs)
+        noise = torch.zeros_like(action)
+        for k, g in enumerate(self.generators):
+            if mask is None or bool(mask[k]):
+                torch.randn(action.shape[1:], generator=g, out=noise[k])
+        std = agent_view(self.values["target_policy_noise"].float(), noise)
+        clip = agent_view(self.values["target_noise_clip"].float(), noise)
+        noise = torch.maximum(torch.minimum(noise * std, clip), -clip)
+        return (action + noise).clamp_(-1.0, 1.0)
+
+    def _clip(self, grads: list[torch.Tensor]) -> None:
+        """Clip each agent's global gradient norm to its grad_clip (0 leaves it alone), as clip_grad_norm_ does."""
+        limit = self.values["grad_clip"].float()
+        if not bool((limit > 0).any()):
+            return
+        norms = torch.stack([g.flatten(1).square().sum(dim=1) for g in grads]).sum(dim=0).sqrt()
+        coef = torch.where(limit > 0, (limit / (norms + 1e-6)).clamp(max=1.0), torch.ones_like(norms))
+        torch._foreach_mul_(grads, [agent_view(coef, g) for g in grads])
+
+    @torch.no_grad()
+    def soft_update(self, mask: torch.Tensor | None = None) -> None:
+        """Polyak averaging with each agent's tau; masked-out agents keep their targets."""
+        tau = (self.values["tau"] if mask is None else self.values["tau"] * mask).float()
+        for target, online in self._pairs:
+            torch._foreach_lerp_(target, online, [agent_view(tau, p) for p in target])
+
+    # ---- one agent in and out ---------------------------------------------------------
+    def agent_actor(self, k: int) -> Actor:
+        return self.actor.unstack(k)
+
+    def state_dict(self) -> dict:
+        return {
+            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            "values": {k: v.clone() for k, v in self.values.items()},
+            "generators": [g.get_state() for g in self.generators], "updates": self.updates.clone(),
+        }
+
+    def load_state_dict(self, data: dict) -> None:
+        self.actor.load_state_dict(data["actor"])
+        self.critic.load_state_dict(data["critic"])
+        self.actor_target.load_state_dict(data["actor_target"])
+        self.critic_target.load_state_dict(data["critic_target"])
+        self.actor_opt.load_state_dict(data["actor_opt"])
+        self.critic_opt.load_state_dict(data["critic_opt"])
+        for name, value in data["values"].items():
+            self.values[name].copy_(value)
+        for g, state in zip(self.generators, data["generators"]):
+            g.set_state(state)
+        self.updates.copy_(data["updates"])

@@ -1,0 +1,144 @@
+"""What K agents of one population may and may not differ in, and the state each keeps.
+
+Agents share one batched update, so anything that shapes a tensor (network,
+batch size, buffer size, envs per agent) must match; learning rates, tau, noise,
+gamma, policy delay, seeds and budgets may differ.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lab.config import Config, ConfigError
+from lab.evaluation import EvaluationResult
+from lab.events import EventBus
+from lab.noise import make_noise
+from lab.nstep import NStepAccumulator
+from lab.run_log import RunLogger
+
+SHARED_FIELDS = (
+    "network.actor_hidden", "network.critic_hidden", "network.layer_norm", "network.activation",
+    "env.env_id", "env.num_envs", "env.max_episode_steps",
+    "training.batch_size", "training.buffer_size", "training.updates_per_step", "training.n_step",
+    "run.torch_threads", "run.checkpoint_every", "run.save_replay",
+)
+"""Config fields every member must share: they fix a tensor's shape or the loop's rhythm."""
+REQUIRED = {"training.use_per": False, "training.precision": "float32"}
+"""Settings the population learner supports only one way (uniform replay, float32 updates)."""
+MAX_AGENTS = 256
+
+
+def _get(config: Config, dotted: str) -> Any:
+    section, name = dotted.split(".")
+    return getattr(getattr(config, section), name)
+
+
+def member_configs(config: Config, seeds: Sequence[int] | None = None,
+                   configs: Sequence[Config] | None = None) -> list[Config]:
+    """One Config per agent, checked; from a base config and seeds, or given outright."""
+    if configs is None:
+        if seeds is None:
+            seeds = [config.run.seed]
+        seeds = list(seeds)
+        bad = [s for s in seeds if not isinstance(s, numbers.Integral) or isinstance(s, bool) or not 0 <= s < 2**31]
+        if bad:
+            raise ConfigError(f"seed {bad[0]!r} is invalid: allowed integers in [0, {2**31 - 1}]")
+        seeds = [int(s) for s in seeds]
+        configs = [config.with_overrides({"run.seed": s}) for s in seeds]
+    configs = list(configs)
+    if not 1 <= len(configs) <= MAX_AGENTS:
+        raise ConfigError(f"agents={len(configs)} is invalid: allowed 1 to {MAX_AGENTS} agents per population")
+    seen: dict[int, int] = {}
+    for k, c in enumerate(configs):
+        if c.run.seed in seen:
+            raise ConfigError(f"seed {c.run.seed} is repeated (agents {seen[c.run.seed]} and {k}): "
+                              "each agent of a population needs its own seed")
+        seen[c.run.seed] = k
+    first = configs[0]
+    for k, c in enumerate(configs):
+        for dotted, allowed in REQUIRED.items():
+            if _get(c, dotted) != allowed:
+                raise ConfigError(f"agent {k}: {dotted}={_get(c, dotted)!r} is not supported in a population: "
+                                  f"allowed {allowed!r} (train it alone with lab.Trainer)")
+        for dotted in SHARED_FIELDS:
+            if _get(c, dotted) != _get(first, dotted):
+                raise ConfigError(f"agent {k} has {dotted}={_get(c, dotted)!r} but agent 0 has "
+                                  f"{_get(first, dotted)!r}: agents of one population must share {dotted} "
+                                  "(group members by shape into separate populations)")
+    return configs
+
+
+@dataclass
+class EpisodeTrace:
+    """The running episode of one sub-env."""
+
+    observations: list[np.ndarray]
+    actions: list[np.ndarray] = field(default_factory=list)
+    raw_rewards: list[float] = field(default_factory=list)
+    shaped_return: float = 0.0
+
+
+class Member:
+    """One agent's bookkeeping: its config, random streams, noise, counters, run folder and events."""
+
+    def __init__(self, index: int, config: Config, run_dir: Path, act_dim: int, log_to_disk: bool) -> None:
+        self.index, self.config, self.run_dir = index, config, run_dir
+        self.seed = config.run.seed
+        self.rng = np.random.default_rng(self.seed)
+        self.noise = make_noise(config.noise, config.env.num_envs, act_dim, self.rng)
+        self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step, config.training.gamma)
+        self.events = EventBus()
+        self.logger = RunLogger(run_dir) if log_to_disk else None
+        if self.logger:
+            self.events.subscribe(self.logger)
+            config.save(run_dir / "config.yaml")
+        self.env_step = 0
+        self.episodes = 0
+        self.updates = 0
+        self.update_debt = 0.0
+        self.best_eval: float | None = None
+        self.solved_at: tuple[int, float] | None = None
+        self.last_evaluation: EvaluationResult | None = None
+        self.last_eval_step = -1
+        self.schedule_overrides: dict[str, float] = {}
+        self.stopped = False
+        self.traces: list[EpisodeTrace] = []
+
+    @property
+    def active(self) -> bool:
+        return not self.stopped and self.env_step < self.config.run.total_steps
+
+    def counters(self) -> dict[str, Any]:
+        return {"env_step": self.env_step, "episodes": self.episodes, "updates": self.updates,
+                "update_debt": self.update_debt, "best_eval": self.best_eval,
+                "solved_at": list(self.solved_at or []), "last_eval_step": self.last_eval_step,
+                "stopped": self.stopped}
+
+    def restore(self, counters: dict[str, Any]) -> None:
+        self.env_step, self.episodes = int(counters["env_step"]), int(counters["episodes"])
+        self.updates, self.update_debt = int(counters["updates"]), float(counters["update_debt"])
+        self.best_eval = counters["best_eval"]
+        self.solved_at = tuple(counters["solved_at"]) if counters["solved_at"] else None  # type: ignore[assignment]
+        self.last_eval_step, self.stopped = int(counters["last_eval_step"]), bool(counters["stopped"])
+
+    def summary(self, train_seconds: float) -> dict[str, Any]:
+        return {
+            "agent": self.index, "seed": self.seed, "env_step": self.env_step, "episodes": self.episodes,
+            "updates": self.updates, "train_seconds": round(train_seconds, 3),
+            "steps_per_second": round(self.env_step / train_seconds, 2) if train_seconds else 0.0,
+            "best_eval": self.best_eval,
+            "last_eval": None if self.last_evaluation is None else self.last_evaluation.mean_return,
+            "solved_at_step": None if self.solved_at is None else self.solved_at[0],
+            "solved_at_seconds": None if self.solved_at is None else round(self.solved_at[1], 3),
+            "run_dir": str(self.run_dir),
+        }
+
+    def close(self) -> None:
+        if self.logger:
+            self.logger.close()

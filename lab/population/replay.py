@@ -1,0 +1,117 @@
+"""K uniform replay buffers stored as one stacked array per column, sampled in one gather.
+
+Agent k owns rows [k, :] of every column and its own index generator, so what one
+agent stores or samples never changes another's batches. A sample is K batches
+at once, shaped (K, batch, ...), ready for the stacked learner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from lab.replay import Batch
+
+
+class StackedReplayBuffer:
+    """Uniform ring buffers, one per agent, with the single-agent buffer's sampling rules."""
+
+    COLUMNS = ("obs", "actions", "rewards", "next_obs", "terminated", "nsteps")
+
+    def __init__(self, agents: int, capacity: int, obs_dim: int, act_dim: int, seeds: list[int]) -> None:
+        if len(seeds) != agents:
+            raise ValueError(f"StackedReplayBuffer needs one seed per agent: got {len(seeds)} for {agents} agents")
+        self.agents, self.capacity = agents, capacity
+        self.obs = np.zeros((agents, capacity, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((agents, capacity, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((agents, capacity, act_dim), dtype=np.float32)
+        self.rewards = np.zeros((agents, capacity), dtype=np.float32)
+        self.terminated = np.zeros((agents, capacity), dtype=np.bool_)
+        self.nsteps = np.ones((agents, capacity), dtype=np.uint8)
+        self.pos = np.zeros(agents, dtype=np.int64)
+        self.size = np.zeros(agents, dtype=np.int64)
+        self.rngs = [np.random.default_rng(s) for s in seeds]
+        self._offsets = (np.arange(agents, dtype=np.int64) * capacity)[:, None]
+        self._out: dict[str, np.ndarray] = {}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(getattr(self, c).nbytes for c in self.COLUMNS)
+
+    def add(self, agent: int, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
+            terminated: np.ndarray, nsteps: np.ndarray | int = 1) -> None:
+        """Store a batch of agent's transitions, wrapping around its ring."""
+        n = len(obs)
+        if n == 0:
+            return
+        if n > self.capacity:  # only the newest capacity rows can survive anyway
+            return self.add(agent, obs[-self.capacity:], actions[-self.capacity:], rewards[-self.capacity:],
+                            next_obs[-self.capacity:], terminated[-self.capacity:],
+                            nsteps[-self.capacity:] if isinstance(nsteps, np.ndarray) else nsteps)
+        pos = int(self.pos[agent])
+        idx = np.arange(pos, pos + n) % self.capacity if pos + n > self.capacity else slice(pos, pos + n)
+        self.obs[agent, idx] = obs
+        self.actions[agent, idx] = actions
+        self.rewards[agent, idx] = rewards
+        self.next_obs[agent, idx] = next_obs
+        self.terminated[agent, idx] = terminated
+        self.nsteps[agent, idx] = nsteps
+        self.pos[agent] = (pos + n) % self.capacity
+        self.size[agent] = min(int(self.size[agent]) + n, self.capacity)
+
+    def sample(self, batch_size: int, gammas: np.ndarray, agents: np.ndarray | None = None) -> Batch:
+        """One batch per agent, (K, batch_size, ...); discounts use each agent's own gamma.
+
+        Only agents in the mask draw indices (the others get row 0 and keep their random stream as it was).
+        """
+        live = np.ones(self.agents, dtype=bool) if agents is None else agents
+        empty = np.flatnonzero(live & (self.size == 0))
+        if len(empty):
+            raise RuntimeError(f"cannot sample: agent {int(empty[0])}'s replay buffer is empty")
+        idx = np.zeros((self.agents, batch_size), dtype=np.int64)
+        for k in np.flatnonzero(live):
+            idx[k] = self.rngs[k].integers(0, int(self.size[k]), size=batch_size)
+        flat = (idx + self._offsets).ravel()
+        out = self._gather(flat, batch_size)
+        discounts = np.power(np.asarray(gammas, dtype=np.float32)[:, None], out["nsteps"], dtype=np.float32)
+        discounts[out["terminated"]] = 0.0
+        t = torch.from_numpy
+        return Batch(t(out["obs"]), t(out["actions"]), t(out["rewards"]), t(out["next_obs"]), t(discounts),
+                     t(self._ones(batch_size)), idx)
+
+    def _gather(self, flat: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
+        k = self.agents
+        if not self._out or self._out["rewards"].shape[1] != batch_size:  # new batch size: new scratch arrays
+            self._out = {c: np.empty((k, batch_size, *getattr(self, c).shape[2:]), dtype=getattr(self, c).dtype)
+                         for c in self.COLUMNS}
+        for c in self.COLUMNS:
+            column = getattr(self, c)
+            np.take(column.reshape(k * self.capacity, *column.shape[2:]), flat, axis=0,
+                    out=self._out[c].reshape(k * batch_size, *column.shape[2:]))
+        return self._out
+
+    def _ones(self, batch_size: int) -> np.ndarray:
+        if getattr(self, "_weights", None) is None or self._weights.shape[1] != batch_size:
+            self._weights = np.ones((self.agents, batch_size), dtype=np.float32)
+        return self._weights
+
+    # ---- checkpointing ----------------------------------------------------------------
+    def agent_state(self, agent: int) -> dict[str, Any]:
+        """Agent's buffer in the single-agent ReplayBuffer.state_dict format."""
+        size = int(self.size[agent])
+        data: dict[str, Any] = {c: torch.from_numpy(getattr(self, c)[agent, :size].copy()) for c in self.COLUMNS}
+        data.update(pos=int(self.pos[agent]), size=size, capacity=self.capacity,
+                    rng=self.rngs[agent].bit_generator.state)
+        return data
+
+    def load_agent_state(self, agent: int, data: dict[str, Any]) -> None:
+        if int(data["capacity"]) != self.capacity:
+            raise ValueError(f"agent {agent}'s replay buffer in the checkpoint has capacity {data['capacity']}, "
+                             f"the config asks for {self.capacity}")
+        size = int(data["size"])
+        for c in self.COLUMNS:
+            getattr(self, c)[agent, :size] = data[c].numpy()
+        self.pos[agent], self.size[agent] = int(data["pos"]), size
+        self.rngs[agent].bit_generator.state = data["rng"]
