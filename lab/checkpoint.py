@@ -215,7 +215,8 @@ def seed_everything(seed: int) -> np.random.Generator:
 
 
 def training_checkpoint(config: Any, agent: Any, progress: RunProgress, rng: np.random.Generator,
-                        noise_state: np.ndarray, replay: dict[str, Any] | None = None) -> dict[str, Any]:
+                        noise_state: np.ndarray, replay: dict[str, Any] | None = None,
+                        learner: dict[str, Any] | None = None) -> dict[str, Any]:
     """The contents of checkpoint.pt: learner, counters, every RNG and the noise state (and the replay buffer)."""
     version, internal, gauss = random.getstate()
     data: dict[str, Any] = {
@@ -235,11 +236,13 @@ def training_checkpoint(config: Any, agent: Any, progress: RunProgress, rng: np.
     }
     if replay is not None:
         data["replay"] = replay
+    if learner:  # the deployed policy checkpoint and its assessment window, when policy checkpoints are on
+        data["learner"] = learner
     return data
 
 
 def restore_training_checkpoint(path: str | Path, config: Any, agent: Any, rng: np.random.Generator,
-                                noise_state: np.ndarray, buffer: Any) -> RunProgress:
+                                noise_state: np.ndarray, buffer: Any, learner: Any = None) -> RunProgress:
     """Load a checkpoint into the learner, RNGs, noise and buffer; the given config rules (it must fit)."""
     from lab.config import Config
 
@@ -271,4 +274,6 @@ def restore_training_checkpoint(path: str | Path, config: Any, agent: Any, rng: 
     noise_state[:] = data["noise"].numpy()
     if "replay" in data:
         buffer.load_state_dict(data["replay"])
+    if learner is not None:
+        learner.load_state_dict(data.get("learner", {}))
     return progress

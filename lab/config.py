@@ -222,6 +222,16 @@ class TrainingConfig(_Section):
     """Importance-sampling exponent reached at total_steps."""
     per_epsilon: float = number(1e-6, 0.0, 1.0, low_open=True, log=True)
     """Added to |TD error| so no transition gets zero priority."""
+    per_kind: str = choice("proportional", ("proportional", "lap"))
+    """PER priorities: proportional (|td| + eps)**alpha, or lap: max(|td|, 1)**alpha (LAP; Fujimoto et al. 2020:
+    pair it with critic_loss=huber and per_beta 0, since LAP needs no importance weights)."""
+    policy_checkpoints: bool = flag(False)
+    """Deploy the actor whose worst return over an assessment window is best so far, with updates paid at the
+    window's end (policy checkpoints of TD7; Fujimoto et al. 2023). Trainer.policy and policy.pt use it."""
+    checkpoint_window: int = integer(5, 1, 1000)
+    """Training episodes per assessment window once windows widen (TD7 uses 20 over millions of steps)."""
+    checkpoint_widen_after: int = integer(20_000, 0, 100_000_000)
+    """Env steps after which windows widen from one episode to checkpoint_window."""
 
     def _check_together(self) -> None:
         if self.batch_size > self.buffer_size:

@@ -9,6 +9,7 @@ run before it can reach a saved file.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import torch
 
 from lab.config import Config
+from lab.policy_checkpoint import PolicyCheckpointer
 from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
 from lab.td3 import TD3, UpdateResult
 
@@ -42,11 +44,23 @@ def finite_weights(*modules: torch.nn.Module) -> bool:
 
 
 class Learner:
-    """A TD3 agent, its replay buffer and the update debt, all reading one frozen Config."""
+    """A TD3 agent, its replay buffer and the update debt, all reading one frozen Config.
+
+    With training.policy_checkpoints the actor that acts is held fixed while it is assessed: the
+    updates its transitions owe wait in ``owed`` until the assessment window closes, and the actor the
+    run deploys (``deployed_actor``) is the one with the best worst-episode return so far.
+    """
 
     def __init__(self, agent: TD3, buffer: ReplayBuffer, config: Config) -> None:
         self.agent, self.buffer = agent, buffer
         self.update_debt = 0.0
+        self.owed = 0.0
+        self.checkpointer: PolicyCheckpointer | None = None
+        self.deployed_actor: torch.nn.Module = agent.actor
+        t = config.training
+        if t.policy_checkpoints:
+            self.checkpointer = PolicyCheckpointer(t.checkpoint_window, t.checkpoint_widen_after)
+            self.deployed_actor = copy.deepcopy(agent.actor).requires_grad_(False)
         self._sums: dict[str, float] = {}
         self._count = 0
         self.set_config(config)
@@ -66,7 +80,29 @@ class Learner:
         t = self.config.training
         if env_step < t.learning_starts or len(self.buffer) < t.batch_size:
             return
+        if self.checkpointer is not None:  # the assessed actor stays as it is until its window closes
+            self.owed += t.updates_per_step * new_transitions
+            return
         self.update_debt += t.updates_per_step * new_transitions
+        self._pay(env_step, beta, report)
+
+    def episode_ended(self, episode_return: float, env_step: int, beta: float,
+                      report: Callable[[dict[str, Any]], None]) -> None:
+        """Policy checkpoints: judge the acting actor by a training episode; a closed window pays what it owes."""
+        t = self.config.training
+        if self.checkpointer is None or env_step < t.learning_starts or len(self.buffer) < t.batch_size:
+            return
+        decision = self.checkpointer.episode_ended(episode_return, env_step)
+        if decision.adopt:
+            self.deployed_actor.load_state_dict(self.agent.actor.state_dict())
+        if decision.closed:
+            self.update_debt, self.owed = self.update_debt + self.owed, 0.0
+            self._pay(env_step, beta, report)
+
+    def _pay(self, env_step: int, beta: float, report: Callable[[dict[str, Any]], None]) -> None:
+        """Run whole updates while the debt allows."""
+        t = self.config.training
+        lap = t.per_kind == "lap"
         lrs = self.agent.apply_schedule(env_step / self.config.run.total_steps)
         while self.update_debt >= 1.0:
             self.update_debt -= 1.0
@@ -74,8 +110,22 @@ class Learner:
             batch = self.buffer.sample(t.batch_size, t.gamma, beta)
             result = self.agent.update(batch, want_metrics=want_metrics)
             if t.use_per:
-                self.buffer.update_priorities(batch.indices, result.td_errors.cpu().numpy(), t.per_alpha)
+                self.buffer.update_priorities(batch.indices, result.td_errors.cpu().numpy(), t.per_alpha, lap)
             self._accumulate(result, want_metrics, lrs, beta, report)
+
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint needs beyond the agent: the deployed actor and the assessment window."""
+        if self.checkpointer is None:
+            return {}
+        return {"owed": self.owed, "checkpointer": self.checkpointer.state_dict(),
+                "deployed_actor": self.deployed_actor.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if self.checkpointer is None or not state:
+            return
+        self.owed = float(state["owed"])
+        self.checkpointer.load_state_dict(state["checkpointer"])
+        self.deployed_actor.load_state_dict(state["deployed_actor"])
 
     def _accumulate(self, result: UpdateResult, final: bool, lrs: tuple[float, float], beta: float,
                     report: Callable[[dict[str, Any]], None]) -> None:

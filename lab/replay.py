@@ -109,7 +109,8 @@ class ReplayBuffer:
         t = torch.from_numpy(array)
         return t if self.device.type == "cpu" else t.to(self.device, non_blocking=True)
 
-    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray, alpha: float | None = None) -> None:
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray, alpha: float | None = None,
+                          lap: bool = False) -> None:
         """Uniform replay ignores priorities."""
 
     # ---- checkpointing ----------------------------------------------------------------
@@ -163,8 +164,11 @@ class PrioritizedReplayBuffer(ReplayBuffer):
         weights = np.power(self.size * np.maximum(probs, 1e-12), -beta)
         return idx, weights / weights.max()  # normalise by the batch max: weights only scale down
 
-    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray, alpha: float | None = None) -> None:
-        priorities = np.power(np.abs(td_errors) + self.epsilon, self.alpha if alpha is None else alpha)
+    def update_priorities(self, indices: np.ndarray, td_errors: np.ndarray, alpha: float | None = None,
+                          lap: bool = False) -> None:
+        """Proportional priorities (|td| + eps)**alpha, or LAP's max(|td|, 1)**alpha, which never starves a sample."""
+        magnitude = np.maximum(np.abs(td_errors), 1.0) if lap else np.abs(td_errors) + self.epsilon
+        priorities = np.power(magnitude, self.alpha if alpha is None else alpha)
         self.tree.update(indices, priorities)
         self.max_priority = max(self.max_priority, float(priorities.max()))
 

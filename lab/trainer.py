@@ -81,7 +81,7 @@ class Trainer:
         self._analyzer = _behavior_analyzer() if cfg.run.analyze_episodes else None
         # The state a checkpoint restores: fresh counters, or the checkpoint's (with learner, RNGs, noise, replay).
         self.progress = RunProgress() if resume is None else restore_training_checkpoint(
-            resume, cfg, agent, self.rng, self.noise.state, self.buffer)
+            resume, cfg, agent, self.rng, self.noise.state, self.buffer, self.learner)
         resume_step = None if resume is None else self.progress.env_step
         self.logger = RunLogger(self.run_dir, resume_step=resume_step) if log_to_disk else None
         if self.logger:
@@ -159,8 +159,8 @@ class Trainer:
 
     @property
     def policy(self) -> Policy:
-        """A frozen copy of the current actor as a numpy-in, numpy-out policy."""
-        return Policy.from_actor(self.agent.actor, name=f"{self.name}@{self.env_step}")
+        """A frozen copy of the actor this run deploys (its policy checkpoint when those are on), numpy in and out."""
+        return Policy.from_actor(self.learner.deployed_actor, name=f"{self.name}@{self.env_step}")
 
     def summary(self) -> dict[str, Any]:
         p = self.progress
@@ -238,7 +238,10 @@ class Trainer:
         p.env_step += step.new_transitions
         for episode in step.episodes:
             self._publish_episode(episode)
-        self.learner.learn(step.new_transitions, p.env_step, self.current_per_beta(), self._publish_metrics)
+        beta = self.current_per_beta()
+        self.learner.learn(step.new_transitions, p.env_step, beta, self._publish_metrics)
+        for episode in step.episodes:
+            self.learner.episode_ended(episode.raw_return, p.env_step, beta, self._publish_metrics)
 
     def _publish_episode(self, e: FinishedEpisode) -> None:
         tr = e.trajectory
@@ -310,10 +313,10 @@ class Trainer:
                           max_episode_steps=cfg.env.max_episode_steps)
         seconds = time.perf_counter() - started
         self.last_evaluation, self._last_eval_step = result, self.env_step
-        if (p.best_eval is None or result.mean_return > p.best_eval) and finite_weights(self.agent.actor):
+        if (p.best_eval is None or result.mean_return > p.best_eval) and finite_weights(self.learner.deployed_actor):
             p.best_eval = result.mean_return
             if self.logger:
-                save_policy(self.agent.actor, self.run_dir / "best_policy.pt", cfg.network,
+                save_policy(self.learner.deployed_actor, self.run_dir / "best_policy.pt", cfg.network,
                             {"env_step": self.env_step, "eval_mean": result.mean_return})
         if p.solved_at is None and result.mean_return >= cfg.env.success_threshold:
             p.solved_at = (self.env_step, p.train_seconds)
@@ -344,10 +347,11 @@ class Trainer:
         self.progress.update_debt = self.learner.update_debt
         replay = self.buffer.state_dict() if self.config.run.save_replay else None
         write_checkpoint_file(path, training_checkpoint(self.config, self.agent, self.progress, self.rng,
-                                                        self.noise.state, replay))
+                                                        self.noise.state, replay, self.learner.state_dict()))
         if path == self.checkpoint_path:
             self._saved_step = self.env_step
-            save_policy(self.agent.actor, self.policy_path, self.config.network, {"env_step": self.env_step})
+            save_policy(self.learner.deployed_actor, self.policy_path, self.config.network,
+                        {"env_step": self.env_step})
             if self.logger:
                 atomic_write_json(self.run_dir / "summary.json", self.summary())
         self.events.publish(CheckpointSaved(env_step=self.env_step, path=str(path)))
