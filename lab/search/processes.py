@@ -20,19 +20,32 @@ from collections.abc import Iterator
 from types import FrameType
 
 PR_SET_PDEATHSIG = 1
-STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
+                     if s)
+_stop = threading.Event()
+
+
+def stop_requested() -> bool:
+    """True once a stop signal arrived in a terminate_as_interrupt block, even if its KeyboardInterrupt was lost.
+
+    Python drops an exception raised while a weakref callback or a finaliser runs ("Exception ignored in"),
+    so loops and runs check this flag as well.
+    """
+    return _stop.is_set()
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:
+    _stop.set()
     raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Within this block SIGTERM/SIGHUP raise KeyboardInterrupt (main thread only; elsewhere a no-op)."""
+    """Within this block SIGINT/SIGTERM/SIGHUP raise KeyboardInterrupt and set stop_requested (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _stop.clear()
     previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
     try:
         yield

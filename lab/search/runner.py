@@ -15,6 +15,7 @@ from typing import Any
 from lab.config import Config
 from lab.events import EpisodeEnded, Evaluated
 from lab.io import read_jsonl
+from lab.search.processes import stop_requested
 
 EvaluationHook = Callable[[Evaluated], bool]
 """Called after every evaluation; returning True stops the run early (Optuna pruning)."""
@@ -45,6 +46,8 @@ class _Recorder:
             self._stop("pruned")
 
     def _episode(self, e: EpisodeEnded) -> None:
+        if stop_requested() and self.stop_reason is None:  # a stop signal whose KeyboardInterrupt was swallowed
+            self._stop("interrupted")
         self.episode_returns.append([e.env_step, round(e.raw_return, 3)])
         if self.episode_budget is not None and e.episode >= self.episode_budget and self.stop_reason is None:
             self._stop("episodes")
@@ -99,7 +102,7 @@ def run_configuration(config: Config, run_dir: str | Path, episodes: int | None 
         if trainer is not None:
             trainer.close()
     stop_reason = recorder.stop_reason if recorder else None
-    if error is None and summary["state"] == "stopped" and stop_reason is None:
+    if error is None and summary["state"] == "stopped" and stop_reason in (None, "interrupted"):
         raise KeyboardInterrupt(f"run {run_dir} was interrupted")
     status = "failed" if error else ("pruned" if stop_reason == "pruned" else "finished")
     return _result(status, error, summary, recorder)

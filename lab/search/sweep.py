@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import shutil
 import socket
@@ -36,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
-from lab.search.processes import die_with_parent, terminate_as_interrupt
+from lab.search.processes import die_with_parent, stop_requested, terminate_as_interrupt
 from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
 from lab.search.storage import (
     DEFAULT_GRACE,
@@ -163,8 +164,8 @@ def open_sweep_study(spec: SearchSpec, plans: Sequence[RunPlan], url: str, study
     import optuna
 
     record = _normalise({k: v for k, v in plan_record(spec, plans).items() if k not in ("source", "spec")})
-    storage = open_storage(url, heartbeat_interval, grace)
-    with study_lock(url, study_name):  # creating the study and its queue races between workers otherwise
+    with study_lock(url, study_name):  # creating the schema, the study and its queue races between workers otherwise
+        storage = open_storage(url, heartbeat_interval, grace)
         study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
                                     load_if_exists=True)
         stored = study.user_attrs.get(PLAN_ATTR)
@@ -244,8 +245,10 @@ def run_workers(spec: SearchSpec, folder: Path, workers: int, options: dict[str,
         try:
             for proc in procs:
                 proc.start()
-            for proc in procs:
-                proc.join()
+            while any(proc.is_alive() for proc in procs):
+                multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=0.5)
+                if stop_requested():  # the signal's KeyboardInterrupt may have been swallowed
+                    raise KeyboardInterrupt
         except KeyboardInterrupt:
             log(f"stopping {len(procs)} worker(s): each checkpoints its run and puts it back in the queue")
             for proc in procs:
@@ -274,6 +277,8 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
     by_index = {p.index: p for p in plans}
     ran, waiting_said = 0, False
     while True:
+        if stop_requested():
+            raise KeyboardInterrupt
         fail_stale(study)
         trial = pop_waiting(study)
         if trial is None:
@@ -288,6 +293,8 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
         waiting_said = False
         run_trial(study, trial, spec, by_index[int(trial.user_attrs["run"])], folder, log, pinned)
         ran += 1
+        if stop_requested():
+            raise KeyboardInterrupt
 
 
 def run_trial(study: Any, trial: Any, spec: SearchSpec, plan: RunPlan, folder: Path, log: Log,

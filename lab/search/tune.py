@@ -25,7 +25,7 @@ from typing import Any
 
 from lab.config import ConfigError
 from lab.io import atomic_write_json, atomic_write_text
-from lab.search.processes import terminate_as_interrupt
+from lab.search.processes import stop_requested, terminate_as_interrupt
 from lab.search.space import Choice, Parameter, Range, SearchSpec, SpecError, format_params, load_spec
 from lab.search.storage import (
     DEFAULT_GRACE,
@@ -182,6 +182,8 @@ def run_tune(spec: SearchSpec, trials: int | None = None, storage: str | None = 
                 continue
             ran, waiting_said = ran + 1, False
             _run_and_tell(study, trial, spec, folder, log)
+            if stop_requested():  # a stop signal whose KeyboardInterrupt was swallowed mid-trial
+                raise KeyboardInterrupt
         log(f"this worker ran {ran} trial(s); the study holds {len(study.trials)}")
         return finish(study, spec, folder, log)
 
