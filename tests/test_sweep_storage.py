@@ -221,3 +221,77 @@ def test_a_run_killed_after_a_checkpoint_is_redone_from_it(tmp_path):
     assert result["resumed_from"] == str(out / "runs" / "run_001" / "checkpoint.pt")
     assert result["env_step"] >= 900
     assert result["evaluations"][0]["env_step"] == 150  # the result covers the run from its start
+
+
+# ---- one-line errors, before anything runs --------------------------------------------------------
+def cli(capsys, *argv: str) -> tuple[int, str]:
+    from lab.cli import main
+
+    code = main(list(argv))
+    return code, capsys.readouterr().err
+
+
+def tune_file(tmp_path: Path) -> Path:
+    data = {"name": "t", "base": "tiny", "steps_per_run": 300, "trials": 2, "overrides": FAST,
+            "parameters": {"actor_lr": {"min": 1e-4, "max": 1e-2, "type": "log"}}}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(data))
+    return path
+
+
+@pytest.mark.parametrize("command", ["sweep", "tune"])
+def test_bad_unreachable_or_corrupt_storage_is_one_line_and_exit_2(tmp_path, capsys, command):
+    spec = grid_file(tmp_path) if command == "sweep" else tune_file(tmp_path)
+    out = tmp_path / "out"
+    code, err = cli(capsys, command, str(spec), "--out", str(out), "--storage", "redis://localhost/0")
+    assert code == 2 and err.count("\n") == 1
+    assert "--storage 'redis://localhost/0' is invalid" in err and "postgresql://" in err
+    code, err = cli(capsys, command, str(spec), "--out", str(out), "--storage", "optuna.db")
+    assert code == 2 and err.count("\n") == 1 and "--storage 'optuna.db' is invalid" in err
+
+    code, err = cli(capsys, command, str(spec), "--out", str(out), "--storage",
+                    "postgresql://lab:secret@127.0.0.1:1/lab")  # nothing listens on port 1
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith("error: cannot use storage postgresql") and "127.0.0.1" in err and "secret" not in err
+
+    out.mkdir(exist_ok=True)
+    (out / "optuna.db").write_bytes(os.urandom(4096))
+    code, err = cli(capsys, command, str(spec), "--out", str(out))
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"storage file {(out / 'optuna.db').resolve()} is corrupt" in err
+    assert not (out / "runs").exists() and not (out / "trials").exists()  # nothing ran
+
+
+def test_a_search_file_that_differs_from_the_stored_plan_is_refused_naming_the_difference(tmp_path, capsys):
+    from lab.search.space import SpecError, load_spec
+    from lab.search.sweep import open_sweep_study
+
+    spec_path = grid_file(tmp_path)
+    spec = load_spec(spec_path)
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    open_sweep_study(spec, spec.plans(), url, "g")  # the first worker queued the plan
+    again = open_sweep_study(spec, spec.plans(), url, "g")  # the same file opens the same queue
+    assert len(again.get_trials()) == 6
+
+    edited = json.loads(spec_path.read_text())
+    edited["parameters"]["actor_lr"] = [1e-3, 2.5e-3, 3e-3]
+    spec_path.write_text(json.dumps(edited))
+    code, err = cli(capsys, "sweep", str(spec_path), "--out", str(tmp_path / "other"), "--storage", url,
+                    "--study", "g")
+    assert code == 2 and err.count("\n") == 1, err
+    assert "does not match the plan stored in study 'g'" in err
+    assert "run 003 differs (actor_lr: stored 0.002, file 0.0025)" in err
+    assert not (tmp_path / "other" / "runs").exists()
+
+    edited["parameters"]["actor_lr"] = [1e-3, 2e-3, 3e-3]
+    edited["overrides"]["training.tau"] = 0.02
+    edited["parameters"].pop("tau")
+    edited["parameters"]["actor_hidden"] = [[16], [32]]
+    spec_path.write_text(json.dumps(edited))
+    with pytest.raises(SpecError, match=r"run 001 differs \(actor_hidden: stored '<absent>', file \[16\]"):
+        open_sweep_study(load_spec(spec_path), load_spec(spec_path).plans(), url, "g")
+    edited["parameters"] = {"actor_lr": [1e-3, 2e-3, 3e-3], "tau": [0.005, 0.01]}
+    spec_path.write_text(json.dumps(edited))
+    with pytest.raises(SpecError, match=r"base config training.tau: stored 0.005, file 0.02"):
+        open_sweep_study(load_spec(spec_path), load_spec(spec_path).plans(), url, "g")
+    assert len(load(url).get_trials()) == 6  # nothing was queued twice

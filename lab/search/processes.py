@@ -1,10 +1,14 @@
 """Worker processes that stop with their parent, and SIGTERM treated like Ctrl-C.
 
 A local stand-in for the shared signal handling (lab/signals.py) until it lands:
-``terminate_as_interrupt`` makes SIGTERM and SIGHUP raise KeyboardInterrupt in the
-main thread, so a search stops the way Ctrl-C stops it (the run checkpoints, its
-trial goes back to the queue). ``die_with_parent`` asks Linux to send SIGTERM to
-a worker when the process that started it dies, even by SIGKILL.
+inside ``terminate_as_interrupt`` SIGINT, SIGTERM and SIGHUP only set a flag
+(``stop_requested``). The run checks it at every episode end and stops with a
+checkpoint, and the search loops check it between runs and raise KeyboardInterrupt
+there, so the run goes back to the queue. A flag rather than an exception raised
+from the handler, because Python drops an exception raised while a weakref callback
+or a finaliser runs ("Exception ignored in"), and a worker would then train on.
+``die_with_parent`` asks Linux to send SIGTERM to a worker when the process that
+started it dies, even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -26,27 +30,28 @@ _stop = threading.Event()
 
 
 def stop_requested() -> bool:
-    """True once a stop signal arrived in a terminate_as_interrupt block, even if its KeyboardInterrupt was lost.
-
-    Python drops an exception raised while a weakref callback or a finaliser runs ("Exception ignored in"),
-    so loops and runs check this flag as well.
-    """
+    """True once a stop signal arrived inside a terminate_as_interrupt block."""
     return _stop.is_set()
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
+def sleep_unless_stopped(seconds: float) -> None:
+    """Sleep, but wake at once when a stop signal arrives; then raise KeyboardInterrupt."""
+    if _stop.wait(seconds):
+        raise KeyboardInterrupt("stop requested")
+
+
+def _request_stop(signum: int, frame: FrameType | None) -> None:
     _stop.set()
-    raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
 
 
 @contextlib.contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
-    """Within this block SIGINT/SIGTERM/SIGHUP raise KeyboardInterrupt and set stop_requested (main thread only)."""
+    """Within this block SIGINT/SIGTERM/SIGHUP set stop_requested (main thread only; elsewhere a no-op)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     _stop.clear()
-    previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
+    previous = {s: signal.signal(s, _request_stop) for s in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -37,6 +37,8 @@ class _Recorder:
         trainer.events.subscribe(self._episode, EpisodeEnded)
 
     def _evaluated(self, e: Evaluated) -> None:
+        if stop_requested() and self.stop_reason is None:
+            self._stop("interrupted")
         self.evaluations.append({"env_step": e.env_step, "train_seconds": round(e.train_seconds, 3),
                                  "mean_return": round(e.mean_return, 3), "std_return": round(e.std_return, 3),
                                  "success_rate": e.success_rate})
@@ -46,7 +48,7 @@ class _Recorder:
             self._stop("pruned")
 
     def _episode(self, e: EpisodeEnded) -> None:
-        if stop_requested() and self.stop_reason is None:  # a stop signal whose KeyboardInterrupt was swallowed
+        if stop_requested() and self.stop_reason is None:  # SIGTERM or Ctrl-C in a search (lab.search.processes)
             self._stop("interrupted")
         self.episode_returns.append([e.env_step, round(e.raw_return, 3)])
         if self.episode_budget is not None and e.episode >= self.episode_budget and self.stop_reason is None:

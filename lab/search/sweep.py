@@ -30,14 +30,13 @@ import os
 import shutil
 import socket
 import sys
-import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
-from lab.search.processes import die_with_parent, stop_requested, terminate_as_interrupt
+from lab.search.processes import die_with_parent, sleep_unless_stopped, stop_requested, terminate_as_interrupt
 from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
 from lab.search.storage import (
     DEFAULT_GRACE,
@@ -247,7 +246,7 @@ def run_workers(spec: SearchSpec, folder: Path, workers: int, options: dict[str,
                 proc.start()
             while any(proc.is_alive() for proc in procs):
                 multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=0.5)
-                if stop_requested():  # the signal's KeyboardInterrupt may have been swallowed
+                if stop_requested():
                     raise KeyboardInterrupt
         except KeyboardInterrupt:
             log(f"stopping {len(procs)} worker(s): each checkpoints its run and puts it back in the queue")
@@ -288,7 +287,7 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
             if not waiting_said:
                 log(f"waiting for {others} run(s) in progress on other workers")
                 waiting_said = True
-            time.sleep(poll)
+            sleep_unless_stopped(poll)
             continue
         waiting_said = False
         run_trial(study, trial, spec, by_index[int(trial.user_attrs["run"])], folder, log, pinned)

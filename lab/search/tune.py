@@ -18,14 +18,13 @@ from __future__ import annotations
 import json
 import shutil
 import socket
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lab.config import ConfigError
 from lab.io import atomic_write_json, atomic_write_text
-from lab.search.processes import stop_requested, terminate_as_interrupt
+from lab.search.processes import sleep_unless_stopped, stop_requested, terminate_as_interrupt
 from lab.search.space import Choice, Parameter, Range, SearchSpec, SpecError, format_params, load_spec
 from lab.search.storage import (
     DEFAULT_GRACE,
@@ -178,11 +177,11 @@ def run_tune(spec: SearchSpec, trials: int | None = None, storage: str | None = 
                 if not waiting_said:
                     log(f"waiting for {running(study)} trial(s) in progress on other workers")
                     waiting_said = True
-                time.sleep(heartbeat_interval or 5)
+                sleep_unless_stopped(heartbeat_interval or 5)
                 continue
             ran, waiting_said = ran + 1, False
             _run_and_tell(study, trial, spec, folder, log)
-            if stop_requested():  # a stop signal whose KeyboardInterrupt was swallowed mid-trial
+            if stop_requested():  # SIGTERM or Ctrl-C between trials
                 raise KeyboardInterrupt
         log(f"this worker ran {ran} trial(s); the study holds {len(study.trials)}")
         return finish(study, spec, folder, log)
