@@ -83,3 +83,26 @@ def test_chromium_finds_the_studys_trials_in_the_dashboard(swept):
                 browser.close()
     finally:
         dashboard.stop()
+
+
+def test_tune_dashboard_prints_the_local_address_of_the_studys_dashboard(tmp_path, capsys):
+    import re
+
+    from lab.cli import main
+    from lab.search.dashboard import serve
+
+    spec = tmp_path / "t.json"
+    spec.write_text(json.dumps({"name": "t", "base": "tiny", "steps_per_run": 300, "overrides": FAST,
+                                "parameters": {"actor_lr": {"min": 1e-4, "max": 1e-2, "type": "log"}}}))
+    assert main(["tune", str(spec), "--out", str(tmp_path / "out"), "--trials", "1", "--dashboard"]) == 0
+    printed = re.search(r"^dashboard: (http://127\.0\.0\.1:\d+/dashboard/)$", capsys.readouterr().out, re.M)
+    assert printed, "no dashboard address printed"
+    dashboard = serve(f"sqlite:///{(tmp_path / 'out' / 'optuna.db').resolve()}")  # the server the command started
+    try:
+        assert dashboard.url == printed.group(1)
+        base = dashboard.url.removesuffix("dashboard/")
+        studies = get_json(f"{base}api/studies")["study_summaries"]
+        assert [s["study_name"] for s in studies] == ["t"]
+        assert len(get_json(f"{base}api/studies/{studies[0]['study_id']}")["trials"]) == 1
+    finally:
+        dashboard.stop()

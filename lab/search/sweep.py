@@ -308,7 +308,6 @@ def run_trial(study: Any, trial: Any, spec: SearchSpec, plan: RunPlan, folder: P
             trial.set_user_attr("host", socket.gethostname())
             trial.set_user_attr("pid", os.getpid())
             record = run_task(_task(spec, folder, plan, pinned))
-            trial.set_user_attr("result", record)
     except KeyboardInterrupt:
         requeue(study, trial)
         log(f"run {plan.index:03d} interrupted: back in the queue")
@@ -316,10 +315,11 @@ def run_trial(study: Any, trial: Any, spec: SearchSpec, plan: RunPlan, folder: P
     state = TrialState.FAIL if record["status"] == "failed" else TrialState.COMPLETE
     final = record["final_eval_mean"]
     try:
+        trial.set_user_attr("result", record)
         study.tell(trial, None if state == TrialState.FAIL else (final if final is not None else float("-inf")),
                    state=state)
-    except optuna.exceptions.UpdateFinishedTrialError:
-        log(f"run {plan.index:03d}: its trial was failed as stale meanwhile (raise --grace)")
+    except optuna.exceptions.UpdateFinishedTrialError:  # our heartbeat was late: another worker redoes the run
+        log(f"run {plan.index:03d}: its trial was failed as stale meanwhile; raise --grace")
     _report(record, log)
     return record
 

@@ -123,7 +123,9 @@ def ask_within_budget(study: Any, spec: SearchSpec, url: str, trials: int) -> An
         if number - len(retried_numbers(study)) >= trials:
             return None
         study.sampler = _sampler(spec, number)
-        return study.ask()
+        with warnings.catch_warnings():  # ask/tell with heartbeats is what we do on purpose (see heartbeat())
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+            return study.ask()
 
 
 def suggest(trial: Any, parameters: tuple[Parameter, ...]) -> dict[str, Any]:
