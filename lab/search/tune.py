@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
