@@ -136,6 +136,7 @@ def _sweep_cli(spec_path, folder, *extra):
     return [sys.executable, "-m", "lab", "sweep", str(spec_path), "--out", str(folder), *extra], env
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_skips_finished_runs_and_redoes_the_interrupted_one(tmp_path):
     data = sweep_data(parameters={"actor_lr": [1e-3, 2e-3, 3e-3]}, overrides={**FAST, "run.torch_threads": 2})
     spec_path = tmp_path / "sweep.json"

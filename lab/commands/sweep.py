@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise ValueError(f"--workers={args.workers} is invalid: allowed an integer >= 1")
     check_heartbeat(args)
+    if args.storage:
+        from lab.search.storage import check_url
+
+        check_url(args.storage)
     spec = load_spec(args.config, kind="sweep")
     plans = spec.plans()
     if args.dry_run:
