@@ -192,6 +192,7 @@ def run_tune(spec: SearchSpec, trials: int | None = None, storage: str | None = 
 
 def _run_and_tell(study: Any, trial: Any, spec: SearchSpec, folder: Path, log: Log) -> None:
     """Suggest, train, and tell the study how it went: complete, pruned or failed (never left running)."""
+    import optuna
     from optuna.trial import TrialState
 
     metric = spec.extra.get("metric", "final_eval_mean")
@@ -210,10 +211,14 @@ def _run_and_tell(study: Any, trial: Any, spec: SearchSpec, folder: Path, log: L
         log(f"trial {trial.number:04d} interrupted: queued again with the same parameters")
         raise
     state, value = _outcome(result, metric)
-    for key in ("status", "solved", "time_to_solve_seconds", "final_eval_mean", "best_eval_mean", "train_seconds",
-                "run_dir", "evaluations"):
-        trial.set_user_attr(key, result[key])
-    study.tell(trial, value, state=state)
+    try:
+        for key in ("status", "solved", "time_to_solve_seconds", "final_eval_mean", "best_eval_mean",
+                    "train_seconds", "run_dir", "evaluations"):
+            trial.set_user_attr(key, result[key])
+        study.tell(trial, value, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:  # our heartbeat was late: another worker redoes the trial
+        log(f"trial {trial.number:04d} was failed as stale meanwhile; raise --grace")
+        return
     last = result["final_eval_mean"]
     shown = f"{metric} {value:.1f}" if value is not None else f"last eval {'n/a' if last is None else last}"
     log(f"trial {trial.number:04d} {result['status']}: {format_params(params)} | {shown}")
@@ -229,10 +234,25 @@ def _run_trial(trial: Any, config: Any, spec: SearchSpec, folder: Path) -> dict[
     run_dir = folder / "trials" / f"trial_{trial.number:04d}"
     if run_dir.exists():  # left by an earlier study of the same name in this folder
         shutil.rmtree(run_dir)
-    result = run_configuration(config, run_dir, episodes=spec.episodes_per_run, on_evaluation=report)
+    resume = _take_over_checkpoint(trial, folder, run_dir)
+    result = run_configuration(config, run_dir, episodes=spec.episodes_per_run, on_evaluation=report, resume=resume)
     atomic_write_json(folder / f"trial_{trial.number:04d}_results.json",
-                      {"trial": trial.number, "params": trial.params, **result, "config": config.to_dict()})
+                      {"trial": trial.number, "params": trial.params, **result, "config": config.to_dict(),
+                       "resumed_from": str(resume) if resume else None})
     return result
+
+
+def _take_over_checkpoint(trial: Any, folder: Path, run_dir: Path) -> Path | None:
+    """A retried or requeued trial continues from the dead attempt's checkpoint when this machine has it."""
+    attrs = trial.study._storage.get_trial(trial._trial_id).system_attrs
+    origin = attrs.get("requeued_from", (attrs.get("retry_history") or [None])[-1])
+    if origin is None:
+        return None
+    old = folder / "trials" / f"trial_{origin:04d}"
+    if not (old / "checkpoint.pt").is_file():
+        return None
+    old.rename(run_dir)
+    return run_dir / "checkpoint.pt"
 
 
 def _outcome(result: dict[str, Any], metric: str) -> tuple[Any, float | None]:
