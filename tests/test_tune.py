@@ -203,3 +203,26 @@ def test_a_trial_whose_worker_is_killed_is_retried_once_and_the_study_still_gets
     assert retry[0].params == dead[0].params  # the same configuration, run again
     done = [t for t in study if t.state == TrialState.COMPLETE]
     assert len(done) == 3 and len(study) == 4  # --trials 3 in total: the copy took the dead trial's place
+
+
+def test_a_requeued_trial_takes_over_the_dead_attempts_checkpoint(tmp_path):
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from lab.search.storage import open_storage, pop_waiting
+    from lab.search.tune import _take_over_checkpoint
+
+    folder = tmp_path / "tune"
+    study = optuna.create_study(study_name="x", storage=open_storage(f"sqlite:///{tmp_path / 'x.db'}"))
+    study.add_trial(create_trial(state=TrialState.FAIL))  # trial 0 died with a checkpoint on this machine
+    study.add_trial(create_trial(state=TrialState.WAITING, system_attrs={"requeued_from": 0}))
+    study.add_trial(create_trial(state=TrialState.WAITING))  # a fresh trial has nothing to take over
+    dead = folder / "trials" / "trial_0000"
+    dead.mkdir(parents=True)
+    (dead / "checkpoint.pt").write_bytes(b"state")
+    copy, fresh = pop_waiting(study), pop_waiting(study)
+    assert pop_waiting(study) is None  # the queue is empty; nothing new is created
+    target = folder / "trials" / "trial_0001"
+    assert _take_over_checkpoint(copy, folder, target) == target / "checkpoint.pt"
+    assert (target / "checkpoint.pt").read_bytes() == b"state" and not dead.exists()
+    assert _take_over_checkpoint(fresh, folder, folder / "trials" / "trial_0002") is None
