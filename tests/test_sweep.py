@@ -33,8 +33,8 @@ def test_summary_ranks_finished_runs_and_all_files_are_written(tmp_path):
     lines = []
     results = run_sweep(spec, folder, log=lines.append)
     assert sorted(p.name for p in folder.iterdir() if not p.name.startswith(".")) == [
-        "all_results.json", "run_001_results.json", "run_002_results.json", "runs", "summary.csv",
-        "sweep_config.json"]
+        "all_results.json", "optuna.db", "optuna.db.lock", "run_001_results.json", "run_002_results.json", "runs",
+        "summary.csv", "sweep_config.json"]
     saved = json.loads((folder / "sweep_config.json").read_text())
     assert saved["runs"] == [{"run": 1, "params": {"actor_lr": 0.001, "tau": 0.005}},
                              {"run": 2, "params": {"actor_lr": 0.003, "tau": 0.005}}]
@@ -104,15 +104,17 @@ def test_a_folder_holding_a_different_sweep_is_refused(tmp_path):
         run_sweep(parse_spec(sweep_data(parameters={"actor_lr": [3e-3]})), folder, log=lambda _: None)
 
 
-def test_a_folder_another_sweep_process_is_using_is_refused(tmp_path):
-    from lab.search.sweep import _exclusive
-
+def test_a_corrupt_or_incomplete_sweep_config_is_named(tmp_path):
     spec = parse_spec(sweep_data(parameters={"actor_lr": [1e-3]}))
     folder = tmp_path / "sweep"
     folder.mkdir()
-    with _exclusive(folder), pytest.raises(SpecError, match="in use by another sweep process"):
+    (folder / "sweep_config.json").write_text('{"name": "s", "runs": [')  # torn by a crash mid-write
+    with pytest.raises(SpecError, match=r"sweep results file .*sweep_config.json is corrupt or incomplete"):
         run_sweep(spec, folder, log=lambda _: None)
-    assert not (folder / "run_001_results.json").exists()
+    (folder / "sweep_config.json").write_text('{"name": "s"}')
+    with pytest.raises(SpecError, match=r"sweep_config.json is incomplete: it lacks 'runs'"):
+        run_sweep(spec, folder, log=lambda _: None)
+    assert not (folder / "optuna.db").exists()  # refused before any study or run
 
 
 def test_without_out_the_same_sweep_resumes_its_latest_folder(tmp_path):
@@ -134,6 +136,7 @@ def _sweep_cli(spec_path, folder, *extra):
     return [sys.executable, "-m", "lab", "sweep", str(spec_path), "--out", str(folder), *extra], env
 
 
+@pytest.mark.slow
 def test_resume_after_a_kill_skips_finished_runs_and_redoes_the_interrupted_one(tmp_path):
     data = sweep_data(parameters={"actor_lr": [1e-3, 2e-3, 3e-3]}, overrides={**FAST, "run.torch_threads": 2})
     spec_path = tmp_path / "sweep.json"
@@ -158,7 +161,7 @@ def test_resume_after_a_kill_skips_finished_runs_and_redoes_the_interrupted_one(
     assert not (folder / "run_002_results.json").exists()
     assert (folder / "runs" / "run_002").exists()  # the half-done run left its folder behind
 
-    cmd, env = _sweep_cli(spec_path, folder, "--workers", "2")
+    cmd, env = _sweep_cli(spec_path, folder, "--workers", "2", "--heartbeat", "1", "--grace", "3")
     result = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 of 3 runs already finished" in result.stdout

@@ -144,3 +144,85 @@ def test_the_example_tune_file_is_valid():
 
     spec = load_tune_spec(ROOT / "examples" / "tune.yaml")
     assert spec.extra["trials"] <= 20 and spec.base.run.eval_every > 0
+
+
+@pytest.mark.slow
+def test_a_trial_whose_worker_is_killed_is_retried_once_and_the_study_still_gets_n_trials(tmp_path):
+    """Two workers on one SQLite study; one is SIGKILLed mid-trial. Its trial fails as stale and its copy runs."""
+    import signal
+    import time
+
+    import optuna
+    from optuna.trial import TrialState
+
+    from lab.search.storage import open_storage, study_lock
+
+    spec_path = tmp_path / "tune.json"
+    spec_path.write_text(json.dumps({**TUNE, "steps_per_run": 800, "pruner": "none"}))
+    folder = tmp_path / "tune"
+    url = f"sqlite:///{folder / 'optuna.db'}"
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "lab", "tune", str(spec_path), "--out", str(folder), "--trials", "3",
+           "--heartbeat", "1", "--grace", "6"]
+
+    def trials():
+        with study_lock(url, "tt"):
+            return optuna.load_study(study_name="tt", storage=open_storage(url, heartbeat=None)).get_trials()
+
+    victim = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    other = None
+    try:
+        deadline = time.monotonic() + 180
+        while True:  # the victim holds trial 0: start the second worker, then kill the victim mid-trial
+            try:
+                running = [t for t in trials() if t.state == TrialState.RUNNING]
+            except Exception:  # noqa: BLE001 - no study yet
+                running = []
+            if running and other is None:
+                other = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE,
+                                         stderr=subprocess.STDOUT, text=True)
+                held = running[0].number
+            if other is not None and (trial_dir := folder / "trials" / f"trial_{held:04d}").exists() and \
+                    (trial_dir / "config.yaml").exists():
+                break
+            assert victim.poll() is None and time.monotonic() < deadline, "the first worker never started a trial"
+            time.sleep(0.1)
+        victim.send_signal(signal.SIGKILL)
+        victim.wait()
+        out, _ = other.communicate(timeout=400)
+        assert other.returncode == 0, out
+    finally:
+        for proc in (victim, other):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+    study = trials()
+    dead = [t for t in study if t.state == TrialState.FAIL]
+    assert [t.number for t in dead] == [held]  # failed as stale once its heartbeat stopped
+    retry = [t for t in study if held in t.system_attrs.get("retry_history", ())]
+    assert len(retry) == 1 and retry[0].state == TrialState.COMPLETE
+    assert retry[0].params == dead[0].params  # the same configuration, run again
+    done = [t for t in study if t.state == TrialState.COMPLETE]
+    assert len(done) == 3 and len(study) == 4  # --trials 3 in total: the copy took the dead trial's place
+
+
+def test_a_requeued_trial_takes_over_the_dead_attempts_checkpoint(tmp_path):
+    import optuna
+    from optuna.trial import TrialState, create_trial
+
+    from lab.search.storage import open_storage, pop_waiting
+    from lab.search.tune import _take_over_checkpoint
+
+    folder = tmp_path / "tune"
+    study = optuna.create_study(study_name="x", storage=open_storage(f"sqlite:///{tmp_path / 'x.db'}"))
+    study.add_trial(create_trial(state=TrialState.FAIL))  # trial 0 died with a checkpoint on this machine
+    study.add_trial(create_trial(state=TrialState.WAITING, system_attrs={"requeued_from": 0}))
+    study.add_trial(create_trial(state=TrialState.WAITING))  # a fresh trial has nothing to take over
+    dead = folder / "trials" / "trial_0000"
+    dead.mkdir(parents=True)
+    (dead / "checkpoint.pt").write_bytes(b"state")
+    copy, fresh = pop_waiting(study), pop_waiting(study)
+    assert pop_waiting(study) is None  # the queue is empty; nothing new is created
+    target = folder / "trials" / "trial_0001"
+    assert _take_over_checkpoint(copy, folder, target) == target / "checkpoint.pt"
+    assert (target / "checkpoint.pt").read_bytes() == b"state" and not dead.exists()
+    assert _take_over_checkpoint(fresh, folder, folder / "trials" / "trial_0002") is None

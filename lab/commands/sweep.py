@@ -6,20 +6,42 @@ import argparse
 
 HELP = "Grid or random hyperparameter sweeps."
 DESCRIPTION = ("Run every configuration of a grid or random sweep file (JSON or YAML; see examples/sweeps/). "
-               "Results go to sweep_results/<timestamp>_<name>/: sweep_config.json, run_XXX_results.json per run, "
-               "summary.csv ranked by time-to-solve then final evaluation mean, and all_results.json. Re-running "
-               "the same command resumes the latest folder of that same sweep: finished runs are skipped, a "
-               "run killed midway is redone (--fresh starts over in a new folder).")
+               "The planned runs are queued in an Optuna study (sweep_results/<timestamp>_<name>/optuna.db, or "
+               "--storage postgresql://... to share it): run the same command on several machines and each takes "
+               "runs from the queue, none twice. Results go to the same folder: sweep_config.json, "
+               "run_XXX_results.json per run, summary.csv ranked by time-to-solve then final evaluation mean, and "
+               "all_results.json, all read back from the study. Re-running the same command resumes; a run whose "
+               "worker died is redone once, from its checkpoint where there is one (--fresh starts over).")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from lab.search.storage import DEFAULT_GRACE, DEFAULT_HEARTBEAT
+
     parser.add_argument("config", metavar="CONFIG", help="sweep file (.yaml, .yml or .json)")
     parser.add_argument("--dry-run", action="store_true", help="print every configuration that would run, then exit")
-    parser.add_argument("--workers", type=int, default=1, help="parallel worker processes (one torch thread each)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes on this machine, one torch thread each")
+    parser.add_argument("--storage", default=None, metavar="URL",
+                        help="Optuna storage URL shared by every worker, e.g. postgresql://user@host/db (default: "
+                             "SQLite optuna.db in the results folder)")
+    parser.add_argument("--study", default=None, metavar="NAME", help="study name (default: the file's name)")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="results folder (default: the latest sweep_results/<timestamp>_<name> of this same "
                              "sweep, or a new one)")
     parser.add_argument("--fresh", action="store_true", help="start a new results folder, even if this sweep has one")
+    parser.add_argument("--heartbeat", type=int, default=DEFAULT_HEARTBEAT, metavar="SECONDS",
+                        help="how often a worker tells the storage it is alive")
+    parser.add_argument("--grace", type=int, default=DEFAULT_GRACE, metavar="SECONDS",
+                        help="silence after which a worker's run counts as dead and is queued again (once)")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="serve optuna-dashboard for the study on 127.0.0.1 and print its address")
+
+
+def check_heartbeat(args: argparse.Namespace) -> None:
+    if args.heartbeat < 1:
+        raise ValueError(f"--heartbeat={args.heartbeat} is invalid: allowed an integer >= 1 (seconds)")
+    if args.grace <= args.heartbeat:
+        raise ValueError(f"--grace={args.grace} is invalid: allowed an integer > --heartbeat ({args.heartbeat})")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,6 +50,11 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise ValueError(f"--workers={args.workers} is invalid: allowed an integer >= 1")
+    check_heartbeat(args)
+    if args.storage:
+        from lab.search.storage import check_url
+
+        check_url(args.storage)
     spec = load_spec(args.config, kind="sweep")
     plans = spec.plans()
     if args.dry_run:
@@ -36,14 +63,23 @@ def run(args: argparse.Namespace) -> int:
         for plan in plans:
             print(plan.label)
         return 0
+    options = {"storage": args.storage, "study_name": args.study, "heartbeat_interval": args.heartbeat,
+               "grace": args.grace}
     folder = results_folder(spec, args.out, fresh=args.fresh)
     print(f"sweep {spec.name!r}: {len(plans)} runs, {args.workers} worker(s), results in {folder}")
-    results = run_sweep(spec, folder, workers=args.workers)
+    if args.dashboard:
+        from lab.search.dashboard import serve
+        from lab.search.storage import storage_url
+
+        print(f"dashboard: {serve(storage_url(args.storage, folder)).url}")
+    results = run_sweep(spec, folder, workers=args.workers, **options)
     print(f"ranked by {RANKING}")
     for rank, r in enumerate(results[:5], start=1):
         final = "n/a" if r["final_eval_mean"] is None else f"{r['final_eval_mean']:.1f}"
         solve = f"{r['time_to_solve_seconds']}s" if r["solved"] else "not solved"
         print(f"  {rank}. run_{r['run']:03d}: {solve}, final eval {final}  {r['params']}")
-    print(f"summary: {folder / 'summary.csv'}")
+    print(f"summary: {folder / 'summary.csv'} ({len(results)} of {len(plans)} runs done)")
     failed = [r for r in results if r["status"] == "failed"]
-    return 1 if failed else 0
+    if len(results) < len(plans):
+        print(f"{len(plans) - len(results)} run(s) not done yet: run the same command again to finish them")
+    return 1 if failed or len(results) < len(plans) else 0

@@ -14,6 +14,8 @@ from typing import Any
 
 from lab.config import Config
 from lab.events import EpisodeEnded, Evaluated
+from lab.io import read_jsonl
+from lab.search.processes import stop_requested
 
 EvaluationHook = Callable[[Evaluated], bool]
 """Called after every evaluation; returning True stops the run early (Optuna pruning)."""
@@ -35,6 +37,8 @@ class _Recorder:
         trainer.events.subscribe(self._episode, EpisodeEnded)
 
     def _evaluated(self, e: Evaluated) -> None:
+        if stop_requested() and self.stop_reason is None:
+            self._stop("interrupted")
         self.evaluations.append({"env_step": e.env_step, "train_seconds": round(e.train_seconds, 3),
                                  "mean_return": round(e.mean_return, 3), "std_return": round(e.std_return, 3),
                                  "success_rate": e.success_rate})
@@ -44,9 +48,23 @@ class _Recorder:
             self._stop("pruned")
 
     def _episode(self, e: EpisodeEnded) -> None:
+        if stop_requested() and self.stop_reason is None:  # SIGTERM or Ctrl-C in a search (lab.search.processes)
+            self._stop("interrupted")
         self.episode_returns.append([e.env_step, round(e.raw_return, 3)])
         if self.episode_budget is not None and e.episode >= self.episode_budget and self.stop_reason is None:
             self._stop("episodes")
+
+    def restore(self, run_dir: Path, env_step: int) -> None:
+        """What the run logged up to the checkpoint it resumes from, so the result covers the whole run."""
+        for e in read_jsonl(run_dir / "evaluations.jsonl"):
+            if e["env_step"] <= env_step:
+                self.evaluations.append({"env_step": e["env_step"], "train_seconds": round(e["train_seconds"], 3),
+                                         "mean_return": round(e["mean_return"], 3),
+                                         "std_return": round(e["std_return"], 3), "success_rate": e["success_rate"]})
+                if self.solved is None and e["mean_return"] >= self.threshold:
+                    self.solved = (e["env_step"], e["train_seconds"])
+        self.episode_returns = [[e["env_step"], round(e["raw_return"], 3)]
+                                for e in read_jsonl(run_dir / "episodes.jsonl") if e["env_step"] <= env_step]
 
     def final_evaluation(self) -> None:
         if not self.evaluations or self.evaluations[-1]["env_step"] != self.trainer.env_step:
@@ -58,8 +76,8 @@ class _Recorder:
 
 
 def run_configuration(config: Config, run_dir: str | Path, episodes: int | None = None,
-                      on_evaluation: EvaluationHook | None = None) -> dict[str, Any]:
-    """Train one config into run_dir and return its result dict.
+                      on_evaluation: EvaluationHook | None = None, resume: str | Path | None = None) -> dict[str, Any]:
+    """Train one config into run_dir (from the checkpoint ``resume`` when given) and return its result dict.
 
     status is ``finished`` (budget reached), ``pruned`` (on_evaluation said stop)
     or ``failed`` (with ``error``). A run interrupted from outside (Ctrl-C) raises
@@ -72,8 +90,10 @@ def run_configuration(config: Config, run_dir: str | Path, episodes: int | None 
     summary = {"env_step": 0, "episodes": 0, "updates": 0, "train_seconds": 0.0, "steps_per_second": 0.0,
                "state": "failed", "run_dir": str(run_dir)}
     try:
-        trainer = Trainer(config, run_dir=run_dir, name=run_dir.name, log_to_disk=True)
+        trainer = Trainer(config, run_dir=run_dir, name=run_dir.name, log_to_disk=True, resume=resume)
         recorder = _Recorder(trainer, episodes, on_evaluation)
+        if resume is not None:
+            recorder.restore(run_dir, trainer.env_step)
         summary = trainer.fit()
         if recorder.stop_reason == "episodes" and config.run.eval_every:
             recorder.final_evaluation()  # an episode budget ends between evaluations: measure the end too
@@ -84,7 +104,7 @@ def run_configuration(config: Config, run_dir: str | Path, episodes: int | None 
         if trainer is not None:
             trainer.close()
     stop_reason = recorder.stop_reason if recorder else None
-    if error is None and summary["state"] == "stopped" and stop_reason is None:
+    if error is None and summary["state"] == "stopped" and stop_reason in (None, "interrupted"):
         raise KeyboardInterrupt(f"run {run_dir} was interrupted")
     status = "failed" if error else ("pruned" if stop_reason == "pruned" else "finished")
     return _result(status, error, summary, recorder)

@@ -1,33 +1,57 @@
-"""Grid and random sweeps: a results folder that survives kills, and worker processes.
+"""Grid and random sweeps on an Optuna study: any number of workers, on one machine or many.
+
+The planned runs are queued in an Optuna study (one enqueued trial per run, its
+parameters fixed), in SQLite inside the results folder by default or in a shared
+database with ``--storage``. Each worker takes queued runs one at a time, so no run
+is taken twice; a worker that dies mid-run stops beating and its run is queued
+again once (from its checkpoint when this machine has one). Results live in the
+study, so any worker on any machine writes the same summary.
 
 Layout of ``sweep_results/<timestamp>_<name>/``::
 
     sweep_config.json       the search file, the base config and every planned run
+    optuna.db               the study (unless --storage names a database)
     runs/run_003/           an ordinary run folder per configuration
-    run_003_results.json    written atomically when run 003 ends: it is done
-    summary.csv             every finished run, ranked (see RANKING)
+    run_003_results.json    written atomically by the worker that ran run 003
+    summary.csv             every finished run, ranked (see RANKING), read back from the study
     all_results.json        the same, with evaluation curves and full configs
 
-Resuming is by those result files: a run with one is skipped; a run without one
-(never started, or killed midway) is started again from scratch in a clean folder.
+Re-running the same command resumes: the study knows which runs are done.
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import fcntl
 import io
 import json
 import multiprocessing
+import multiprocessing.connection
+import os
 import shutil
-from collections.abc import Callable, Iterator
+import socket
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
-from lab.search.space import RunPlan, SearchSpec, SpecError, format_params
+from lab.search.processes import die_with_parent, sleep_unless_stopped, stop_requested, terminate_as_interrupt
+from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
+from lab.search.storage import (
+    DEFAULT_GRACE,
+    DEFAULT_HEARTBEAT,
+    fail_stale,
+    heartbeat,
+    open_storage,
+    pop_waiting,
+    requeue,
+    running,
+    shown,
+    storage_errors,
+    storage_url,
+    study_lock,
+)
 
 RESULTS_ROOT = Path("sweep_results")
 RANKING = ("time-to-solve: solved runs first, by training seconds until the evaluation mean first reached "
@@ -35,16 +59,30 @@ RANKING = ("time-to-solve: solved runs first, by training seconds until the eval
 SUMMARY_COLUMNS = ("rank", "run", "status", "solved", "time_to_solve_seconds", "time_to_solve_steps",
                    "final_eval_mean", "best_eval_mean", "final_success_rate")
 TAIL_COLUMNS = ("env_step", "episodes", "train_seconds", "steps_per_second", "run_dir")
+PLAN_ATTR = "lander_lab_plan"
 
 Log = Callable[[str], None]
 
 
 # ---- the results folder -------------------------------------------------------------------------
-def plan_record(spec: SearchSpec, plans: list[RunPlan]) -> dict[str, Any]:
+def plan_record(spec: SearchSpec, plans: Sequence[RunPlan]) -> dict[str, Any]:
     """What sweep_config.json holds; two sweeps are the same sweep when these match."""
     return {"name": spec.name, "type": spec.type, "source": spec.source, "spec": spec.raw,
-            "base_config": spec.base.to_dict(),
+            "base_config": spec.base.to_dict(), "episodes_per_run": spec.episodes_per_run,
             "runs": [{"run": p.index, "params": p.params} for p in plans], "ranking": RANKING}
+
+
+def read_record(path: Path) -> dict[str, Any]:
+    """A sweep results file (sweep_config.json, run_XXX_results.json); a torn or foreign one is named."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SpecError(f"sweep results file {path} is corrupt or incomplete ({exc}): delete it, or the "
+                        "folder, to start that sweep over") from None
+    if not isinstance(data, dict) or ("runs" not in data and "run" not in data):
+        raise SpecError(f"sweep results file {path} is incomplete: it lacks 'runs'; delete it, or the folder, to "
+                        "start that sweep over")
+    return data
 
 
 def results_folder(spec: SearchSpec, out: str | Path | None = None, root: str | Path = RESULTS_ROOT,
@@ -57,7 +95,7 @@ def results_folder(spec: SearchSpec, out: str | Path | None = None, root: str | 
         record = _normalise(plan_record(spec, spec.plans()))
         for folder in sorted(root.glob(f"*_{spec.name}"), reverse=True):
             saved = folder / "sweep_config.json"
-            if saved.is_file() and _same_sweep(json.loads(saved.read_text()), record):
+            if saved.is_file() and not plan_difference(read_record(saved), record):
                 return folder
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     folder, k = root / f"{stamp}_{spec.name}", 1
@@ -67,21 +105,46 @@ def results_folder(spec: SearchSpec, out: str | Path | None = None, root: str | 
     return folder
 
 
-def prepare_folder(spec: SearchSpec, folder: Path, plans: list[RunPlan]) -> None:
+def prepare_folder(spec: SearchSpec, folder: Path, plans: Sequence[RunPlan]) -> None:
     """Write sweep_config.json, or check that the folder holds this very sweep."""
     record = _normalise(plan_record(spec, plans))
     saved_path = folder / "sweep_config.json"
     if saved_path.is_file():
-        saved = json.loads(saved_path.read_text())
-        if not _same_sweep(saved, record):
-            raise SpecError(f"{folder} holds a different sweep ({saved.get('name')!r}, other runs or base config); "
-                            "choose another --out, or delete that folder to start over")
+        difference = plan_difference(read_record(saved_path), record)
+        if difference:
+            raise SpecError(f"{folder} holds a different sweep ({difference}); choose another --out, or delete "
+                            "that folder to start over")
         return
+    folder.mkdir(parents=True, exist_ok=True)
     atomic_write_json(saved_path, record)
 
 
-def _same_sweep(saved: dict[str, Any], record: dict[str, Any]) -> bool:
-    return saved.get("runs") == record["runs"] and saved.get("base_config") == record["base_config"]
+def plan_difference(saved: dict[str, Any], record: dict[str, Any]) -> str | None:
+    """The first difference between a stored plan and this one, in words; None when they are the same sweep."""
+    runs, mine = saved.get("runs", []), record["runs"]
+    if len(runs) != len(mine):
+        return f"the stored plan has {len(runs)} runs, the search file {len(mine)}"
+    for old, new in zip(runs, mine):
+        if old != new:
+            keys = sorted(set(old["params"]) | set(new["params"]))
+            changed = [k for k in keys if old["params"].get(k, "<absent>") != new["params"].get(k, "<absent>")]
+            what = ", ".join(f"{k}: stored {old['params'].get(k, '<absent>')!r}, file "
+                             f"{new['params'].get(k, '<absent>')!r}" for k in changed[:3])
+            return f"run {new['run']:03d} differs ({what})"
+    for key, old, new in _flat_pairs(saved.get("base_config", {}), record["base_config"]):
+        if old != new:
+            return f"base config {key}: stored {old!r}, file {new!r}"
+    if saved.get("episodes_per_run") != record.get("episodes_per_run") and "episodes_per_run" in saved:
+        return f"episodes_per_run: stored {saved['episodes_per_run']!r}, file {record['episodes_per_run']!r}"
+    return None
+
+
+def _flat_pairs(old: Any, new: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            yield from _flat_pairs(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
+    else:
+        yield prefix.rstrip("."), old, new
 
 
 def _normalise(data: Any) -> Any:
@@ -93,58 +156,176 @@ def result_path(folder: Path, index: int) -> Path:
     return folder / f"run_{index:03d}_results.json"
 
 
-def _finished(folder: Path) -> dict[int, dict[str, Any]]:
-    results = {}
-    for path in folder.glob("run_*_results.json"):
-        data = json.loads(path.read_text())
-        results[int(data["run"])] = data
+# ---- the study ----------------------------------------------------------------------------------
+def open_sweep_study(spec: SearchSpec, plans: Sequence[RunPlan], url: str, study_name: str,
+                     heartbeat_interval: int | None = DEFAULT_HEARTBEAT, grace: int | None = DEFAULT_GRACE) -> Any:
+    """Create the study and queue every planned run, once; or check that the stored plan is this file's."""
+    import optuna
+
+    record = _normalise({k: v for k, v in plan_record(spec, plans).items() if k not in ("source", "spec")})
+    with study_lock(url, study_name):  # creating the schema, the study and its queue races between workers otherwise
+        storage = open_storage(url, heartbeat_interval, grace)
+        study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
+                                    load_if_exists=True)
+        stored = study.user_attrs.get(PLAN_ATTR)
+        if stored is not None:
+            difference = plan_difference(stored, record)
+            if difference:
+                raise SpecError(f"{spec.source} does not match the plan stored in study {study_name!r} at "
+                                f"{shown(url)}: {difference}. Restore the file, or use another --study "
+                                "(or --fresh with the default storage)")
+            return study
+        queued = {t.user_attrs.get("run") for t in study.get_trials(deepcopy=False)}  # an earlier opener died
+        for plan in plans:
+            if plan.index not in queued:
+                study.enqueue_trial({p.name: _encode(plan.params[p.name]) for p in spec.parameters},
+                                    user_attrs={"run": plan.index})
+        study.set_user_attr(PLAN_ATTR, record)  # last: the queue is complete
+    return study
+
+
+def record_params(trial: Any, spec: SearchSpec) -> None:
+    """Suggest every parameter over its whole domain; the queued trial's fixed values are what comes back."""
+    from lab.search.tune import suggest
+
+    grid = tuple(p for p in spec.parameters if isinstance(p.domain, Grid))
+    for p in grid:
+        trial.suggest_categorical(p.name, [_encode(v) for v in p.domain.values])  # type: ignore[union-attr]
+    suggest(trial, tuple(p for p in spec.parameters if p not in grid))
+
+
+def _encode(value: Any) -> Any:
+    """Optuna's categoricals hold None, bool, int, float or str; lists (layer widths) go as JSON."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else json.dumps(value)
+
+
+def study_results(study: Any) -> dict[int, dict[str, Any]]:
+    """Each run's result as its worker stored it; a run redone after a dead worker appears once."""
+    results: dict[int, dict[str, Any]] = {}
+    for trial in study.get_trials(deepcopy=False):
+        result = trial.user_attrs.get("result")
+        if result is not None:
+            results[int(result["run"])] = result
     return results
 
 
 # ---- running ------------------------------------------------------------------------------------
-def run_sweep(spec: SearchSpec, folder: str | Path, workers: int = 1, log: Log = print) -> list[dict[str, Any]]:
-    """Run every unfinished configuration, then write the summary; returns all results, ranked."""
+def run_sweep(spec: SearchSpec, folder: str | Path, workers: int = 1, log: Log = print, storage: str | None = None,
+              study_name: str | None = None, heartbeat_interval: int | None = DEFAULT_HEARTBEAT,
+              grace: int | None = DEFAULT_GRACE, pinned: bool = False, summary: bool = True
+              ) -> list[dict[str, Any]]:
+    """Run queued configurations until none is left (N local worker processes when workers > 1); then summarise."""
     folder = Path(folder)
     plans = spec.plans()
     prepare_folder(spec, folder, plans)
-    with _exclusive(folder):
-        return _run_pending(spec, folder, plans, workers, log)
+    url = storage_url(storage, folder)
+    study_name = study_name or spec.name
+    with storage_errors(url):
+        study = open_sweep_study(spec, plans, url, study_name, heartbeat_interval, grace)
+        done = study_results(study)
+        if done:
+            log(f"resuming {folder}: {len(done)} of {len(plans)} runs already finished")
+        if workers > 1 and len(plans) - len(done) > 1:
+            options = {"storage": url, "study_name": study_name, "heartbeat_interval": heartbeat_interval,
+                       "grace": grace}
+            run_workers(spec, folder, workers, options, log)
+        else:
+            with terminate_as_interrupt():
+                work(study, spec, plans, folder, log, pinned=pinned, poll=heartbeat_interval or 5)
+        return write_summary(folder, spec, plans, study) if summary else ranked(list(study_results(study).values()))
 
 
-@contextlib.contextmanager
-def _exclusive(folder: Path) -> Iterator[None]:
-    """One sweep process per folder; the OS drops the lock when that process dies, however it dies."""
-    with open(folder / ".sweep.lock", "a") as fh:
+def run_workers(spec: SearchSpec, folder: Path, workers: int, options: dict[str, Any], log: Log) -> None:
+    """N worker processes on this machine; they get SIGTERM if we die, and we stop them on Ctrl-C/SIGTERM."""
+    context = multiprocessing.get_context("spawn")
+    procs = [context.Process(target=_worker_main, args=(spec, folder, options, os.getpid()), name=f"sweep-worker-{k}")
+             for k in range(1, workers + 1)]
+    with terminate_as_interrupt():
         try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise SpecError(f"{folder} is in use by another sweep process; wait for it, or choose another "
-                            "--out") from None
-        yield
+            for proc in procs:
+                proc.start()
+            while any(proc.is_alive() for proc in procs):
+                multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], timeout=0.5)
+                if stop_requested():
+                    raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            log(f"stopping {len(procs)} worker(s): each checkpoints its run and puts it back in the queue")
+            for proc in procs:
+                if proc.is_alive():
+                    proc.terminate()  # SIGTERM: the worker treats it like Ctrl-C
+            for proc in procs:
+                proc.join()
+            raise
+    for proc in procs:
+        if proc.exitcode not in (0, None):  # its run comes back to the queue after --grace; the others take it
+            log(f"worker process {proc.pid} ended with exit code {proc.exitcode}")
 
 
-def _run_pending(spec: SearchSpec, folder: Path, plans: list[RunPlan], workers: int, log: Log) -> list[dict[str, Any]]:
-    done = _finished(folder)
-    pending = [p for p in plans if p.index not in done]
-    if done:
-        log(f"resuming {folder}: {len(done)} of {len(plans)} runs already finished")
-    parallel = workers > 1 and len(pending) > 1
-    tasks = [_task(spec, folder, p, pinned=parallel) for p in pending]
-    if not parallel:
-        for task in tasks:
-            _report(run_task(task), log)
-            write_summary(folder, spec, plans)
-    else:
-        context = multiprocessing.get_context("spawn")
-        with context.Pool(min(workers, len(tasks)), initializer=pin_threads) as pool:
-            for result in pool.imap_unordered(run_task, tasks):
-                _report(result, log)
-                write_summary(folder, spec, plans)
-    return write_summary(folder, spec, plans)
+def _worker_main(spec: SearchSpec, folder: Path, options: dict[str, Any], parent_pid: int) -> None:
+    die_with_parent(parent_pid)
+    pin_threads()
+    try:
+        run_sweep(spec, folder, pinned=True, summary=False, **options)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, log: Log, pinned: bool = False,
+         poll: float = 5.0) -> int:
+    """Take queued runs until none is left and none runs elsewhere (a dead worker's run comes back after grace)."""
+    by_index = {p.index: p for p in plans}
+    ran, waiting_said = 0, False
+    while True:
+        if stop_requested():
+            raise KeyboardInterrupt
+        fail_stale(study)
+        trial = pop_waiting(study)
+        if trial is None:
+            others = running(study)
+            if not others:
+                return ran
+            if not waiting_said:
+                log(f"waiting for {others} run(s) in progress on other workers")
+                waiting_said = True
+            sleep_unless_stopped(poll)
+            continue
+        waiting_said = False
+        run_trial(study, trial, spec, by_index[int(trial.user_attrs["run"])], folder, log, pinned)
+        ran += 1
+        if stop_requested():
+            raise KeyboardInterrupt
+
+
+def run_trial(study: Any, trial: Any, spec: SearchSpec, plan: RunPlan, folder: Path, log: Log,
+              pinned: bool = False) -> dict[str, Any]:
+    """Run one queued configuration and tell the study; Ctrl-C or SIGTERM puts it back in the queue."""
+    import optuna
+    from optuna.trial import TrialState
+
+    try:
+        with heartbeat(study, trial):
+            record_params(trial, spec)  # the run's values (fixed when queued), so the dashboard shows them
+            trial.set_user_attr("host", socket.gethostname())
+            trial.set_user_attr("pid", os.getpid())
+            record = run_task(_task(spec, folder, plan, pinned))
+    except KeyboardInterrupt:
+        requeue(study, trial)
+        log(f"run {plan.index:03d} interrupted: back in the queue")
+        raise
+    state = TrialState.FAIL if record["status"] == "failed" else TrialState.COMPLETE
+    final = record["final_eval_mean"]
+    try:
+        trial.set_user_attr("result", record)
+        study.tell(trial, None if state == TrialState.FAIL else (final if final is not None else float("-inf")),
+                   state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:  # our heartbeat was late: another worker redoes the run
+        log(f"run {plan.index:03d}: its trial was failed as stale meanwhile; raise --grace")
+    _report(record, log)
+    return record
 
 
 def _task(spec: SearchSpec, folder: Path, plan: RunPlan, pinned: bool) -> dict[str, Any]:
-    """Everything a worker needs, as plain data; a worker process gets one torch thread (run.torch_threads=1)."""
+    """Everything a run needs, as plain data; a worker process gets one torch thread (run.torch_threads=1)."""
     config = plan.config.with_overrides({"run.torch_threads": 1}) if pinned else plan.config
     return {"run": plan.index, "params": plan.params, "config": config.to_dict(),
             "run_dir": str(folder / "runs" / plan.name), "episodes": spec.episodes_per_run,
@@ -163,15 +344,22 @@ def pin_threads() -> None:
 
 
 def run_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Run one planned configuration from a clean folder and write its results file atomically."""
+    """Run one planned configuration, from its checkpoint when an earlier attempt left one, and save its results."""
     from lab.config import Config
     from lab.search.runner import run_configuration
 
     run_dir = Path(task["run_dir"])
-    if run_dir.exists():  # a run killed midway: start it again from nothing
+    checkpoint = run_dir / "checkpoint.pt"
+    resume = checkpoint if checkpoint.is_file() else None
+    if run_dir.exists() and resume is None:  # killed before its first checkpoint: start again from nothing
         shutil.rmtree(run_dir)
-    result = run_configuration(Config.from_dict(task["config"]), run_dir, episodes=task["episodes"])
-    record = {"run": task["run"], "params": task["params"], **result, "config": task["config"]}
+    config = Config.from_dict(task["config"])
+    result = run_configuration(config, run_dir, episodes=task["episodes"], resume=resume)
+    if resume is not None and result["status"] == "failed" and "Checkpoint" in (result["error"] or ""):
+        shutil.rmtree(run_dir)  # an unreadable checkpoint: the run starts over instead
+        result = run_configuration(config, run_dir, episodes=task["episodes"])
+    record = {"run": task["run"], "params": task["params"], **result, "resumed_from": str(resume) if resume else None,
+              "config": task["config"]}
     atomic_write_json(task["results"], record)
     return record
 
@@ -198,10 +386,11 @@ def ranked(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(results, key=lambda r: (rank_key(r), r["run"]))
 
 
-def write_summary(folder: str | Path, spec: SearchSpec, plans: list[RunPlan] | None = None) -> list[dict[str, Any]]:
-    """summary.csv and all_results.json from every results file in the folder; returns the ranked results."""
+def write_summary(folder: str | Path, spec: SearchSpec, plans: Sequence[RunPlan] | None, study: Any
+                  ) -> list[dict[str, Any]]:
+    """summary.csv and all_results.json from every result in the study; returns the ranked results."""
     folder = Path(folder)
-    results = ranked(list(_finished(folder).values()))
+    results = ranked(list(study_results(study).values()))
     names = [p.name for p in spec.parameters]
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

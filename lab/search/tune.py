@@ -4,7 +4,10 @@ Any number of processes (on one machine with the default SQLite file, or on many
 with ``--storage postgresql://...``) run the same command and share one study.
 Each asks for a trial only while the study holds fewer than ``trials`` trials, and
 it counts and asks under a lock (a file lock for SQLite, an advisory lock for
-PostgreSQL and MySQL), so together they run exactly ``trials`` trials.
+PostgreSQL and MySQL), so together they run exactly ``trials`` trials. A worker
+records a heartbeat while its trial runs; a trial whose worker died (SIGKILL, a lost
+machine) is failed after the grace period and queued again once, with the same
+parameters, and its copy takes its place in the budget.
 
 Trial k samples with seed ``seed + k``: a study is reproducible, and no two
 workers draw the same start-up configurations.
@@ -12,18 +15,35 @@ workers draw the same start-up configurations.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 import socket
-import zlib
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from lab.config import ConfigError
 from lab.io import atomic_write_json, atomic_write_text
+from lab.search.processes import sleep_unless_stopped, stop_requested, terminate_as_interrupt
 from lab.search.space import Choice, Parameter, Range, SearchSpec, SpecError, format_params, load_spec
+from lab.search.storage import (
+    DEFAULT_GRACE,
+    DEFAULT_HEARTBEAT,
+    driver_url,
+    fail_stale,
+    heartbeat,
+    open_storage,
+    pop_waiting,
+    requeue,
+    retried_numbers,
+    running,
+    storage_errors,
+    storage_url,
+    study_lock,
+)
+
+__all__ = ["driver_url", "load_tune_spec", "run_tune", "storage_url"]
 
 TUNE_KEYS = ("trials", "pruner", "startup_trials", "metric")
 PRUNERS = ("median", "halving", "none")
@@ -64,32 +84,13 @@ def default_folder(study_name: str) -> Path:
     return RESULTS_ROOT / f"tune_{study_name}"
 
 
-def storage_url(storage: str | None, folder: Path) -> str:
-    """The storage URL to use: the given one (see driver_url), or SQLite in the results folder."""
-    if storage:
-        return driver_url(storage)
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / 'optuna.db').resolve()}"
-
-
-def driver_url(url: str) -> str:
-    """SQLAlchemy 2.1 reads ``postgresql://`` as psycopg 3; say psycopg2 when only that driver is installed."""
-    from importlib.util import find_spec
-
-    scheme, sep, rest = url.partition("://")
-    if scheme == "postgresql" and find_spec("psycopg") is None and find_spec("psycopg2") is not None:
-        return f"postgresql+psycopg2://{rest}"
-    return url
-
-
 # ---- the study ------------------------------------------------------------------------------------
-def open_study(spec: SearchSpec, url: str, study_name: str) -> Any:
+def open_study(spec: SearchSpec, url: str, study_name: str, heartbeat_interval: int | None = DEFAULT_HEARTBEAT,
+               grace: int | None = DEFAULT_GRACE) -> Any:
     """Create the study, or load it when another worker (or an earlier run) already did."""
     import optuna
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    engine_kwargs = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs)
+    storage = open_storage(url, heartbeat_interval, grace)
     startup = spec.extra.get("startup_trials", 5)
     kind = spec.extra.get("pruner", "median")
     if kind == "median":
@@ -109,48 +110,23 @@ def _sampler(spec: SearchSpec, trial_number: int) -> Any:
                                       n_startup_trials=spec.extra.get("startup_trials", 5))
 
 
-@contextlib.contextmanager
-def budget_lock(url: str, study_name: str) -> Iterator[None]:
-    """Serialise 'count the trials, then ask for one' across processes sharing the storage."""
-    if url.startswith("sqlite:///"):
-        import fcntl
-
-        with open(f"{url[len('sqlite:///'):]}.lock", "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
-        return
-    if url.startswith(("postgresql", "mysql")):
-        import sqlalchemy
-
-        key = zlib.crc32(f"lander-lab:{study_name}".encode())
-        postgres = url.startswith("postgresql")
-        lock = "SELECT pg_advisory_lock(:k)" if postgres else "SELECT GET_LOCK(:k, -1)"
-        unlock = "SELECT pg_advisory_unlock(:k)" if postgres else "SELECT RELEASE_LOCK(:k)"
-        engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
-        try:
-            with engine.connect() as conn:  # the lock lives as long as this connection
-                conn.execute(sqlalchemy.text(lock), {"k": key if postgres else str(key)})
-                try:
-                    yield
-                finally:
-                    conn.execute(sqlalchemy.text(unlock), {"k": key if postgres else str(key)})
-        finally:
-            engine.dispose()
-        return
-    yield  # other databases: no lock; concurrent workers may overshoot by a trial each
-
-
 def ask_within_budget(study: Any, spec: SearchSpec, url: str, trials: int) -> Any | None:
-    """The next trial, or None when the study already holds ``trials`` trials (any state)."""
-    with budget_lock(url, study.study_name):
+    """The next trial: a queued retry first; else a new one while the study holds fewer than ``trials``.
+
+    Trials in any state count, except those that died and were queued again (their copy counts instead).
+    """
+    with study_lock(url, study.study_name):
+        fail_stale(study)
+        trial = pop_waiting(study)
+        if trial is not None:
+            return trial
         number = len(study.get_trials(deepcopy=False))
-        if number >= trials:
+        if number - len(retried_numbers(study)) >= trials:
             return None
         study.sampler = _sampler(spec, number)
-        return study.ask()
+        with warnings.catch_warnings():  # ask/tell with heartbeats is what we do on purpose (see heartbeat())
+            warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
+            return study.ask()
 
 
 def suggest(trial: Any, parameters: tuple[Parameter, ...]) -> dict[str, Any]:
@@ -181,45 +157,68 @@ def _decode(value: Any) -> Any:
 
 # ---- running ------------------------------------------------------------------------------------
 def run_tune(spec: SearchSpec, trials: int | None = None, storage: str | None = None, study_name: str | None = None,
-             folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
-    """Run trials until the shared study holds ``trials``; then write best.yaml, best_params.json and plots."""
+             folder: str | Path | None = None, log: Log = print, heartbeat_interval: int | None = DEFAULT_HEARTBEAT,
+             grace: int | None = DEFAULT_GRACE) -> dict[str, Any]:
+    """Run trials until the shared study holds ``trials``; then write best.yaml, best_params.json and plots.
+
+    A worker with nothing left to start waits while trials run elsewhere, so a dead worker's trial is redone.
+    """
     study_name = study_name or spec.name
     folder = Path(folder) if folder is not None else default_folder(study_name)
     folder.mkdir(parents=True, exist_ok=True)
     url = storage_url(storage, folder)
     total = trials if trials is not None else spec.extra.get("trials", 20)
-    with budget_lock(url, study_name):  # creating the schema and the study concurrently races inside Optuna
-        study = open_study(spec, url, study_name)
-    ran = 0
-    while (trial := ask_within_budget(study, spec, url, total)) is not None:
-        ran += 1
-        _run_and_tell(study, trial, spec, folder, log)
-    log(f"this worker ran {ran} trial(s); the study holds {len(study.trials)}")
-    return finish(study, spec, folder, log)
+    with storage_errors(url), terminate_as_interrupt():
+        with study_lock(url, study_name):  # creating the schema and the study concurrently races inside Optuna
+            study = open_study(spec, url, study_name, heartbeat_interval, grace)
+        ran, waiting_said = 0, False
+        while True:
+            trial = ask_within_budget(study, spec, url, total)
+            if trial is None:
+                if not running(study):
+                    break
+                if not waiting_said:
+                    log(f"waiting for {running(study)} trial(s) in progress on other workers")
+                    waiting_said = True
+                sleep_unless_stopped(heartbeat_interval or 5)
+                continue
+            ran, waiting_said = ran + 1, False
+            _run_and_tell(study, trial, spec, folder, log)
+            if stop_requested():  # SIGTERM or Ctrl-C between trials
+                raise KeyboardInterrupt
+        log(f"this worker ran {ran} trial(s); the study holds {len(study.trials)}")
+        return finish(study, spec, folder, log)
 
 
 def _run_and_tell(study: Any, trial: Any, spec: SearchSpec, folder: Path, log: Log) -> None:
     """Suggest, train, and tell the study how it went: complete, pruned or failed (never left running)."""
+    import optuna
     from optuna.trial import TrialState
 
     metric = spec.extra.get("metric", "final_eval_mean")
-    params = suggest(trial, spec.parameters)
-    trial.set_user_attr("host", socket.gethostname())
     try:
-        config = spec.config_for(params)
-        result = _run_trial(trial, config, spec, folder)
+        with heartbeat(study, trial):
+            params = suggest(trial, spec.parameters)
+            trial.set_user_attr("host", socket.gethostname())
+            config = spec.config_for(params)
+            result = _run_trial(trial, config, spec, folder)
     except ConfigError as exc:  # a combination the config refuses, e.g. batch_size > buffer_size
         study.tell(trial, state=TrialState.FAIL)
         log(f"trial {trial.number:04d} invalid: {exc}")
         return
     except KeyboardInterrupt:
-        study.tell(trial, state=TrialState.FAIL)  # a trial left RUNNING would hold its budget slot forever
+        requeue(study, trial)  # a trial left RUNNING would hold its budget slot; its copy runs next time
+        log(f"trial {trial.number:04d} interrupted: queued again with the same parameters")
         raise
     state, value = _outcome(result, metric)
-    for key in ("status", "solved", "time_to_solve_seconds", "final_eval_mean", "best_eval_mean", "train_seconds",
-                "run_dir", "evaluations"):
-        trial.set_user_attr(key, result[key])
-    study.tell(trial, value, state=state)
+    try:
+        for key in ("status", "solved", "time_to_solve_seconds", "final_eval_mean", "best_eval_mean",
+                    "train_seconds", "run_dir", "evaluations"):
+            trial.set_user_attr(key, result[key])
+        study.tell(trial, value, state=state)
+    except optuna.exceptions.UpdateFinishedTrialError:  # our heartbeat was late: another worker redoes the trial
+        log(f"trial {trial.number:04d} was failed as stale meanwhile; raise --grace")
+        return
     last = result["final_eval_mean"]
     shown = f"{metric} {value:.1f}" if value is not None else f"last eval {'n/a' if last is None else last}"
     log(f"trial {trial.number:04d} {result['status']}: {format_params(params)} | {shown}")
@@ -235,10 +234,25 @@ def _run_trial(trial: Any, config: Any, spec: SearchSpec, folder: Path) -> dict[
     run_dir = folder / "trials" / f"trial_{trial.number:04d}"
     if run_dir.exists():  # left by an earlier study of the same name in this folder
         shutil.rmtree(run_dir)
-    result = run_configuration(config, run_dir, episodes=spec.episodes_per_run, on_evaluation=report)
+    resume = _take_over_checkpoint(trial, folder, run_dir)
+    result = run_configuration(config, run_dir, episodes=spec.episodes_per_run, on_evaluation=report, resume=resume)
     atomic_write_json(folder / f"trial_{trial.number:04d}_results.json",
-                      {"trial": trial.number, "params": trial.params, **result, "config": config.to_dict()})
+                      {"trial": trial.number, "params": trial.params, **result, "config": config.to_dict(),
+                       "resumed_from": str(resume) if resume else None})
     return result
+
+
+def _take_over_checkpoint(trial: Any, folder: Path, run_dir: Path) -> Path | None:
+    """A retried or requeued trial continues from the dead attempt's checkpoint when this machine has it."""
+    attrs = trial.study._storage.get_trial(trial._trial_id).system_attrs
+    origin = attrs.get("requeued_from", (attrs.get("retry_history") or [None])[-1])
+    if origin is None:
+        return None
+    old = folder / "trials" / f"trial_{origin:04d}"
+    if not (old / "checkpoint.pt").is_file():
+        return None
+    old.rename(run_dir)
+    return run_dir / "checkpoint.pt"
 
 
 def _outcome(result: dict[str, Any], metric: str) -> tuple[Any, float | None]:
