@@ -42,6 +42,15 @@ class CrossQSettings:
     renorm_relax: int = 40_000
     """Critic updates over which r_max and d_max then relax linearly to 3 and 5."""
 
+    def __post_init__(self) -> None:
+        checks = {"adam_beta1": (0.0 <= self.adam_beta1 < 1.0, "a number in [0, 1)"),
+                  "renorm_momentum": (0.0 < self.renorm_momentum <= 1.0, "a number in (0, 1]"),
+                  "renorm_warmup": (self.renorm_warmup >= 0, "an integer >= 0"),
+                  "renorm_relax": (self.renorm_relax >= 0, "an integer >= 0")}
+        for name, (ok, allowed) in checks.items():
+            if not ok:
+                raise ValueError(f"training.crossq_{name}={getattr(self, name)!r} is invalid: allowed {allowed}")
+
     @classmethod
     def from_training(cls, cfg: TrainingConfig) -> CrossQSettings:
         """Read training.crossq_* where the config has those fields, else keep the defaults."""
@@ -103,6 +112,7 @@ class CrossQ:
 
     Same interface as lab.td3.TD3, so the trainer can use either. ``tau`` is kept only
     because the trainer pushes it to every learner; CrossQ has nothing to average.
+    network.layer_norm applies to the actor only: the critics normalise with Batch Renorm.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, cfg: TrainingConfig,

@@ -224,6 +224,8 @@ def test_paper_settings_and_a_plain_exportable_actor():
     np.testing.assert_allclose(Policy.from_actor(agent.actor)(obs), agent.act(obs), rtol=1e-6)
     custom = CrossQSettings.from_training(SimpleNamespace(crossq_adam_beta1=0.9, crossq_renorm_warmup=7))
     assert (custom.adam_beta1, custom.renorm_warmup, custom.renorm_relax) == (0.9, 7, 40_000)
+    with pytest.raises(ValueError, match=r"training.crossq_adam_beta1=1.0 is invalid: allowed a number in \[0, 1\)"):
+        CrossQSettings(adam_beta1=1.0)
 
 
 def test_bfloat16_updates_learn_and_keep_float32_weights_and_stats():
