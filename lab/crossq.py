@@ -1,0 +1,208 @@
+"""CrossQ (Bhatt et al. 2024) for TD3's deterministic actor, readable top to bottom.
+
+CrossQ changes only the critic side of TD3:
+1. No target networks: the bootstrap target comes from the live critic and the live actor,
+   so value information propagates at once instead of through a slow Polyak average.
+2. Batch Renormalization in the critics (lab.batch_renorm), which is what makes (1) stable.
+3. One joint forward pass of (s, a) and (s', a') through the critics: the batch statistics
+   cover both halves. Separate passes would normalise s' with statistics of s, which are
+   out of distribution for it; that is why naive BatchNorm fails in TD learning.
+The target is still TD3's: clipped double-Q over the s' half (with no gradient) and target
+policy smoothing; the actor still updates every policy_delay critic steps. Adam uses
+beta1 = 0.5, as in the paper. The actor is a plain lab.networks.Actor (no normalisation),
+so policies export, load and act exactly as TD3's do.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lab.batch_renorm import BatchRenorm
+from lab.config import NetworkConfig, TrainingConfig
+from lab.networks import ACTIVATIONS, Actor, output_layer
+from lab.replay import Batch
+from lab.td3 import TD3, UpdateResult, _adam, smoothed_target_action, td3_target
+
+
+@dataclass(frozen=True)
+class CrossQSettings:
+    """CrossQ's own knobs; the config names them training.crossq_<field>."""
+
+    adam_beta1: float = 0.5
+    """Adam's first-moment decay for actor and critic (the paper's 0.5; Adam's default is 0.9)."""
+    renorm_momentum: float = 0.01
+    """How fast the Batch Renorm running statistics follow the batches."""
+    renorm_warmup: int = 5_000
+    """Critic updates of plain BatchNorm before Batch Renorm's corrections start."""
+    renorm_relax: int = 40_000
+    """Critic updates over which r_max and d_max then relax linearly to 3 and 5."""
+
+    def __post_init__(self) -> None:
+        checks = {"adam_beta1": (0.0 <= self.adam_beta1 < 1.0, "a number in [0, 1)"),
+                  "renorm_momentum": (0.0 < self.renorm_momentum <= 1.0, "a number in (0, 1]"),
+                  "renorm_warmup": (self.renorm_warmup >= 0, "an integer >= 0"),
+                  "renorm_relax": (self.renorm_relax >= 0, "an integer >= 0")}
+        for name, (ok, allowed) in checks.items():
+            if not ok:
+                raise ValueError(f"training.crossq_{name}={getattr(self, name)!r} is invalid: allowed {allowed}")
+
+    @classmethod
+    def from_training(cls, cfg: TrainingConfig) -> CrossQSettings:
+        """Read training.crossq_* where the config has those fields, else keep the defaults."""
+        return cls(**{f.name: getattr(cfg, f"crossq_{f.name}", f.default) for f in fields(cls)})
+
+
+class RenormTwinCritic(nn.Module):
+    """Two Q(s, a) networks with Batch Renorm on the input and after every hidden activation.
+
+    Weights carry a leading dimension of 2 as in lab.networks.TwinCritic, so both critics
+    run in one batched matmul per layer; forward returns shape (2, batch). In training mode
+    the normalisation uses (and updates) the statistics of the batch it is given.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, settings: CrossQSettings) -> None:
+        super().__init__()
+        sizes = [obs_dim + act_dim, *net.critic_hidden, 1]
+        self.weights = nn.ParameterList()
+        self.biases = nn.ParameterList()
+        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
+            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default init, per critic
+            self.weights.append(nn.Parameter(torch.empty(2, fan_in, fan_out).uniform_(-bound, bound)))
+            self.biases.append(nn.Parameter(torch.empty(2, 1, fan_out).uniform_(-bound, bound)))
+        renorm = dict(members=2, momentum=settings.renorm_momentum, warmup_steps=settings.renorm_warmup,
+                      relax_steps=settings.renorm_relax)
+        self.norms = nn.ModuleList(BatchRenorm(width, **renorm) for width in sizes[:-1])
+        self.activation = ACTIVATIONS[net.activation]()
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        x = torch.cat([obs, action], dim=-1).unsqueeze(0).expand(2, -1, -1)
+        *hidden, (w_out, b_out) = zip(self.weights, self.biases)
+        x = self.norms[0](x)
+        for (w, b), norm in zip(hidden, self.norms[1:]):
+            x = norm(self.activation(torch.baddbmm(b, x, w)))
+        return output_layer(torch.baddbmm, b_out, x, w_out).squeeze(-1)
+
+    def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        """The first critic alone, normalised by the running statistics (as in eval mode), for the actor's loss."""
+        x = torch.cat([obs, action], dim=-1)
+        *hidden, (w_out, b_out) = zip(self.weights, self.biases)
+        scale, shift = self.norms[0].running_affine()
+        x = torch.addcmul(shift[0], x, scale[0])
+        for (w, b), norm in zip(hidden, self.norms[1:]):
+            scale, shift = norm.running_affine()
+            x = torch.addcmul(shift[0], self.activation(torch.addmm(b[0], x, w[0])), scale[0])
+        return output_layer(torch.addmm, b_out[0], x, w_out[0]).squeeze(-1)
+
+
+def _adam_with_beta1(params, lr: float, weight_decay: float, beta1: float) -> torch.optim.Adam:  # type: ignore[no-untyped-def]
+    """TD3's (fused where available) Adam with the first-moment decay set."""
+    opt = _adam(params, lr, weight_decay)
+    for group in opt.param_groups:
+        group["betas"] = (beta1, group["betas"][1])
+    return opt
+
+
+class CrossQ:
+    """The learner: actor, Batch-Renorm twin critics and their optimizers; no target networks.
+
+    Same interface as lab.td3.TD3, so the trainer can use either. ``tau`` is kept only
+    because the trainer pushes it to every learner; CrossQ has nothing to average.
+    network.layer_norm applies to the actor only: the critics normalise with Batch Renorm.
+    """
+
+    def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, cfg: TrainingConfig,
+                 device: torch.device | str = "cpu", settings: CrossQSettings | None = None) -> None:
+        torch.set_flush_denormal(True)  # see TD3: denormal Adam moments are slow on CPUs
+        self.settings = settings or CrossQSettings.from_training(cfg)
+        self.device = torch.device(device)
+        self.actor = Actor(obs_dim, act_dim, net).to(self.device)
+        self.critic = RenormTwinCritic(obs_dim, act_dim, net, self.settings).to(self.device)
+        beta1 = self.settings.adam_beta1
+        self.actor_opt = _adam_with_beta1(self.actor.parameters(), cfg.actor_lr, cfg.weight_decay, beta1)
+        self.critic_opt = _adam_with_beta1(self.critic.parameters(), cfg.critic_lr, cfg.weight_decay, beta1)
+        self.actor_lr, self.critic_lr = cfg.actor_lr, cfg.critic_lr
+        self.tau = cfg.tau
+        self.policy_delay = cfg.policy_delay
+        self.target_policy_noise = cfg.target_policy_noise
+        self.target_noise_clip = cfg.target_noise_clip
+        self.grad_clip = cfg.grad_clip
+        self.huber = cfg.critic_loss == "huber"
+        self.lr_schedule = cfg.lr_schedule
+        self.bfloat16 = cfg.precision == "bfloat16"
+        self.updates = 0
+
+    # ---- acting, precision, clipping, live learning rates: nothing target-related, so TD3's own ----
+    act = TD3.act
+    precision_scope = TD3.precision_scope
+    _clip = TD3._clip
+    set_learning_rates = TD3.set_learning_rates
+    apply_schedule = TD3.apply_schedule
+
+    # ---- learning ---------------------------------------------------------------------
+    def update(self, batch: Batch, want_metrics: bool = False) -> UpdateResult:
+        """One critic step, and every policy_delay-th call an actor step; no targets to move."""
+        self.updates += 1
+        with self.precision_scope():
+            critic_loss, mean_q, td_errors, critic_norm = self.critic_step(batch, want_metrics)
+            actor_loss = actor_norm = None
+            if self.updates % self.policy_delay == 0:
+                actor_loss, actor_norm = self.actor_step(batch, want_metrics)
+        return UpdateResult(critic_loss, actor_loss, mean_q, td_errors, critic_norm, actor_norm)
+
+    def critic_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
+        """Regress both Q-functions onto the clipped double-Q target from the same, joint forward pass."""
+        n = batch.obs.shape[0]
+        with torch.no_grad():
+            next_action = smoothed_target_action(self.actor, batch.next_obs,
+                                                 self.target_policy_noise, self.target_noise_clip)
+        both = self.critic(torch.cat([batch.obs, batch.next_obs]), torch.cat([batch.actions, next_action]))
+        q, next_q = both[:, :n], both[:, n:].detach()  # (2, batch) each; the target half is a constant
+        target = td3_target(batch.rewards, batch.discounts, next_q[0], next_q[1])
+        td_errors = q - target
+        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if self.huber else td_errors.square()
+        critic_loss = (per_sample * batch.weights).mean(dim=1).sum()
+        self.critic_opt.zero_grad(set_to_none=True)
+        critic_loss.backward()
+        norm = self._clip(self.critic.parameters(), want_metrics)
+        self.critic_opt.step()
+        return critic_loss.detach(), q.detach().mean(), td_errors.detach()[0].abs(), norm
+
+    def actor_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
+        """Push the actor up the first critic's Q surface, read with the running statistics."""
+        self.critic.requires_grad_(False)  # the actor step needs no critic weight gradients: skip them
+        try:
+            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
+            self.actor_opt.zero_grad(set_to_none=True)
+            actor_loss.backward()
+        finally:
+            self.critic.requires_grad_(True)
+        norm = self._clip(self.actor.parameters(), want_metrics)
+        self.actor_opt.step()
+        return actor_loss.detach(), norm
+
+    def soft_update(self) -> None:
+        """No target networks, nothing to average; kept so code timing TD3's update parts runs on either."""
+
+    # ---- checkpointing ----------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {
+            "algorithm": "crossq", "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
+            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            "updates": self.updates,
+        }
+
+    def load_state_dict(self, data: dict) -> None:
+        if data.get("algorithm") != "crossq":
+            raise ValueError(f"agent state algorithm={data.get('algorithm', 'td3')!r} is invalid for the CrossQ "
+                             "learner: allowed 'crossq' (a TD3 checkpoint resumes only with training.algorithm=td3)")
+        self.actor.load_state_dict(data["actor"])
+        self.critic.load_state_dict(data["critic"])
+        self.actor_opt.load_state_dict(data["actor_opt"])
+        self.critic_opt.load_state_dict(data["critic_opt"])
+        self.updates = int(data["updates"])
+
