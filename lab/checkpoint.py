@@ -255,6 +255,9 @@ def restore_training_checkpoint(path: str | Path, config: Any, agent: Any, rng: 
     if saved.network != config.network:
         raise CheckpointError(f"{where} is incompatible: its network {saved.network} "
                               f"differs from the config's {config.network}")
+    if saved.training.algorithm != config.training.algorithm:
+        raise CheckpointError(f"{where} is incompatible: it was trained with training.algorithm="
+                              f"{saved.training.algorithm!r}, the config asks for {config.training.algorithm!r}")
     if saved.env.num_envs != config.env.num_envs:
         raise CheckpointError(f"{where} is incompatible: it has env.num_envs={saved.env.num_envs}, "
                               f"the config asks for {config.env.num_envs}")

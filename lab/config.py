@@ -225,6 +225,16 @@ class TrainingConfig(_Section):
     per_kind: str = choice("proportional", ("proportional", "lap"))
     """PER priorities: proportional (|td| + eps)**alpha, or lap: max(|td|, 1)**alpha (LAP; Fujimoto et al. 2020:
     pair it with critic_loss=huber and per_beta 0, since LAP needs no importance weights)."""
+    algorithm: str = choice("td3", ("td3", "crossq"))
+    """Learner: td3 (Fujimoto et al. 2018) or crossq (Bhatt et al. 2024: Batch Renorm critics, no target networks)."""
+    crossq_adam_beta1: float = number(0.5, 0.0, 1.0, high_open=True)
+    """CrossQ: Adam's beta1 for actor and critic (the paper's 0.5; Adam's default is 0.9)."""
+    crossq_renorm_momentum: float = number(0.01, 0.0, 1.0, low_open=True, log=True)
+    """CrossQ: how fast the critics' Batch Renorm running statistics follow the batches."""
+    crossq_renorm_warmup: int = integer(5_000, 0, 10_000_000)
+    """CrossQ: critic updates of plain BatchNorm before Batch Renorm's corrections start."""
+    crossq_renorm_relax: int = integer(40_000, 0, 10_000_000)
+    """CrossQ: critic updates over which Batch Renorm's r_max and d_max then relax linearly to 3 and 5."""
     policy_checkpoints: bool = flag(False)
     """Deploy the actor whose worst return over an assessment window is best so far, with updates paid at the
     window's end (policy checkpoints of TD7; Fujimoto et al. 2023). Trainer.policy and policy.pt use it."""

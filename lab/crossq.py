@@ -15,8 +15,7 @@ so policies export, load and act exactly as TD3's do.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 
 import torch
 import torch.nn.functional as F
@@ -24,14 +23,14 @@ from torch import nn
 
 from lab.batch_renorm import BatchRenorm
 from lab.config import NetworkConfig, TrainingConfig
-from lab.networks import ACTIVATIONS, Actor, output_layer
+from lab.networks import Actor, TwinCritic, output_layer
 from lab.replay import Batch
-from lab.td3 import TD3, UpdateResult, _adam, smoothed_target_action, td3_target
+from lab.td3 import TD3, _adam, smoothed_target_action, td3_target
 
 
 @dataclass(frozen=True)
 class CrossQSettings:
-    """CrossQ's own knobs; the config names them training.crossq_<field>."""
+    """CrossQ's own knobs, read from training.crossq_<field> (defaults and bounds live in lab/config.py)."""
 
     adam_beta1: float = 0.5
     """Adam's first-moment decay for actor and critic (the paper's 0.5; Adam's default is 0.9)."""
@@ -42,42 +41,26 @@ class CrossQSettings:
     renorm_relax: int = 40_000
     """Critic updates over which r_max and d_max then relax linearly to 3 and 5."""
 
-    def __post_init__(self) -> None:
-        checks = {"adam_beta1": (0.0 <= self.adam_beta1 < 1.0, "a number in [0, 1)"),
-                  "renorm_momentum": (0.0 < self.renorm_momentum <= 1.0, "a number in (0, 1]"),
-                  "renorm_warmup": (self.renorm_warmup >= 0, "an integer >= 0"),
-                  "renorm_relax": (self.renorm_relax >= 0, "an integer >= 0")}
-        for name, (ok, allowed) in checks.items():
-            if not ok:
-                raise ValueError(f"training.crossq_{name}={getattr(self, name)!r} is invalid: allowed {allowed}")
-
     @classmethod
     def from_training(cls, cfg: TrainingConfig) -> CrossQSettings:
-        """Read training.crossq_* where the config has those fields, else keep the defaults."""
-        return cls(**{f.name: getattr(cfg, f"crossq_{f.name}", f.default) for f in fields(cls)})
+        """Read training.crossq_*; the config validates them against the bounds beside each field."""
+        return cls(**{f.name: getattr(cfg, f"crossq_{f.name}") for f in fields(cls)})
 
 
-class RenormTwinCritic(nn.Module):
+class RenormTwinCritic(TwinCritic):
     """Two Q(s, a) networks with Batch Renorm on the input and after every hidden activation.
 
-    Weights carry a leading dimension of 2 as in lab.networks.TwinCritic, so both critics
-    run in one batched matmul per layer; forward returns shape (2, batch). In training mode
-    the normalisation uses (and updates) the statistics of the batch it is given.
+    TwinCritic's weights (a leading dimension of 2, one batched matmul per layer for both
+    critics; forward returns shape (2, batch)), normalised by Batch Renorm instead of LayerNorm.
+    In training mode the normalisation uses (and updates) the statistics of the batch it is given.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, settings: CrossQSettings) -> None:
-        super().__init__()
+        super().__init__(obs_dim, act_dim, replace(net, layer_norm=False))
         sizes = [obs_dim + act_dim, *net.critic_hidden, 1]
-        self.weights = nn.ParameterList()
-        self.biases = nn.ParameterList()
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1.0 / math.sqrt(fan_in)  # nn.Linear's default init, per critic
-            self.weights.append(nn.Parameter(torch.empty(2, fan_in, fan_out).uniform_(-bound, bound)))
-            self.biases.append(nn.Parameter(torch.empty(2, 1, fan_out).uniform_(-bound, bound)))
         renorm = dict(members=2, momentum=settings.renorm_momentum, warmup_steps=settings.renorm_warmup,
                       relax_steps=settings.renorm_relax)
         self.norms = nn.ModuleList(BatchRenorm(width, **renorm) for width in sizes[:-1])
-        self.activation = ACTIVATIONS[net.activation]()
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, action], dim=-1).unsqueeze(0).expand(2, -1, -1)
@@ -107,17 +90,18 @@ def _adam_with_beta1(params, lr: float, weight_decay: float, beta1: float) -> to
     return opt
 
 
-class CrossQ:
+class CrossQ(TD3):
     """The learner: actor, Batch-Renorm twin critics and their optimizers; no target networks.
 
-    Same interface as lab.td3.TD3, so the trainer can use either. ``tau`` is kept only
-    because the trainer pushes it to every learner; CrossQ has nothing to average.
-    network.layer_norm applies to the actor only: the critics normalise with Batch Renorm.
+    A TD3 in every other respect (acting, the actor step, policy delay, schedules, live
+    config swaps), so the trainer can use either. network.layer_norm applies to the actor
+    only: the critics normalise with Batch Renorm.
     """
 
     def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, cfg: TrainingConfig,
                  device: torch.device | str = "cpu", settings: CrossQSettings | None = None) -> None:
         torch.set_flush_denormal(True)  # see TD3: denormal Adam moments are slow on CPUs
+        self.config = cfg
         self.settings = settings or CrossQSettings.from_training(cfg)
         self.device = torch.device(device)
         self.actor = Actor(obs_dim, act_dim, net).to(self.device)
@@ -125,46 +109,20 @@ class CrossQ:
         beta1 = self.settings.adam_beta1
         self.actor_opt = _adam_with_beta1(self.actor.parameters(), cfg.actor_lr, cfg.weight_decay, beta1)
         self.critic_opt = _adam_with_beta1(self.critic.parameters(), cfg.critic_lr, cfg.weight_decay, beta1)
-        self.actor_lr, self.critic_lr = cfg.actor_lr, cfg.critic_lr
-        self.tau = cfg.tau
-        self.policy_delay = cfg.policy_delay
-        self.target_policy_noise = cfg.target_policy_noise
-        self.target_noise_clip = cfg.target_noise_clip
-        self.grad_clip = cfg.grad_clip
-        self.huber = cfg.critic_loss == "huber"
-        self.lr_schedule = cfg.lr_schedule
-        self.bfloat16 = cfg.precision == "bfloat16"
         self.updates = 0
-
-    # ---- acting, precision, clipping, live learning rates: nothing target-related, so TD3's own ----
-    act = TD3.act
-    precision_scope = TD3.precision_scope
-    _clip = TD3._clip
-    set_learning_rates = TD3.set_learning_rates
-    apply_schedule = TD3.apply_schedule
-
-    # ---- learning ---------------------------------------------------------------------
-    def update(self, batch: Batch, want_metrics: bool = False) -> UpdateResult:
-        """One critic step, and every policy_delay-th call an actor step; no targets to move."""
-        self.updates += 1
-        with self.precision_scope():
-            critic_loss, mean_q, td_errors, critic_norm = self.critic_step(batch, want_metrics)
-            actor_loss = actor_norm = None
-            if self.updates % self.policy_delay == 0:
-                actor_loss, actor_norm = self.actor_step(batch, want_metrics)
-        return UpdateResult(critic_loss, actor_loss, mean_q, td_errors, critic_norm, actor_norm)
 
     def critic_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
         """Regress both Q-functions onto the clipped double-Q target from the same, joint forward pass."""
         n = batch.obs.shape[0]
         with torch.no_grad():
             next_action = smoothed_target_action(self.actor, batch.next_obs,
-                                                 self.target_policy_noise, self.target_noise_clip)
+                                                 self.config.target_policy_noise, self.config.target_noise_clip)
         both = self.critic(torch.cat([batch.obs, batch.next_obs]), torch.cat([batch.actions, next_action]))
         q, next_q = both[:, :n], both[:, n:].detach()  # (2, batch) each; the target half is a constant
         target = td3_target(batch.rewards, batch.discounts, next_q[0], next_q[1])
         td_errors = q - target
-        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if self.huber else td_errors.square()
+        huber = self.config.critic_loss == "huber"
+        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if huber else td_errors.square()
         critic_loss = (per_sample * batch.weights).mean(dim=1).sum()
         self.critic_opt.zero_grad(set_to_none=True)
         critic_loss.backward()
@@ -172,21 +130,8 @@ class CrossQ:
         self.critic_opt.step()
         return critic_loss.detach(), q.detach().mean(), td_errors.detach()[0].abs(), norm
 
-    def actor_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
-        """Push the actor up the first critic's Q surface, read with the running statistics."""
-        self.critic.requires_grad_(False)  # the actor step needs no critic weight gradients: skip them
-        try:
-            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
-            self.actor_opt.zero_grad(set_to_none=True)
-            actor_loss.backward()
-        finally:
-            self.critic.requires_grad_(True)
-        norm = self._clip(self.actor.parameters(), want_metrics)
-        self.actor_opt.step()
-        return actor_loss.detach(), norm
-
     def soft_update(self) -> None:
-        """No target networks, nothing to average; kept so code timing TD3's update parts runs on either."""
+        """No target networks: nothing to average."""
 
     # ---- checkpointing ----------------------------------------------------------------
     def state_dict(self) -> dict:

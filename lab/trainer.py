@@ -28,6 +28,7 @@ from lab.checkpoint import (
 )
 from lab.collector import Collector, FinishedEpisode
 from lab.config import Config, ConfigError
+from lab.crossq import CrossQ
 from lab.envs import episode_seeds
 from lab.evaluation import EvaluationResult, evaluate
 from lab.events import (
@@ -47,6 +48,9 @@ from lab.policy import Policy
 from lab.run_control import RunControl, stop_on_signals
 from lab.run_log import RunLogger, claim_run_folder
 from lab.td3 import TD3, resolve_device
+
+LEARNERS: dict[str, type[TD3]] = {"td3": TD3, "crossq": CrossQ}
+"""training.algorithm -> the learner class; both share TD3's interface."""
 
 
 class Trainer:
@@ -70,7 +74,7 @@ class Trainer:
         self.rng = seed_everything(cfg.run.seed)
         self.collector = Collector(cfg, self.rng)
         obs_dim, act_dim = self.collector.obs_dim, self.collector.act_dim
-        agent = TD3(obs_dim, act_dim, cfg.network, cfg.training, self.device)
+        agent = LEARNERS[cfg.training.algorithm](obs_dim, act_dim, cfg.network, cfg.training, self.device)
         self.learner = Learner(agent, make_buffer(cfg, obs_dim, act_dim, self.device), cfg)
         self.control = RunControl()
         self.state = "idle"

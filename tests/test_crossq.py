@@ -1,12 +1,11 @@
 import copy
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from lab.batch_renorm import BatchRenorm
-from lab.config import NetworkConfig, TrainingConfig
+from lab.config import ConfigError, NetworkConfig, TrainingConfig
 from lab.crossq import CrossQ, CrossQSettings
 from lab.networks import Actor
 from lab.policy import Policy
@@ -222,10 +221,11 @@ def test_paper_settings_and_a_plain_exportable_actor():
     assert not any(isinstance(m, (BatchRenorm, torch.nn.modules.batchnorm._BatchNorm)) for m in agent.actor.modules())
     obs = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     np.testing.assert_allclose(Policy.from_actor(agent.actor)(obs), agent.act(obs), rtol=1e-6)
-    custom = CrossQSettings.from_training(SimpleNamespace(crossq_adam_beta1=0.9, crossq_renorm_warmup=7))
+    custom = CrossQSettings.from_training(TrainingConfig(crossq_adam_beta1=0.9, crossq_renorm_warmup=7))
     assert (custom.adam_beta1, custom.renorm_warmup, custom.renorm_relax) == (0.9, 7, 40_000)
-    with pytest.raises(ValueError, match=r"training.crossq_adam_beta1=1.0 is invalid: allowed a number in \[0, 1\)"):
-        CrossQSettings(adam_beta1=1.0)
+    allowed = r"training.crossq_adam_beta1=1.0 is invalid: allowed a number in \[0.0, 1.0\)"
+    with pytest.raises(ConfigError, match=allowed):
+        TrainingConfig(crossq_adam_beta1=1.0)
 
 
 def test_bfloat16_updates_learn_and_keep_float32_weights_and_stats():

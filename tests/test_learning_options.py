@@ -129,3 +129,17 @@ def test_policy_checkpoints_resume_exactly(tmp_path) -> None:
     assert whole.learner.checkpointer.state_dict() == resumed.learner.checkpointer.state_dict()  # type: ignore[union-attr]
     for t in (whole, half, resumed):
         t.close()
+
+
+def test_training_algorithm_picks_the_learner_and_a_checkpoint_keeps_it(tmp_path) -> None:
+    from lab.checkpoint import CheckpointError
+    from lab.crossq import CrossQ
+
+    trainer = _tiny(tmp_path, **{"training.algorithm": "crossq", "run.total_steps": 400})
+    assert isinstance(trainer.agent, CrossQ)
+    trainer.fit()
+    assert trainer.agent.updates > 0
+    td3_config = trainer.config.with_overrides({"training.algorithm": "td3"})
+    with pytest.raises(CheckpointError, match="training.algorithm='crossq'"):
+        Trainer(td3_config, run_dir=tmp_path / "other", resume=trainer.checkpoint_path)
+    trainer.close()
