@@ -8,11 +8,12 @@ so an event subscriber may call any control method.
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
+
+from lab.signals import on_stop_signals
 
 Serve = Callable[[str, Any], Any]
 
@@ -124,20 +125,10 @@ class RunControl:
             self._wake.notify_all()
 
 
-@contextlib.contextmanager
-def stop_on_signals(control: RunControl) -> Iterator[None]:
+def stop_on_signals(control: RunControl) -> AbstractContextManager[None]:
     """In the main thread, SIGTERM and SIGHUP ask the loop to stop after its step, like the stop button.
 
     A scheduler's TERM (or a closed terminal's HUP) then leaves a checkpoint and a
     summary saying ``stopped``; the previous handlers come back afterwards.
     """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    names = [name for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)]
-    previous = {name: signal.signal(getattr(signal, name), lambda *_: control.stop_from_signal()) for name in names}
-    try:
-        yield
-    finally:
-        for name, handler in previous.items():
-            signal.signal(getattr(signal, name), handler)
+    return on_stop_signals(lambda signum: control.stop_from_signal())

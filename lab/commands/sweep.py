@@ -56,13 +56,13 @@ def run(args: argparse.Namespace) -> int:
 
         check_url(args.storage)
     spec = load_spec(args.config, kind="sweep")
-    plans = spec.plans()
-    if args.dry_run:
+    if args.dry_run:  # streamed: a large plan is printed run by run, never held whole
         budget = (f"{spec.steps_per_run} steps" if spec.steps_per_run else f"{spec.episodes_per_run} episodes")
-        print(f"sweep {spec.name!r}: {spec.type}, {len(plans)} runs of {budget} each")
-        for plan in plans:
+        print(f"sweep {spec.name!r}: {spec.type}, {spec.run_count} runs of {budget} each")
+        for plan in spec.iter_plans():
             print(plan.label)
         return 0
+    plans = spec.plans()
     options = {"storage": args.storage, "study_name": args.study, "heartbeat_interval": args.heartbeat,
                "grace": args.grace}
     folder = results_folder(spec, args.out, fresh=args.fresh)

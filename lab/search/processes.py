@@ -1,31 +1,20 @@
-"""Worker processes that stop with their parent, and SIGTERM treated like Ctrl-C.
+"""Search workers stop on a flag: SIGINT, SIGTERM and SIGHUP only record a stop request.
 
-A local stand-in for the shared signal handling (lab/signals.py) until it lands:
-inside ``terminate_as_interrupt`` SIGINT, SIGTERM and SIGHUP only set a flag
-(``stop_requested``). The run checks it at every episode end and stops with a
-checkpoint, and the search loops check it between runs and raise KeyboardInterrupt
-there, so the run goes back to the queue. A flag rather than an exception raised
-from the handler, because Python drops an exception raised while a weakref callback
-or a finaliser runs ("Exception ignored in"), and a worker would then train on.
-``die_with_parent`` asks Linux to send SIGTERM to a worker when the process that
-started it dies, even by SIGKILL.
+A run checks ``stop_requested()`` at every episode end and stops with a checkpoint; the search
+loops check it between runs and raise KeyboardInterrupt there, so the run goes back to the queue.
+(The handlers come from lab.signals, which says why a flag is safer than raising.)
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import ctypes.util
-import os
 import signal
-import sys
 import threading
 from collections.abc import Iterator
-from types import FrameType
+from contextlib import contextmanager
 
-PR_SET_PDEATHSIG = 1
-STOP_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-                     if s)
+from lab.signals import STOP_SIGNALS, die_with_parent, on_stop_signals
+
+__all__ = ["die_with_parent", "sleep_unless_stopped", "stop_requested", "terminate_as_interrupt"]
 _stop = threading.Event()
 
 
@@ -40,29 +29,9 @@ def sleep_unless_stopped(seconds: float) -> None:
         raise KeyboardInterrupt("stop requested")
 
 
-def _request_stop(signum: int, frame: FrameType | None) -> None:
-    _stop.set()
-
-
-@contextlib.contextmanager
+@contextmanager
 def terminate_as_interrupt() -> Iterator[None]:
     """Within this block SIGINT/SIGTERM/SIGHUP set stop_requested (main thread only; elsewhere a no-op)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     _stop.clear()
-    previous = {s: signal.signal(s, _request_stop) for s in STOP_SIGNALS}
-    try:
+    with on_stop_signals(lambda signum: _stop.set(), (signal.SIGINT, *STOP_SIGNALS)):
         yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
-
-
-def die_with_parent(parent_pid: int | None = None) -> None:
-    """Ask the kernel for SIGTERM when our parent dies (Linux); exit at once if it already has."""
-    if sys.platform.startswith("linux"):
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    if parent_pid is not None and os.getppid() != parent_pid:  # it died before prctl took effect
-        os._exit(143)
