@@ -25,6 +25,10 @@ class BatchRenorm(nn.Module):
     statistics and affine parameters, shaped (members, 1, features).
     """
 
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    steps: torch.Tensor
+
     def __init__(self, num_features: int, members: int = 0, momentum: float = 0.01, eps: float = 1e-3,
                  r_max: float = 3.0, d_max: float = 5.0, warmup_steps: int = 5_000,
                  relax_steps: int = 40_000) -> None:

@@ -58,15 +58,16 @@ class RenormTwinCritic(TwinCritic):
     def __init__(self, obs_dim: int, act_dim: int, net: NetworkConfig, settings: CrossQSettings) -> None:
         super().__init__(obs_dim, act_dim, replace(net, layer_norm=False))
         sizes = [obs_dim + act_dim, *net.critic_hidden, 1]
-        renorm = dict(members=2, momentum=settings.renorm_momentum, warmup_steps=settings.renorm_warmup,
-                      relax_steps=settings.renorm_relax)
-        self.norms = nn.ModuleList(BatchRenorm(width, **renorm) for width in sizes[:-1])
+        self.renorms = [BatchRenorm(width, members=2, momentum=settings.renorm_momentum,
+                                    warmup_steps=settings.renorm_warmup, relax_steps=settings.renorm_relax)
+                        for width in sizes[:-1]]
+        self.norms = nn.ModuleList(self.renorms)  # registers them; self.renorms keeps their type for readers
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         x = torch.cat([obs, action], dim=-1).unsqueeze(0).expand(2, -1, -1)
         *hidden, (w_out, b_out) = zip(self.weights, self.biases)
-        x = self.norms[0](x)
-        for (w, b), norm in zip(hidden, self.norms[1:]):
+        x = self.renorms[0](x)
+        for (w, b), norm in zip(hidden, self.renorms[1:]):
             x = norm(self.activation(torch.baddbmm(b, x, w)))
         return output_layer(torch.baddbmm, b_out, x, w_out).squeeze(-1)
 
@@ -74,9 +75,9 @@ class RenormTwinCritic(TwinCritic):
         """The first critic alone, normalised by the running statistics (as in eval mode), for the actor's loss."""
         x = torch.cat([obs, action], dim=-1)
         *hidden, (w_out, b_out) = zip(self.weights, self.biases)
-        scale, shift = self.norms[0].running_affine()
+        scale, shift = self.renorms[0].running_affine()
         x = torch.addcmul(shift[0], x, scale[0])
-        for (w, b), norm in zip(hidden, self.norms[1:]):
+        for (w, b), norm in zip(hidden, self.renorms[1:]):
             scale, shift = norm.running_affine()
             x = torch.addcmul(shift[0], self.activation(torch.addmm(b[0], x, w[0])), scale[0])
         return output_layer(torch.addmm, b_out[0], x, w_out[0]).squeeze(-1)

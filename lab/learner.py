@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 from lab.config import Config
+from lab.networks import Actor
 from lab.policy_checkpoint import PolicyCheckpointer
 from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
 from lab.td3 import TD3, UpdateResult
@@ -56,7 +57,7 @@ class Learner:
         self.update_debt = 0.0
         self.owed = 0.0
         self.checkpointer: PolicyCheckpointer | None = None
-        self.deployed_actor: torch.nn.Module = agent.actor
+        self.deployed_actor: Actor = agent.actor
         t = config.training
         if t.policy_checkpoints:
             self.checkpointer = PolicyCheckpointer(t.checkpoint_window, t.checkpoint_widen_after)

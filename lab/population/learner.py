@@ -72,8 +72,9 @@ class PopulationTD3:
             g.set_state(state)
         self.updates = torch.zeros(k, dtype=torch.long)
         """Updates each agent has taken; its policy delay counts these."""
-        self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
-                       (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+        self._pairs: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = [
+            (list(self.actor_target.parameters()), list(self.actor.parameters())),
+            (list(self.critic_target.parameters()), list(self.critic.parameters()))]
 
     # ---- live hyperparameters ---------------------------------------------------------
     def set(self, name: str, agent: int, value: float) -> None:

@@ -19,6 +19,7 @@ class StackedReplayBuffer:
     """Uniform ring buffers, one per agent, with the single-agent buffer's sampling rules."""
 
     COLUMNS = ("obs", "actions", "rewards", "next_obs", "terminated", "nsteps")
+    _weights: np.ndarray | None = None
 
     def __init__(self, agents: int, capacity: int, obs_dim: int, act_dim: int, seeds: list[int]) -> None:
         if len(seeds) != agents:
@@ -93,7 +94,7 @@ class StackedReplayBuffer:
         return self._out
 
     def _ones(self, batch_size: int) -> np.ndarray:
-        if getattr(self, "_weights", None) is None or self._weights.shape[1] != batch_size:
+        if self._weights is None or self._weights.shape[1] != batch_size:
             self._weights = np.ones((self.agents, batch_size), dtype=np.float32)
         return self._weights
 
