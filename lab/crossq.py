@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from lab.batch_renorm import BatchRenorm
@@ -121,15 +120,7 @@ class CrossQ(TD3):
         both = self.critic(torch.cat([batch.obs, batch.next_obs]), torch.cat([batch.actions, next_action]))
         q, next_q = both[:, :n], both[:, n:].detach()  # (2, batch) each; the target half is a constant
         target = td3_target(batch.rewards, batch.discounts, next_q[0], next_q[1])
-        td_errors = q - target
-        huber = self.config.critic_loss == "huber"
-        per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if huber else td_errors.square()
-        critic_loss = (per_sample * batch.weights).mean(dim=1).sum()
-        self.critic_opt.zero_grad(set_to_none=True)
-        critic_loss.backward()
-        norm = self._clip(self.critic.parameters(), want_metrics)
-        self.critic_opt.step()
-        return critic_loss.detach(), q.detach().mean(), td_errors.detach()[0].abs(), norm
+        return self.regress_critics(q, target, batch, want_metrics)
 
     def soft_update(self) -> None:
         """No target networks: nothing to average."""

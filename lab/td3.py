@@ -126,6 +126,10 @@ class TD3:
             next_q1, next_q2 = self.critic_target(batch.next_obs, next_action)
             target = td3_target(batch.rewards, batch.discounts, next_q1, next_q2)
         q = self.critic(batch.obs, batch.actions)  # (2, batch)
+        return self.regress_critics(q, target, batch, want_metrics)
+
+    def regress_critics(self, q: torch.Tensor, target: torch.Tensor, batch: Batch, want_metrics: bool) -> tuple:
+        """One optimizer step of both critics' Q (2, batch) onto the target; PER weights scale each sample."""
         td_errors = q - target
         huber = self.config.critic_loss == "huber"
         per_sample = F.huber_loss(q, target.expand_as(q), reduction="none") if huber else td_errors.square()
