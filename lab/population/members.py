@@ -92,7 +92,7 @@ class Member:
         self.seed = config.run.seed
         self.rng = np.random.default_rng(self.seed)
         self.noise = make_noise(config.noise, config.env.num_envs, act_dim, self.rng)
-        self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step, config.training.gamma)
+        self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step)
         self.events = EventBus()
         self.logger = RunLogger(run_dir) if log_to_disk else None
         if self.logger:

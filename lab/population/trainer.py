@@ -41,6 +41,7 @@ from lab.events import (
 )
 from lab.hyperparameters import validate_changes
 from lab.io import atomic_write_json
+from lab.learner import METRICS_EVERY
 from lab.noise import noise_scale
 from lab.policy import Policy
 from lab.population.envs import make_population_envs
@@ -49,7 +50,7 @@ from lab.population.members import EpisodeTrace, Member, member_configs
 from lab.population.replay import StackedReplayBuffer
 from lab.replay import per_beta
 from lab.shaping import shaping_bonus
-from lab.trainer import METRICS_EVERY, _as_config, _new_run_dir
+from lab.trainer import _as_config, _new_run_dir
 
 LEARNER_FIELDS = {"actor_lr": "actor_lr", "critic_lr": "critic_lr", "tau": "tau", "policy_delay": "policy_delay",
                   "target_policy_noise": "target_policy_noise", "target_noise_clip": "target_noise_clip"}
@@ -340,7 +341,7 @@ class Population:
         rows = []
         for i in np.flatnonzero(real):
             rows += m.nstep.push(int(i), obs[i], actions[i], float(rewards[i]), next_obs[i], bool(terminated[i]),
-                                 bool(done[i]))
+                                 bool(done[i]), m.config.training.gamma)
         if rows:
             o, a, r, no, term, k = zip(*rows)
             self.buffer.add(m.index, np.stack(o), np.stack(a), np.asarray(r, dtype=np.float32), np.stack(no),
@@ -441,9 +442,7 @@ class Population:
         t, n = new_config.training, new_config.noise
         for name, field_name in LEARNER_FIELDS.items():
             self.learner.set(name, m.index, getattr(t, field_name))
-        m.noise.sigma = n.sigma
-        if hasattr(m.noise, "theta"):
-            m.noise.theta = n.theta
+        m.noise.config = n
         m.nstep.gamma = t.gamma
         if any(name in changes for name in SHARED_LIVE):
             self.configs = [mm.config for mm in self.members]
