@@ -24,6 +24,7 @@ from lab.config import Config, ConfigError, bounds_of
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
 from lab.hyperparameters import LIVE_NAMES, validate_changes
 from lab.population.trainer import AgentEvent
+from lab.trainer import Trainer
 from widgets.charts import BoundedSeries, LiveCharts
 from widgets.compare_charts import CompareCharts
 from widgets.compare_panel import ComparePanel
@@ -616,6 +617,12 @@ def test_agents_picks_the_ab_panel_and_one_agent_keeps_the_single_panel(panel_fa
     assert [label for label, _ in ab.selector.options] == ["All agents", "A (seed 0)", "B (seed 1)", "C (seed 2)"]
     with pytest.raises(ConfigError, match=r"agents=0 is invalid"):
         TrainingPanel(long_config, agents=0)
+    trainer = Trainer(long_config, log_to_disk=False)
+    try:
+        with pytest.raises(ConfigError, match=r"agents=2 trains a new population: give a preset name"):
+            TrainingPanel(trainer, agents=2)
+    finally:
+        trainer.close()
 
 
 def test_compare_charts_draw_one_line_and_one_outcome_bar_per_agent():

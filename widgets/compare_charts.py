@@ -63,6 +63,9 @@ class _AgentSeries:
 class CompareCharts:
     """Charts that follow every agent of a population; ``figure`` is the widget to show."""
 
+    _dirty: set[str]
+    """Which chart groups changed since the last flush."""
+
     def __init__(self, agents: int, seeds: list[int] | None = None, max_points: int = 400, window: int = 20,
                  outcome_window: int = 20, success_threshold: float = SUCCESS_RETURN, min_interval: float = 0.3,
                  height: int = 560) -> None:
@@ -122,7 +125,7 @@ class CompareCharts:
 
     def _reset_buffers(self) -> None:
         self._series = [_AgentSeries(self.window, self.outcome_window, self.max_points) for _ in range(self.agents)]
-        self._dirty: set[str] = set()
+        self._dirty = set()
 
     # ---- drawing (the widgets' thread) ---------------------------------------------------
     def flush(self, force: bool = False) -> bool:

@@ -50,13 +50,18 @@ REFRESH_SECONDS = 0.3
 class TrainingPanel:
     """Buttons, live-tunable controls, a status line and live charts for one training run."""
 
-    def __new__(cls, source: str | Path | Config | Trainer = "fast", *args: Any, agents: int = 1,
-                **kwargs: Any) -> Any:
-        """``agents`` other than 1 gives the A/B panel (``widgets.compare_panel.ComparePanel``)."""
+    def __new__(cls, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
+                name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS,
+                agents: int = 1, clips: bool = True) -> Any:
+        """``agents`` other than 1 gives the A/B panel (``widgets.compare_panel.ComparePanel``, no clips)."""
         if agents != 1:
             from widgets.compare_panel import ComparePanel
 
-            return ComparePanel(source, *args, agents=agents, **kwargs)
+            if isinstance(source, Trainer):
+                raise ConfigError(f"agents={agents!r} trains a new population: give a preset name, a config file "
+                                  "or a Config, not a Trainer")
+            return ComparePanel(source, agents=agents, run_dir=run_dir, name=name, max_points=max_points,
+                                refresh=refresh)
         return super().__new__(cls)
 
     def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,

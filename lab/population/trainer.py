@@ -443,7 +443,6 @@ class Population:
         for name, field_name in LEARNER_FIELDS.items():
             self.learner.set(name, m.index, getattr(t, field_name))
         m.noise.config = n
-        m.nstep.gamma = t.gamma
         if any(name in changes for name in SHARED_LIVE):
             self.configs = [mm.config for mm in self.members]
         after = self.hyperparameters(m.index)
