@@ -13,24 +13,29 @@
 # ---
 
 # %% [markdown]
-# # Hyperparameter playground
+# # Hyperparameter playground: A/B, live
 #
-# One panel, a few guided experiments. Each experiment says what to change and what to look for.
-# You can drag the sliders yourself while a run trains, or run the cells, which do the same through
-# `panel.set(name, value)`.
+# One panel trains two agents side by side, **A** and **B** (same settings, seeds 0 and 1), in one
+# `lab.Population`. Every chart draws one coloured line per agent. The **Change:** selector above the
+# tabs says where a slider goes: to *All agents*, or to one agent only. So an experiment is a live A/B:
+# change a setting for B alone and watch its lines part from A's, on the same clock. Each experiment
+# says what to change and what to look for; run the cells, which do the same through
+# `panel.set(name, value, agent=...)`, or drag the sliders yourself while the agents train.
 #
 # The panel's tabs:
 #
-# | tab | what it holds | live? |
+# | tab | what it holds | per agent, live? |
 # |---|---|---|
-# | Learning | actor and critic lr (log scale), tau, gamma, batch size, policy delay, updates/step | live |
-# | Exploration | noise type (restart), sigma, theta, noise scale | live |
-# | Replay | PER on/off (restart), alpha, beta | live |
-# | Shaping | reward shaping on/off and its bonuses | live |
-# | Network | hidden sizes, LayerNorm | applies on restart |
-# | Run | total steps, number of envs, seed | applies on restart |
+# | Learning | actor and critic lr (log scale), tau, policy delay | per agent |
+# | Learning | batch size, updates/step | all agents at once |
+# | Exploration | sigma, theta, noise scale | per agent |
+# | Shaping | reward shaping on/off | per agent |
+# | Network | hidden sizes, LayerNorm | every agent, on restart |
+# | Run | total steps, number of envs, seed | every agent, on restart |
 #
-# Values the engine would refuse cannot be picked; if it refuses one anyway, the panel says why in red.
+# A population trains with uniform replay, so prioritized replay (PER) needs a single-agent panel:
+# `TrainingPanel(config)`. Values the engine would refuse cannot be picked; if it refuses one anyway,
+# the panel says why in red.
 
 # %%
 import os
@@ -53,70 +58,75 @@ config = preset("tiny" if SMOKE else "fast").with_overrides({
     "run.eval_every": BUDGET // 2,
     "env.reward_shaping": False,
 })
-panel = TrainingPanel(config, name="playground")
+A, B = 0, 1
+panel = TrainingPanel(config, agents=2, name="playground")
 panel
 
 # %% [markdown]
-# ## Experiment 1: exploration noise and the outcome mix
+# ## Experiment 1: exploration noise for B only, and the outcome mix
 #
 # TD3 explores by adding noise to its actions. Too little and it never finds the pad; too much and
-# it cannot hold a landing it has learned. Start a run, let it learn for a third of its budget, then
-# raise **sigma** (Exploration tab) from its preset value to 0.5.
+# it cannot hold a landing it has learned. Start both agents, let them learn for a third of the
+# budget, then raise **sigma** (Exploration tab) to 0.5 *for agent B only*.
 #
-# Look at the *Outcomes* chart: with strong noise, the share of crashes and fly-offs grows, because
-# every action the agent takes is shaken. The *Noise scale* chart shows the multiplier on top of sigma.
+# Look at the *Outcomes by agent* bars: B's share of crashes and fly-offs grows while A's mix keeps
+# its course, because every action B takes is shaken. A ▼ in B's colour marks the change.
 
 # %%
 panel.start()
 panel.wait(steps=BUDGET // 3)
-before = panel.run_status.most_common_outcome
-panel.set("sigma", 0.5)  # the same as dragging the sigma slider
+before = panel.most_common_outcomes()
+panel.set("sigma", 0.5, agent=B)  # the same as picking B in the selector and dragging sigma
 panel.wait(steps=2 * BUDGET // 3)
-print("most common outcome before:", before, "| after raising sigma:", panel.run_status.most_common_outcome)
-print("the trainer now uses sigma =", panel.trainer.hyperparameters()["sigma"])
+after = panel.most_common_outcomes()
+for agent, name in ((A, "A"), (B, "B")):
+    print(f"agent {name}: sigma {panel.population.hyperparameters(agent)['sigma']:.2f} · most common outcome "
+          f"before {before[agent]} · after {after[agent]}")
 
 # %% [markdown]
-# ## Experiment 2: reward shaping, live
+# ## Experiment 2: reward shaping for B, live
 #
 # Reward shaping adds small bonuses (descending near the ground, legs down, staying upright) to the
-# learning signal. The raw return, which decides success, is untouched. Switch it on while the run
-# trains and compare the two lines of the *Shaped vs raw* chart: they part ways from that moment.
+# learning signal. The raw return, which decides success, is untouched. Switch it on for B while both
+# train: from that moment B learns from a different signal than A, and their *Return* lines can part.
 
 # %%
-panel.set("reward_shaping", True)
+panel.set("reward_shaping", True, agent=B)
 summary = panel.wait()
-first_run = panel.trainer.run_dir
-print("run 1:", summary["state"], "at step", summary["env_step"], "· best evaluation", summary["best_eval"])
+for member in summary["members"]:
+    print(f"agent {'AB'[member['agent']]} (seed {member['seed']}): step {member['env_step']} · "
+          f"best evaluation {member['best_eval']}")
 
 # %% [markdown]
-# ## Experiment 3: prioritized replay off and on
+# ## Experiment 3: a slower critic for B, from the start
 #
-# Prioritized experience replay (PER) samples transitions with a large TD error more often, and
-# corrects the bias with importance weights (beta). Switching PER changes the replay buffer itself,
-# so it *applies on restart*: the next Start begins a new run with the same seed. Compare the two runs
-# below; with a longer budget, compare their evaluation points.
+# A new A/B run: everything back to the preset, then B's **critic lr** at a third of A's. Settings made
+# before Start reach the new run; both agents start from the same kind of random weights (seeds 0
+# and 1) and differ only in that one setting. Compare the *Critic loss* lines, then the two runs below.
 
 # %%
-panel.reset_to_preset()  # back to the starting config (sigma, shaping), so only PER differs
-panel.set("use_per", not config.training.use_per)
+panel.reset_to_preset()
+panel.set("critic_lr", config.training.critic_lr / 3, agent=B)
 panel.start()
 summary = panel.wait()
-second_run = panel.trainer.run_dir
-print("run 2:", summary["state"], "at step", summary["env_step"], "· best evaluation", summary["best_eval"])
+runs = [Path(member["run_dir"]) for member in summary["members"]]
+print("A/B run:", summary["state"], "·", summary["run_dir"])
 
 # %%
 from IPython.display import Markdown
 
 from lab.analysis.compare import compare_runs
 
-comparison = compare_runs([first_run, second_run], window=10 if SMOKE else 50)
+comparison = compare_runs(runs, window=10 if SMOKE else 50)
 Markdown(comparison.markdown())
 
 # %% [markdown]
 # ## Your turn
 #
-# * Halve the **critic lr** mid-run: the *Critic loss* chart calms down, learning slows.
-# * Set **policy delay** to 1: the actor chases a critic that has not settled (often less stable).
-# * Raise **tau** to 0.05: the target networks follow faster; *Mean Q* gets jumpier.
-# * Press **Export config (YAML)** to keep a setting you like, then train it from a terminal:
-#   `python -m lab train --config <the file>`.
+# * More agents: `TrainingPanel(config, agents=4)`, then give each its own **tau** (0.002, 0.005, 0.01,
+#   0.05): the target networks follow faster and *Critic loss* gets jumpier as tau grows.
+# * Set **policy delay** to 1 for one agent: its actor chases a critic that has not settled.
+# * Two seeds differ even with equal settings: keep *All agents* selected and watch how far A and B
+#   drift apart on their own before you read much into an A/B difference.
+# * Prioritized replay: `TrainingPanel(config)` (one agent) has the Replay tab; press **Export config
+#   (YAML)** there to keep a setting, then `python -m lab train --config <the file>`.

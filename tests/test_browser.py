@@ -3,10 +3,11 @@
 Starts JupyterLab through ``python -m lab lab`` on loopback with a token, opens
 ``02_hyperparameter_playground`` in Debian's Chromium through Playwright, runs all
 cells, checks that sliders, buttons and the Plotly chart render, starts a long run
-from the panel, waits for chart points, types a new sigma into its slider and waits
-for the trainer's readout to show it, then stops the run. The panel's screenshot is
-saved to test-artifacts/panel.png (and assets/panel.png with LAB_UPDATE_SCREENSHOT=1;
-LAB_SCREENSHOT_SECONDS=60 trains a minute first, so the charts have something to show).
+from the A/B panel, waits for a line per agent, picks agent B, types a new sigma into its
+slider and waits for B's readout (and only B's) to show it, then stops the run. The panel's
+screenshot is saved to test-artifacts/panel_ab.png (and, as a 64-colour PNG, to
+assets/panel_ab.png with LAB_UPDATE_SCREENSHOT=1; LAB_SCREENSHOT_STEPS=20000 trains that many
+more steps first, so the charts have something to show).
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def jupyterlab(tmp_path):
         shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
 
 
-def test_the_panel_works_in_jupyterlab_in_chromium(jupyterlab):
+def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
     assert CHROMIUM.exists(), (f"{CHROMIUM} is missing: the browser test needs Debian's chromium "
                                "(apt-get install -y chromium), or set LAB_CHROMIUM to a Chromium binary")
     from playwright.sync_api import expect, sync_playwright
@@ -117,27 +118,31 @@ def test_the_panel_works_in_jupyterlab_in_chromium(jupyterlab):
             page.screenshot(path=str(ARTIFACTS / "playground-after-run-all.png"))
             assert _tracebacks(page) == []
 
-            # 4. the slider, the buttons and the Plotly chart are in the DOM
-            panel = page.locator(".lander-lab-panel").first
+            # 4. the A/B panel: its selector, sliders, buttons and the Plotly chart are in the DOM
+            panel = page.locator(".lander-lab-compare").first
             expect(panel.locator(".widget-slider").first).to_be_visible()
             expect(panel.locator(".widget-button", has_text="Start")).to_be_visible()
             expect(panel.locator(".js-plotly-plot").first).to_be_visible()
-            assert panel.locator(".widget-button").count() == 7
+            selector = panel.locator(".lab-agent-select")
+            expect(selector.locator("button", has_text="B (seed 1)")).to_be_visible()
+            page.wait_for_function(_LINES_PER_AGENT.replace("MIN", "2"))  # the notebook's runs drew A and B
 
-            # a long run, so it is still training when the slider moves (Run tab: applies on restart)
+            # a long run, so it trains while the slider moves (Run tab: applies on restart, to every agent)
             panel.locator(".lm-TabBar-tab", has_text="Run (applies on restart)").click()
             total = panel.locator(".widget-inline-hbox", has=page.locator("label", has_text="total steps"))
             total.locator("input").fill("1000000")
             total.locator("input").press("Enter")
             expect(panel.locator(".lab-readout")).to_contain_text("applies on restart: run.total_steps")
 
-            # 5. Start, and wait for the chart to draw points of the new run
+            # 5. Start, and wait until the new run draws a line for each agent
             panel.locator(".widget-button", has_text="Start").click()
             expect(panel.locator(".lab-status")).to_contain_text("running")
             expect(panel.locator(".lab-status")).to_contain_text("/ 1,000,000")
-            page.wait_for_function(_CHART_HAS_POINTS)
+            page.wait_for_function(_LINES_PER_AGENT.replace("MIN", "2"))
 
-            # 6. move the sigma slider (type into its readout) and wait for the trainer to report it
+            # 6. pick agent B, move its sigma slider (type into the readout); only B's sigma changes
+            sigma_a = panel.locator(".lab-value[data-name='sigma'][data-agent='0']").inner_text()
+            selector.locator("button", has_text="B (seed 1)").click()
             panel.locator(".lm-TabBar-tab", has_text="Exploration").click()
             sigma = panel.locator(".widget-slider", has=page.locator("label", has_text="sigma"))
             readout = sigma.locator(".widget-readout")
@@ -145,18 +150,20 @@ def test_the_panel_works_in_jupyterlab_in_chromium(jupyterlab):
             page.keyboard.press("Control+A")
             page.keyboard.type("0.42")
             page.keyboard.press("Enter")
-            expect(panel.locator(".lab-value[data-name='sigma']")).to_have_text("0.42")
-            expect(panel.locator(".lab-readout")).to_contain_text(re.compile(r"step [\d,]+: sigma [\d.]+→0\.42"))
+            expect(panel.locator(".lab-value[data-name='sigma'][data-agent='1']")).to_have_text("0.42")
+            expect(panel.locator(".lab-readout")).to_contain_text(re.compile(r"B step [\d,]+: sigma [\d.]+→0\.42"))
+            assert panel.locator(".lab-value[data-name='sigma'][data-agent='0']").inner_text() == sigma_a
             # let more points and the change marker land (longer for the README's screenshot)
-            page.wait_for_timeout(1000 * float(os.environ.get("LAB_SCREENSHOT_SECONDS", "1.5")))
+            more = int(os.environ.get("LAB_SCREENSHOT_STEPS", "300"))
+            page.wait_for_function(_STATUS_PAST, arg=[max(_agent_steps(panel)) + more])
 
             # 7. the screenshot, for the test artifacts and (on request) the README
             panel.scroll_into_view_if_needed()
-            shot = ARTIFACTS / "panel.png"
+            shot = ARTIFACTS / "panel_ab.png"
             panel.screenshot(path=str(shot))
             if os.environ.get("LAB_UPDATE_SCREENSHOT") == "1":
                 (ROOT / "assets").mkdir(exist_ok=True)
-                shutil.copy(shot, ROOT / "assets" / "panel.png")
+                _save_small_png(shot, ROOT / "assets" / "panel_ab.png")
             assert shot.stat().st_size > 20_000
 
             panel.locator(".widget-button", has_text="Stop").click()
@@ -174,9 +181,29 @@ def _wait_for_idle_kernel(page) -> None:
     page.wait_for_timeout(1000)
 
 
-_CHART_HAS_POINTS = """() => [...document.querySelectorAll('.lander-lab-panel .js-plotly-plot .scatterlayer .trace')]
-    .some(t => t.querySelectorAll('.points path').length > 0
-               || [...t.querySelectorAll('path.js-line')].some(p => (p.getAttribute('d') || '').length > 2))"""
+_LINES_PER_AGENT = """() => [...document.querySelectorAll(
+        '.lander-lab-compare .js-plotly-plot .cartesianlayer .subplot.xy .scatterlayer .trace path.js-line')]
+    .filter(p => (p.getAttribute('d') || '').length > 2).length >= MIN"""
+"""At least MIN agents have a drawn line in the first chart (Return, moving mean)."""
+_STATUS_PAST = """([step]) => { const s = document.querySelector('.lander-lab-compare .lab-status');
+    const steps = [...(s ? s.textContent : '').matchAll(/step ([\\d,]+) \\//g)].map(m => +m[1].replace(/,/g, ''));
+    return steps.length > 0 && Math.min(...steps) >= step; }"""
+"""Every agent's status row shows an env step of at least ``step``."""
+
+
+def _agent_steps(panel) -> list[int]:
+    text = panel.locator(".lab-status").inner_text()
+    return [int(m.replace(",", "")) for m in re.findall(r"step ([\d,]+) /", text)]
+
+
+def _save_small_png(source: Path, target: Path) -> None:
+    """The screenshot as a 64-colour PNG (a fraction of the size), written atomically."""
+    from PIL import Image
+
+    from lab.io import atomic_write
+
+    image = Image.open(source).convert("RGB").quantize(colors=64)
+    atomic_write(target, lambda fh: image.save(fh, format="PNG", optimize=True))
 _PROMPTS = "[...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')].map(p => p.textContent.trim())"
 _STARTED = f"() => {_PROMPTS}.some(t => /\\[(\\*|\\d+)\\]/.test(t))"
 _DONE = f"""() => {{ const prompts = {_PROMPTS};

@@ -16,6 +16,7 @@ import pytest
 import lab.events
 import widgets.panel_model as panel_model
 from lab.config import Config, ConfigError
+from widgets.compare_model import CompareModel
 from widgets.panel_model import READOUT_NAMES, PanelModel
 
 
@@ -222,4 +223,92 @@ def test_without_the_refusal_event_the_model_shows_the_buses_error_text(models, 
     model.poll()
     model.poll()
     assert model.errors == ["training.tau=2.0 is invalid: allowed a number in (0.0, 1.0]"]
+    model.stop(wait=True)
+
+
+# ---- the A/B model: several agents in one lab.Population ----------------------------------------
+@pytest.fixture
+def compare_models():
+    made: list[CompareModel] = []
+
+    def make(source, **kwargs):
+        made.append(CompareModel(source, **kwargs))
+        return made[-1]
+
+    yield make
+    for model in made:
+        model.close()
+
+
+def test_a_compare_model_refuses_bad_agent_counts_and_selections(compare_models, long_config):
+    for bad in (0, -1, 2.5, True, 10_000):
+        with pytest.raises(ConfigError, match=rf"agents={bad!r} is invalid: allowed an integer from 1 to"):
+            CompareModel(long_config, agents=bad)
+    model = compare_models(long_config, agents=2)
+    assert [c.run.seed for c in model.configs] == [long_config.run.seed, long_config.run.seed + 1]
+    with pytest.raises(ConfigError, match=r"agent=2 is invalid: allowed 0 to 1"):
+        model.select(2)
+    assert model.selected is None
+
+
+def test_a_config_with_prioritized_replay_is_switched_to_what_a_population_trains(compare_models, long_config):
+    model = compare_models(long_config.with_overrides({"training.use_per": True}), agents=2)
+    assert not model.base_config.training.use_per
+    assert any("training.use_per=False" in m for m in model.messages)
+    with pytest.raises(ConfigError, match="training.use_per=True is not supported in a population"):
+        model.apply("training.use_per", True)
+    assert all(not c.training.use_per for c in model.configs)
+
+
+def test_changes_before_start_reach_only_the_selected_agent(compare_models, long_config):
+    model = compare_models(long_config, agents=2)
+    model.select(1)
+    model.apply("noise.sigma", 0.45)
+    model.apply("noise_scale", 0.25)
+    assert model.readout()[1][1]["sigma"] == 0.45 and model.readout()[1][0]["sigma"] == long_config.noise.sigma
+    population = model.start()
+    assert population.hyperparameters(1)["sigma"] == 0.45 and population.hyperparameters(1)["noise_scale"] == 0.25
+    assert population.hyperparameters(0)["sigma"] == long_config.noise.sigma
+    assert population.hyperparameters(0)["noise_scale"] != 0.25
+    assert _wait_for(lambda: all(s.episodes > 0 for s in model.statuses))
+    model.stop(wait=True)
+    assert population.state == "stopped"
+
+
+def test_live_changes_go_to_one_agent_or_all_and_restart_settings_wait(compare_models, long_config):
+    model = compare_models(long_config, agents=2)
+    population = model.start()
+    assert _wait_for(lambda: min(model.env_steps()) > 100)
+    model.select(1)
+    model.apply("noise.sigma", 0.6)
+    assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(0.6))
+    assert population.hyperparameters(0)["sigma"] == long_config.noise.sigma
+    model.select(None)
+    model.apply("training.critic_lr", 5e-4)
+    assert _wait_for(lambda: all(population.hyperparameters(k)["critic_lr"] == pytest.approx(5e-4) for k in (0, 1)))
+    model.select(0)
+    with pytest.raises(ConfigError, match="batch_size is shared by every agent"):
+        model.apply("training.batch_size", 64)
+    assert all(c.training.batch_size == long_config.training.batch_size for c in model.configs)
+    model.apply("network.layer_norm", True)  # a restart setting goes to every agent
+    assert model.restart_diff() == ["network.layer_norm"] and model.needs_new_population()
+    assert any("applies to every agent" in m for m in model.messages)
+    model.stop(wait=True)
+    second = model.start()
+    assert second is not population and second.run_dir != population.run_dir
+    assert all(m.config.network.layer_norm for m in second.members)
+    assert second.hyperparameters(1)["sigma"] == pytest.approx(0.6)
+    assert second.hyperparameters(0)["sigma"] == long_config.noise.sigma
+    model.stop(wait=True)
+
+
+def test_reset_to_base_undoes_every_agents_live_changes(compare_models, long_config):
+    model = compare_models(long_config, agents=2)
+    population = model.start()
+    model.select(1)
+    model.apply("noise.sigma", 0.6)
+    assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(0.6))
+    model.reset_to_base()
+    assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(long_config.noise.sigma))
+    assert model.configs[1].noise.sigma == long_config.noise.sigma and model.schedule_overrides == [{}, {}]
     model.stop(wait=True)

@@ -23,7 +23,11 @@ import pytest
 from lab.config import Config, ConfigError, bounds_of
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
 from lab.hyperparameters import LIVE_NAMES, validate_changes
+from lab.population.trainer import AgentEvent
+from lab.trainer import Trainer
 from widgets.charts import BoundedSeries, LiveCharts
+from widgets.compare_charts import CompareCharts
+from widgets.compare_panel import ComparePanel
 from widgets.controls import SPECS, TABS, ControlSet, engine_bounds
 from widgets.panel import TrainingPanel
 
@@ -595,3 +599,99 @@ def test_panel_overhead_benchmark_runs_both_arms():
     assert 0.0 < result["ratio"] <= 1.0 and arms[False]["panel_cpu_share"] >= 0.0
     assert arms[True]["steps"] == arms[False]["steps"] >= 400
     assert arms[True]["flushes"] >= 1 and arms[True]["subscriber_calls"] > 0
+
+
+# ---- the A/B panel and the latest clip ------------------------------------------------------------
+def test_the_success_line_comes_from_the_lander_module():
+    from lab.lander import SUCCESS_RETURN
+
+    assert LiveCharts().success_threshold == SUCCESS_RETURN
+    assert CompareCharts(2).success_threshold == SUCCESS_RETURN
+
+
+def test_agents_picks_the_ab_panel_and_one_agent_keeps_the_single_panel(panel_factory, long_config):
+    single = panel_factory(long_config, agents=1)
+    assert type(single) is TrainingPanel and single.model.trainer is None
+    ab = panel_factory(long_config, agents=3)
+    assert isinstance(ab, ComparePanel) and ab.model.agents == 3
+    assert [label for label, _ in ab.selector.options] == ["All agents", "A (seed 0)", "B (seed 1)", "C (seed 2)"]
+    with pytest.raises(ConfigError, match=r"agents=0 is invalid"):
+        TrainingPanel(long_config, agents=0)
+    trainer = Trainer(long_config, log_to_disk=False)
+    try:
+        with pytest.raises(ConfigError, match=r"agents=2 trains a new population: give a preset name"):
+            TrainingPanel(trainer, agents=2)
+    finally:
+        trainer.close()
+
+
+def test_compare_charts_draw_one_line_and_one_outcome_bar_per_agent():
+    charts = CompareCharts(2, seeds=[7, 8], window=2, outcome_window=2)
+    for k in range(1, 4):
+        charts(AgentEvent(0, 7, _episode(k, "LANDED_SOFTLY", ret=250.0)))
+        charts(AgentEvent(1, 8, _episode(k, "CRASHED_SPINNING", ret=-100.0)))
+    charts(AgentEvent(1, 8, Evaluated(env_step=30, mean_return=-90.0, std_return=1.0, success_rate=0.0,
+                                      returns=(-90.0,), lengths=(10,), outcomes=("CRASHED_SPINNING",))))
+    charts(AgentEvent(1, 8, HyperparametersChanged(env_step=20, changes={"sigma": (0.2, 0.5)})))
+    assert charts.flush(force=True)
+    counts = charts.point_counts()
+    assert counts[("return", 0)] == 3 and counts[("return", 1)] == 3
+    assert counts[("eval", 0)] == 0 and counts[("eval", 1)] == 1
+    assert list(charts._traces[("success", 0)].y) == [100.0, 100.0, 100.0]
+    assert list(charts._traces[("return", 1)].y) == [-100.0, -100.0, -100.0]
+    assert charts.outcome_shares() == {"LANDED_SOFTLY": [100.0, 0.0], "CRASHED_SPINNING": [0.0, 100.0]}
+    assert [t.name for t in charts.figure.data if t.showlegend and t.type == "scatter"] == ["A (seed 7)",
+                                                                                            "B (seed 8)"]
+    assert charts._traces[("return", 0)].line.color != charts._traces[("return", 1)].line.color
+    assert charts.changes == [(1, 20, "sigma 0.2→0.5")]
+    assert any("B step 20" in (a.hovertext or "") for a in charts.figure.layout.annotations)
+
+
+def test_the_ab_panel_trains_agents_side_by_side_and_a_slider_changes_only_the_selected_one(panel_factory,
+                                                                                            long_config):
+    panel = panel_factory(long_config, agents=2)
+    panel.start()
+    assert _wait_for(lambda: all(panel.charts.point_counts()[("return", k)] > 0 for k in (0, 1)), tick=panel.tick)
+    base_sigma = long_config.noise.sigma
+    panel.set("sigma", 0.55, agent=1)
+    assert panel.selector.value == 1 and panel.controls.widgets["sigma"].value == pytest.approx(0.55)
+    population = panel.population
+    assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(0.55), tick=panel.tick)
+    assert population.hyperparameters(0)["sigma"] == base_sigma
+    panel.tick(force=True)
+    assert "data-name='sigma' data-agent='1'>0.55<" in panel.readout.value
+    assert f"data-name='sigma' data-agent='0'>{base_sigma:.4g}<" in panel.readout.value
+    panel.selector.value = 0  # the controls show the selected agent's values
+    assert panel.controls.widgets["sigma"].value == pytest.approx(base_sigma)
+    batch = panel.controls.widgets["batch_size"]
+    batch.value = 64  # one agent cannot change what the population shares: an error, and the control snaps back
+    assert panel.errors and "batch_size is shared by every agent" in panel.errors[-1]
+    assert batch.value == long_config.training.batch_size
+    assert panel.status.value.count("most common outcome") == 2 and "running" in panel.status.value
+    panel.stop(wait=True)
+    panel.tick(force=True)
+    assert "stopped" in panel.status.value
+
+
+def test_the_panel_shows_the_latest_evaluation_clip_beside_the_charts(panel_factory, tiny_config):
+    config = tiny_config.with_overrides({"run.total_steps": 400, "run.eval_every": 200, "run.eval_episodes": 1})
+    panel = panel_factory(config)
+    assert panel.clip_image.layout.display == "none"
+    panel.start()
+    panel.wait(timeout=120)
+    clips = sorted((panel.trainer.run_dir / "clips").glob("*.gif"))
+    assert [p.name for p in clips] == ["step_000000200.gif", "step_000000400.gif"]
+    assert panel.model.latest_clip.path == str(clips[-1])
+    assert panel.clip_image.value == clips[-1].read_bytes() and panel.clip_image.value[:4] == b"GIF8"
+    assert panel.clip_image.layout.display == "block"
+    assert panel.model.latest_clip.caption in panel.clip_caption.value
+    assert panel.model.latest_clip.caption.startswith("400 steps: ")
+
+
+def test_a_panel_without_clips_records_none(panel_factory, tiny_config):
+    config = tiny_config.with_overrides({"run.total_steps": 300, "run.eval_every": 200, "run.eval_episodes": 1})
+    panel = panel_factory(config, clips=False)
+    panel.start()
+    panel.wait(timeout=120)
+    assert panel.trainer.last_evaluation is not None and not (panel.trainer.run_dir / "clips").exists()
+    assert panel.model.latest_clip is None and panel.clip_image.layout.display == "none"

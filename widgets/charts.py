@@ -26,6 +26,7 @@ import numpy as np
 
 from lab.analysis.behavior import OUTCOME_CODE, OUTCOMES
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
+from lab.lander import SUCCESS_RETURN
 
 OUTCOME_COLORS: dict[str, str] = {
     "LANDED_PERFECTLY": "#1a7f37", "LANDED_SOFTLY": "#3fb950", "LANDED_HARD": "#a6d96a",
@@ -75,7 +76,7 @@ class BoundedSeries:
         self.appended = 0
 
 
-class _Rolling:
+class RollingMean:
     """Mean of the last ``window`` values with running sums: O(1) per value."""
 
     def __init__(self, window: int) -> None:
@@ -119,7 +120,7 @@ class LiveCharts:
     _solved_line: dict[str, Any]
 
     def __init__(self, max_points: int = 400, window: int = 50, outcome_window: int = 20,
-                 success_threshold: float = 200.0, min_interval: float = 0.3, height: int = 780) -> None:
+                 success_threshold: float = SUCCESS_RETURN, min_interval: float = 0.3, height: int = 780) -> None:
         self.max_points = max_points
         self.window = window
         self.outcome_window = outcome_window
@@ -192,7 +193,7 @@ class LiveCharts:
         self._updates = BoundedSeries(5, m)  # env_step, critic loss, actor loss, mean Q, noise scale
         self._evals = BoundedSeries(4, m)  # env_step, mean, std, success %
         self._outcomes = BoundedSeries(1 + len(OUTCOMES), m)  # env_step, share of each outcome
-        self._raw, self._shaped, self._success = (_Rolling(self.window) for _ in range(3))
+        self._raw, self._shaped, self._success = (RollingMean(self.window) for _ in range(3))
         self._recent_outcomes: deque[int] = deque(maxlen=self.outcome_window)
         self._outcome_counts = np.zeros(len(OUTCOMES), dtype=np.float64)
         self._dirty = set()

@@ -50,9 +50,25 @@ REFRESH_SECONDS = 0.3
 class TrainingPanel:
     """Buttons, live-tunable controls, a status line and live charts for one training run."""
 
+    def __new__(cls, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
+                name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS,
+                agents: int = 1, clips: bool = True) -> Any:
+        """``agents`` other than 1 gives the A/B panel (``widgets.compare_panel.ComparePanel``, no clips)."""
+        if agents != 1:
+            from widgets.compare_panel import ComparePanel
+
+            if isinstance(source, Trainer):
+                raise ConfigError(f"agents={agents!r} trains a new population: give a preset name, a config file "
+                                  "or a Config, not a Trainer")
+            return ComparePanel(source, agents=agents, run_dir=run_dir, name=name, max_points=max_points,
+                                refresh=refresh)
+        return super().__new__(cls)
+
     def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
-                 name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS) -> None:
-        self.model = PanelModel(source, run_dir=run_dir, name=name)
+                 name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS,
+                 agents: int = 1, clips: bool = True) -> None:
+        self.model = PanelModel(source, run_dir=run_dir, name=name, clips=clips)
+        self._shown_clip: str | None = None
         base = self.model.base_config
         self.charts = LiveCharts(max_points=max_points, min_interval=refresh * 0.9,
                                  success_threshold=base.env.success_threshold)
@@ -135,12 +151,18 @@ class TrainingPanel:
             self.controls.widgets[spec.name].observe(lambda change, spec=spec: self._on_control(spec, change),
                                                      names="value")
         self.tabs = self.controls.tab_box()
+        self.clip_image = w.Image(format="gif", layout=w.Layout(width="200px", display="none"))
+        self.clip_caption = w.HTML("<i style='color:#57606a'>the latest evaluation's clip shows here</i>")
+        self.clip_box = w.VBox([w.HTML("<b>Latest clip</b>"), self.clip_image, self.clip_caption],
+                               layout=w.Layout(width="220px", min_width="220px", margin="30px 0 0 8px"))
+        self.clip_box.add_class("lab-clip")
         self.widget = w.VBox([
             self.title,
             w.HBox(list(self.buttons.values()), layout=w.Layout(flex_flow="row wrap")),
             self.status, self.error_box, self.message_box,
             w.HBox([self.tabs, self.readout]),
-            self.charts.figure,
+            w.HBox([w.Box([self.charts.figure], layout=w.Layout(flex="1 1 auto", min_width="0")), self.clip_box],
+                   layout=w.Layout(width="100%")),
             self.export_box,
             PanelFrontend(),
         ], layout=w.Layout(width="100%"))
@@ -252,6 +274,22 @@ class TrainingPanel:
         self.readout.value = self._readout_html()
         self._refresh_buttons()
         self.title.value = self._title_html()
+        self._show_latest_clip()
+
+    def _show_latest_clip(self) -> None:
+        """The newest evaluation clip beside the charts (read here, on the kernel's thread)."""
+        clip = self.model.latest_clip
+        if clip is None or clip.path == self._shown_clip:
+            return
+        try:
+            self.clip_image.value = Path(clip.path).read_bytes()
+        except OSError as exc:
+            self.model.error(f"clip {clip.path} could not be read: {exc}")
+            self._shown_clip = clip.path
+            return
+        self._shown_clip = clip.path
+        self.clip_image.layout.display = "block"
+        self.clip_caption.value = f"<span class='lab-clip-caption'>{html.escape(clip.caption)}</span>"
 
     def _refresh_buttons(self) -> None:
         t, busy = self.trainer, self.model.busy

@@ -29,6 +29,7 @@ from lab.evaluation import EvaluationResult
 from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES, validate_changes
 from lab.io import atomic_write_text
 from lab.presets import preset, preset_names
+from lab.render.clips import ClipSaved, attach_clip_recorder
 from lab.trainer import Trainer
 from widgets.kernel import watch_trainer
 from widgets.status import RunStatus
@@ -70,8 +71,12 @@ class PanelModel:
     """The state behind one training panel: next run's config, the trainer, jobs, messages."""
 
     def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
-                 name: str | None = None, watchers: Iterable[RunWatcher] = ()) -> None:
+                 name: str | None = None, watchers: Iterable[RunWatcher] = (), clips: bool = True) -> None:
         self.trainer: Trainer | None = None
+        self.clips = clips
+        """Record an evaluation clip at each evaluation of the runs the panel starts."""
+        self.latest_clip: ClipSaved | None = None
+        """The newest clip's event (path, caption); set on the training thread, read by the view."""
         self._owns_trainer = False
         if isinstance(source, Trainer):
             self.trainer = source
@@ -277,6 +282,9 @@ class PanelModel:
         self.status.reset()
         run_dir, self._run_dir = self._run_dir, None  # a second run gets its own folder
         trainer = Trainer(self.config, run_dir=run_dir, name=self.name)
+        self.latest_clip = None
+        if self.clips:
+            attach_clip_recorder(trainer)
         if self.schedule_overrides:
             trainer.update_hyperparameters(**self.schedule_overrides)
         self.trainer, self._owns_trainer = trainer, True
@@ -287,9 +295,13 @@ class PanelModel:
         self._bus_errors_seen = 0
         self._unsubscribe = [watcher.attach(trainer) for watcher in self.watchers]
         self._unsubscribe.append(trainer.events.subscribe(self.status))
+        self._unsubscribe.append(trainer.events.subscribe(self._on_clip, ClipSaved))
         if REFUSED_EVENT is not None:
             self._unsubscribe.append(trainer.events.subscribe(self._refused.append, REFUSED_EVENT))
         watch_trainer(trainer, self._on_kernel_stop)
+
+    def _on_clip(self, event: ClipSaved) -> None:
+        self.latest_clip = event
 
     def _detach(self) -> None:
         for unsubscribe in self._unsubscribe:
