@@ -87,14 +87,15 @@ class EpisodeTrace:
 class Member:
     """One agent's bookkeeping: its config, random streams, noise, counters, run folder and events."""
 
-    def __init__(self, index: int, config: Config, run_dir: Path, act_dim: int, log_to_disk: bool) -> None:
+    def __init__(self, index: int, config: Config, run_dir: Path, act_dim: int, log_to_disk: bool,
+                 resume_step: int | None = None) -> None:
         self.index, self.config, self.run_dir = index, config, run_dir
         self.seed = config.run.seed
         self.rng = np.random.default_rng(self.seed)
         self.noise = make_noise(config.noise, config.env.num_envs, act_dim, self.rng)
-        self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step, config.training.gamma)
+        self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step)
         self.events = EventBus()
-        self.logger = RunLogger(run_dir) if log_to_disk else None
+        self.logger = RunLogger(run_dir, resume_step=resume_step) if log_to_disk else None
         if self.logger:
             self.events.subscribe(self.logger)
             config.save(run_dir / "config.yaml")

@@ -41,6 +41,7 @@ from lab.events import (
 )
 from lab.hyperparameters import validate_changes
 from lab.io import atomic_write_json
+from lab.learner import METRICS_EVERY
 from lab.noise import noise_scale
 from lab.policy import Policy
 from lab.population.envs import make_population_envs
@@ -49,7 +50,7 @@ from lab.population.members import EpisodeTrace, Member, member_configs
 from lab.population.replay import StackedReplayBuffer
 from lab.replay import per_beta
 from lab.shaping import shaping_bonus
-from lab.trainer import METRICS_EVERY, _as_config, _new_run_dir
+from lab.trainer import _as_config, _new_run_dir
 
 LEARNER_FIELDS = {"actor_lr": "actor_lr", "critic_lr": "critic_lr", "tau": "tau", "policy_delay": "policy_delay",
                   "target_policy_noise": "target_policy_noise", "target_noise_clip": "target_noise_clip"}
@@ -107,8 +108,10 @@ class Population:
         self.envs = make_population_envs(first.env, self.agents * self.num_envs, worker=overlap)
         self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
         self.act_dim = int(np.prod(self.envs.single_action_space.shape))
-        self.members = [Member(k, c, self.run_dir / f"agent{k}_seed{c.run.seed}", self.act_dim, log_to_disk)
-                        for k, c in enumerate(self.configs)]
+        saved = None if resume is None else read_checkpoint_file(resume, kind="population")
+        resume_steps = [None] * self.agents if saved is None else _resume_steps(saved, self.agents)
+        self.members = [Member(k, c, self.run_dir / f"agent{k}_seed{c.run.seed}", self.act_dim, log_to_disk,
+                               resume_step=step) for k, (c, step) in enumerate(zip(self.configs, resume_steps))]
         starts = [initial_modules(c.run.seed, self.obs_dim, self.act_dim, c.network) for c in self.configs]
         self.learner = PopulationTD3([s[0] for s in starts], [s[1] for s in starts],
                                      [c.training for c in self.configs], [s[2] for s in starts])
@@ -125,8 +128,8 @@ class Population:
         self._pending: list[tuple[int | None, dict[str, Any]]] = []
         self._stop = False
         self._thread: threading.Thread | None = None
-        if resume is not None:
-            self._load_checkpoint(resume)
+        if saved is not None:
+            self._load_checkpoint(resume, saved)
         self._fresh_episodes()
 
     # ==== public control ===================================================================
@@ -340,7 +343,7 @@ class Population:
         rows = []
         for i in np.flatnonzero(real):
             rows += m.nstep.push(int(i), obs[i], actions[i], float(rewards[i]), next_obs[i], bool(terminated[i]),
-                                 bool(done[i]))
+                                 bool(done[i]), m.config.training.gamma)
         if rows:
             o, a, r, no, term, k = zip(*rows)
             self.buffer.add(m.index, np.stack(o), np.stack(a), np.asarray(r, dtype=np.float32), np.stack(no),
@@ -441,10 +444,7 @@ class Population:
         t, n = new_config.training, new_config.noise
         for name, field_name in LEARNER_FIELDS.items():
             self.learner.set(name, m.index, getattr(t, field_name))
-        m.noise.sigma = n.sigma
-        if hasattr(m.noise, "theta"):
-            m.noise.theta = n.theta
-        m.nstep.gamma = t.gamma
+        m.noise.config = n  # the noise reads sigma/theta from its config, as lab.collector sets them
         if any(name in changes for name in SHARED_LIVE):
             self.configs = [mm.config for mm in self.members]
         after = self.hyperparameters(m.index)
@@ -521,9 +521,8 @@ class Population:
             self._publish(m, CheckpointSaved(env_step=m.env_step, path=str(path)))
         return path
 
-    def _load_checkpoint(self, path: str | Path) -> None:
+    def _load_checkpoint(self, path: str | Path, data: dict[str, Any]) -> None:
         """Restore every agent; the population (seeds, shapes) must be the one that wrote the file."""
-        data = read_checkpoint_file(path, kind="population")
         saved = [Config.from_dict(c) for c in data["configs"]]
         if [c.run.seed for c in saved] != [c.run.seed for c in self.configs]:
             raise CheckpointError(f"population checkpoint {str(path)!r} holds seeds {[c.run.seed for c in saved]}, "
@@ -601,3 +600,13 @@ class Population:
 
 def _next_multiple(step: int, every: int) -> int:
     return 0 if every <= 0 else (step // every + 1) * every
+
+
+def _resume_steps(data: dict[str, Any], agents: int) -> list[int | None]:
+    """Each agent's env_step in a population checkpoint: its run folder keeps the log lines up to there."""
+    members = data["members"]
+    if len(members) != agents:
+        seeds = [c["run"]["seed"] for c in data["configs"]]
+        raise CheckpointError(f"the population checkpoint holds {len(members)} agents (seeds {seeds}), this "
+                              f"population has {agents}: resume with the checkpoint's seeds")
+    return [int(m["env_step"]) for m in members]
