@@ -120,3 +120,18 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert (out / "checkpoint.pt").exists()
     assert json.loads((out / "summary.json").read_text())["state"] == "stopped"
     assert '"state": "stopped"' in stdout
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["gif", "heuristic", "--out", "x.gif", "--seed", "-1"], "'-1' is invalid: allowed an integer in [0, 4294967295]"),
+    (["gif", "heuristic", "--out", "x.gif", "--episodes", "0"], "'0' is invalid: allowed an integer in [1, 100000]"),
+    (["gif", "heuristic", "--out", "x.gif", "--seed", "1e20"], "'1e20' is invalid"),
+])
+def test_gif_numbers_are_checked_like_every_command(argv, needle, capsys, tmp_path, monkeypatch):
+    from lab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert needle in capsys.readouterr().err and not (tmp_path / "x.gif").exists()

@@ -126,3 +126,9 @@ def test_single_run_options_with_seeds_are_one_line(flag, needle, tmp_path, caps
     code, _, err = run_cli(capsys, "train", "--preset", "tiny", "--seeds", "0-1", flag, "--out", tmp_path / "r")
     assert code == 2
     one_line_error(err, needle)
+
+
+def test_watch_of_a_population_asks_which_agent_before_opening_a_window(population, capsys):
+    code, _, err = run_cli(capsys, "watch", population / "population.pt", "--episodes", "1")
+    assert code == 2
+    one_line_error(err, "population of 2 agents", "--agent K")

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.config import Config
 
 HELP = "Train a TD3 agent and write a run folder."
 DESCRIPTION = ("Train TD3 on LunarLanderContinuous. Writes config.yaml, checkpoint.pt, policy.pt and per-episode "
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
-def _train_seeds(args: argparse.Namespace, config: object, seed_tokens: list[str], name: str) -> int:
+def _train_seeds(args: argparse.Namespace, config: Config, seed_tokens: list[str], name: str) -> int:
     """``--seeds``: one lab.Population; options that only make sense for one run are refused by name."""
     from lab.population.command import train_seeds
     from lab.seeds import parse_seeds
@@ -107,8 +110,7 @@ def _train_seeds(args: argparse.Namespace, config: object, seed_tokens: list[str
     if args.clips:
         raise ValueError("--clips is not available with --seeds: a population records no evaluation clips yet; "
                          "drop --clips (or train one seed alone)")
-    return train_seeds(config, seeds, out=args.out, name=name, progress=not args.no_progress,  # type: ignore[arg-type]
-                       resume=args.resume)
+    return train_seeds(config, seeds, out=args.out, name=name, progress=not args.no_progress, resume=args.resume)
 
 
 def _resumed_config(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:

@@ -129,7 +129,7 @@ class Population:
         self._stop = False
         self._thread: threading.Thread | None = None
         if saved is not None:
-            self._load_checkpoint(resume, saved)
+            self._load_checkpoint(str(resume), saved)
         self._fresh_episodes()
 
     # ==== public control ===================================================================
