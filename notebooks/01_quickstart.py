@@ -146,7 +146,8 @@ Image(filename=str(gif))
 # %%
 from lab.render.clips import write_progression
 
-montage = write_progression(trainer.run_dir, trainer.run_dir / "learning.gif")
+run_dir = panel.trainer.run_dir  # the run the panel trained last
+montage = write_progression(run_dir, run_dir / "learning.gif")
 print("montage:", montage, f"({montage.stat().st_size // 1024} KB)")
 Image(filename=str(montage))
 

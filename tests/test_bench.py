@@ -159,3 +159,16 @@ def test_population_and_parallel_clash_in_one_line(capsys):
     assert main(["bench", "time-to-solve", "--population", "--parallel", "2", "--seeds", "0-1"]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "--parallel 2 and --population" in err and "\n" not in err
+
+
+def test_lander_facts_come_from_lab_lander():
+    import inspect
+
+    from lab import evaluation, lander
+
+    assert inspect.signature(bench.time_to_solve).parameters["threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(bench.time_to_solve_population).parameters["threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(evaluation.evaluate).parameters["success_threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(evaluation.evaluate).parameters["env_id"].default == lander.ENV_ID
+    buffer = bench._filled_buffer(64, 64, per=False)
+    assert buffer.sample(8, 0.99).obs.shape == (8, lander.OBS_DIM)
