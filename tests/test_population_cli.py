@@ -6,6 +6,7 @@ import pytest
 
 from lab.checkpoint import read_checkpoint_file
 from lab.cli import main
+from lab.render.clips import load_clips
 
 TINY = ["--preset", "tiny", "--no-progress", "run.total_steps=300", "run.eval_every=150", "run.eval_episodes=1",
         "env.max_episode_steps=100", "run.analyze_episodes=false"]
@@ -43,7 +44,8 @@ def test_train_seeds_writes_one_run_folder_per_seed_and_a_population_checkpoint(
         assert (folder / "policy.pt").exists() and (folder / "config.yaml").exists()
         episodes = (folder / "episodes.jsonl").read_text().splitlines()
         assert episodes and json.loads(episodes[0])["length"] >= 1
-        assert not (folder / "clips").exists()  # a population records no clips
+        steps = [json.loads(line)["env_step"] for line in (folder / "evaluations.jsonl").read_text().splitlines()]
+        assert steps and [c.env_step for c in load_clips(folder / "clips")] == steps  # one clip per evaluation
 
 
 def test_eval_of_a_population_asks_which_agent(population, capsys):
@@ -120,12 +122,18 @@ def test_bad_seeds_are_one_line(seeds, needles, tmp_path, capsys):
     assert not (tmp_path / "r" / "population.pt").exists()
 
 
-@pytest.mark.parametrize(("flag", "needle"), [("--tensorboard", "--tensorboard is not available with --seeds"),
-                                              ("--clips", "--clips is not available with --seeds")])
-def test_single_run_options_with_seeds_are_one_line(flag, needle, tmp_path, capsys):
-    code, _, err = run_cli(capsys, "train", "--preset", "tiny", "--seeds", "0-1", flag, "--out", tmp_path / "r")
+def test_tensorboard_with_seeds_is_one_line(tmp_path, capsys):
+    code, _, err = run_cli(capsys, "train", "--preset", "tiny", "--seeds", "0-1", "--tensorboard", "--out",
+                           tmp_path / "r")
     assert code == 2
-    one_line_error(err, needle)
+    one_line_error(err, "--tensorboard is not available with --seeds")
+
+
+def test_no_clips_with_seeds_records_none(tmp_path, capsys):
+    code, _, _ = run_cli(capsys, "train", "--seeds", "0", "--no-clips", "--out", tmp_path / "r", *TINY)
+    assert code == 0
+    assert (tmp_path / "r" / "agent0_seed0" / "evaluations.jsonl").exists()
+    assert not (tmp_path / "r" / "agent0_seed0" / "clips").exists()
 
 
 def test_watch_of_a_population_asks_which_agent_before_opening_a_window(population, capsys):

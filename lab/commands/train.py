@@ -36,9 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tensorboard", action="store_true",
                         help="also write TensorBoard logs (scalars, hyperparameters, evaluation clips) into the run "
                              "folder")
-    parser.add_argument("--clips", action=argparse.BooleanOptionalAction, default=None,
-                        help="keep a short GIF of the deterministic policy at each evaluation (RUN/clips), for "
-                             "'lab gif --progression RUN' (default: on; off with --seeds)")
+    parser.add_argument("--clips", action=argparse.BooleanOptionalAction, default=True,
+                        help="keep a short GIF of the deterministic policy at each evaluation (RUN/clips; with "
+                             "--seeds in each agent's folder), for 'lab gif --progression RUN'")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar (for logs and scripts)")
 
 
@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     trainer = Trainer(config, run_dir=args.out, name=name, resume=args.resume)
     if not args.no_progress:
         trainer.events.subscribe(ProgressBar(config.run.total_steps, initial=trainer.env_step))
-    if args.clips is not False:
+    if args.clips:
         from lab.render.clips import attach_clip_recorder
 
         attach_clip_recorder(trainer)
@@ -107,10 +107,8 @@ def _train_seeds(args: argparse.Namespace, config: Config, seed_tokens: list[str
     if args.tensorboard:
         raise ValueError("--tensorboard is not available with --seeds: a population writes one run folder per "
                          "seed without TensorBoard logs; train one seed alone to get them")
-    if args.clips:
-        raise ValueError("--clips is not available with --seeds: a population records no evaluation clips yet; "
-                         "drop --clips (or train one seed alone)")
-    return train_seeds(config, seeds, out=args.out, name=name, progress=not args.no_progress, resume=args.resume)
+    return train_seeds(config, seeds, out=args.out, name=name, progress=not args.no_progress, resume=args.resume,
+                       clips=args.clips)
 
 
 def _resumed_config(data: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
