@@ -25,6 +25,7 @@ import torch
 from lab.config import Config, NetworkConfig, TrainingConfig
 from lab.events import Evaluated
 from lab.io import atomic_write_json
+from lab.lander import ACT_DIM, ENV_ID, OBS_DIM, SUCCESS_RETURN
 from lab.presets import preset
 from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
 from lab.td3 import TD3
@@ -44,7 +45,8 @@ class SolveResult:
 
 
 def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float, eval_every: int = 5_000,
-                  eval_episodes: int = 10, threshold: float = 200.0, out_dir: str | None = None) -> SolveResult:
+                  eval_episodes: int = 10, threshold: float = SUCCESS_RETURN,
+                  out_dir: str | None = None) -> SolveResult:
     """Train from scratch until the deterministic eval mean first reaches threshold, or a cap hits."""
     from lab.trainer import Trainer
 
@@ -69,7 +71,7 @@ def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float,
 
 
 def time_to_solve_seeds(config: Config, seeds: list[int], max_steps: int, max_seconds: float,
-                        eval_every: int = 5_000, eval_episodes: int = 10, threshold: float = 200.0,
+                        eval_every: int = 5_000, eval_episodes: int = 10, threshold: float = SUCCESS_RETURN,
                         out: str | None = None, parallel: int = 1,
                         on_result: Callable[[SolveResult], None] | None = None) -> list[SolveResult]:
     """``time_to_solve`` for each seed, ``parallel`` at a time in worker processes; results in seed order.
@@ -103,6 +105,57 @@ def time_to_solve_seeds(config: Config, seeds: list[int], max_steps: int, max_se
                 if on_result is not None:
                     on_result(result)
     return [done[s] for s in seeds]
+
+
+def time_to_solve_population(config: Config, seeds: list[int], max_steps: int, max_seconds: float,
+                             eval_every: int = 5_000, eval_episodes: int = 10, threshold: float = SUCCESS_RETURN,
+                             out: str | None = None, on_result: Callable[[SolveResult], None] | None = None,
+                             on_frozen: Callable[[SolveResult], None] | None = None) -> list[SolveResult]:
+    """``time_to_solve`` for all seeds at once as one lab.Population; results in seed order.
+
+    An agent that solves (or reaches max_seconds) is frozen: it stops acting and learning
+    while the others go on, and ``on_frozen`` hears it. Its seconds are the population's
+    shared training clock, so they are not comparable one to one with a seed trained alone.
+    """
+    from lab.population.trainer import AgentEvent, Population
+
+    if not seeds:
+        raise ValueError("no seeds given: allowed one or more seeds")
+    config = config.with_overrides({"run.total_steps": max_steps, "run.eval_every": eval_every,
+                                    "run.eval_episodes": eval_episodes, "run.checkpoint_every": 0})
+    population = Population(config, seeds=seeds, run_dir=out, name="bench", log_to_disk=out is not None)
+    curves: list[list[tuple[int, float, float]]] = [[] for _ in seeds]
+    frozen: dict[int, SolveResult] = {}
+
+    def result(k: int) -> SolveResult:
+        member, curve = population.members[k], curves[k]
+        solved = [c for c in curve if c[2] >= threshold]
+        step, seconds = (solved[0][0], solved[0][1]) if solved else (member.env_step, population.train_seconds)
+        return SolveResult(seed=seeds[k], solved=bool(solved), env_steps=step, train_seconds=seconds,
+                           steps_per_second=member.env_step / max(population.train_seconds, 1e-9),
+                           best_eval=max((c[2] for c in curve), default=float("nan")), curve=list(curve))
+
+    def on_agent_event(tagged: AgentEvent) -> None:
+        event = tagged.event
+        if not isinstance(event, Evaluated) or tagged.agent in frozen:
+            return
+        curves[tagged.agent].append((event.env_step, event.train_seconds, event.mean_return))
+        if event.mean_return >= threshold or event.train_seconds >= max_seconds:
+            population.stop(agent=tagged.agent)  # frozen: no more acting or learning for this agent
+            frozen[tagged.agent] = result(tagged.agent)
+            if on_frozen is not None:
+                on_frozen(frozen[tagged.agent])
+
+    population.events.subscribe(on_agent_event, AgentEvent)
+    try:
+        population.fit()
+    finally:
+        population.close()
+    results = [frozen.get(k) or result(k) for k in range(len(seeds))]
+    if on_result is not None:
+        for r in results:
+            on_result(r)
+    return results
 
 
 def _run_workers(jobs: list[dict[str, Any]], parallel: int, folder: Path) -> Iterator[SolveResult]:
@@ -177,14 +230,15 @@ def _filled_buffer(capacity: int, n: int, per: bool, seed: int = 0) -> ReplayBuf
     rng = np.random.default_rng(seed)
     buffer: ReplayBuffer
     if per:
-        buffer = PrioritizedReplayBuffer(capacity, 8, 2, alpha=0.6, epsilon=1e-6, seed=seed)
+        buffer = PrioritizedReplayBuffer(capacity, OBS_DIM, ACT_DIM, alpha=0.6, epsilon=1e-6, seed=seed)
     else:
-        buffer = ReplayBuffer(capacity, 8, 2, seed=seed)
+        buffer = ReplayBuffer(capacity, OBS_DIM, ACT_DIM, seed=seed)
     chunk = 100_000
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
-        buffer.add(rng.standard_normal((m, 8), dtype=np.float32), rng.uniform(-1, 1, (m, 2)).astype(np.float32),
-                   rng.standard_normal(m, dtype=np.float32), rng.standard_normal((m, 8), dtype=np.float32),
+        buffer.add(rng.standard_normal((m, OBS_DIM), dtype=np.float32),
+                   rng.uniform(-1, 1, (m, ACT_DIM)).astype(np.float32),
+                   rng.standard_normal(m, dtype=np.float32), rng.standard_normal((m, OBS_DIM), dtype=np.float32),
                    rng.random(m) < 0.01)
     if per:
         buffer.update_priorities(np.arange(n), rng.exponential(1.0, n))
@@ -208,7 +262,8 @@ def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, p
                      precision: str = "float32") -> float:
     """TD3 updates per second on one fixed batch: the ceiling for training at one update per step."""
     net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=policy_delay, precision=precision))
+    agent = TD3(OBS_DIM, ACT_DIM, net,
+                TrainingConfig(batch_size=batch_size, policy_delay=policy_delay, precision=precision))
     batch = _filled_buffer(batch_size * 4, batch_size * 4, per=False).sample(batch_size, 0.99)
     for _ in range(20):
         agent.update(batch)
@@ -223,7 +278,7 @@ def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 2
                  capacity: int = 200_000, precision: str = "float32") -> dict[str, float]:
     """Median ms of each part of an update: sampling, critic, actor (+targets), priority update."""
     net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(8, 2, net, TrainingConfig(batch_size=batch_size, policy_delay=1, precision=precision))
+    agent = TD3(OBS_DIM, ACT_DIM, net, TrainingConfig(batch_size=batch_size, policy_delay=1, precision=precision))
     buffer = _filled_buffer(capacity, capacity, per=per)
     parts: dict[str, list[float]] = {"sample": [], "critic": [], "actor": [], "priorities": []}
     for k in range(repeats + 10):
@@ -287,7 +342,7 @@ def sb3_training_rate(hidden: list[int], batch_size: int, updates_per_step: floa
                 self.start = time.perf_counter()
             return True
 
-    env = gym.make("LunarLanderContinuous-v3")
+    env = gym.make(ENV_ID)
     model = SB3TD3("MlpPolicy", env, learning_rate=1e-3, buffer_size=200_000, learning_starts=learning_starts,
                    batch_size=batch_size, gamma=0.98, train_freq=1,
                    gradient_steps=max(1, int(round(updates_per_step))),

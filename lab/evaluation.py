@@ -16,6 +16,7 @@ import numpy as np
 from lab.collector import run_episodes
 from lab.envs import make_env
 from lab.events import Trajectory
+from lab.lander import ENV_ID, SUCCESS_RETURN
 from lab.policy import Policy, as_policy
 
 
@@ -42,7 +43,7 @@ class EvaluationResult:
 
 
 def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
-             env_id: str = "LunarLanderContinuous-v3", success_threshold: float = 200.0,
+             env_id: str = ENV_ID, success_threshold: float = SUCCESS_RETURN,
              analyze: bool = True, keep_trajectories: bool = False, batch: int = 32,
              max_episode_steps: int = 0) -> EvaluationResult:
     """Run ``episodes`` deterministic episodes with seeds seed..seed+episodes-1."""

@@ -83,15 +83,59 @@ def random_policy(seed: int = 0) -> Policy:
     return Policy(lambda obs: rng.uniform(-1, 1, size=(len(obs), ACT_DIM)).astype(np.float32), name="random")
 
 
-def load_policy(path: str | Path | None = None, device: str = "cpu") -> Policy:
-    """Load a policy file or a full checkpoint; with no path, the pretrained agent in assets/."""
-    from lab.checkpoint import read_checkpoint_file
+def load_policy(path: str | Path | None = None, device: str = "cpu", agent: int | None = None) -> Policy:
+    """Load a policy file or a full checkpoint; with no path, the pretrained agent in assets/.
+
+    A population checkpoint (population.pt, or its folder) holds K policies: ``agent`` picks one,
+    and without it the error says how many there are, since guessing agent 0 would hide the choice.
+    """
+    from lab.checkpoint import CheckpointError, read_checkpoint_file
 
     path = Path(path) if path is not None else PRETRAINED_POLICY
+    if path.is_dir() and (path / POPULATION_FILE).exists() and not (path / "checkpoint.pt").exists():
+        path = path / POPULATION_FILE
     data = read_checkpoint_file(path)
+    if data.get("kind") == "population":
+        actor, meta = _population_actor(path, data, agent)
+        return Policy.from_actor(actor, name=f"{path}#agent{agent}", metadata=meta)
+    if agent is not None:
+        raise CheckpointError(f"--agent {agent} is only for population checkpoints (population.pt), but "
+                              f"{str(path)!r} holds a single agent: drop --agent")
     actor = _build_actor(path, data)
     meta = {k: v for k, v in data.items() if k in ("env_step", "config", "kind")}
     return Policy.from_actor(actor, name=str(path), metadata=meta)
+
+
+POPULATION_FILE = "population.pt"
+"""What lab.population writes; read here without importing the population package."""
+
+
+def _population_actor(path: Path, data: dict[str, Any], agent: int | None) -> tuple[Actor, dict[str, Any]]:
+    """Agent ``agent``'s actor out of a population checkpoint's stacked weights."""
+    from lab.checkpoint import CheckpointError
+    from lab.population.networks import StackedActor
+
+    configs = data.get("configs")
+    if not isinstance(configs, list) or not configs:
+        raise CheckpointError(f"population checkpoint {str(path)!r} lists no agents")
+    count = len(configs)
+    seeds = [c.get("run", {}).get("seed") for c in configs]
+    if agent is None or not 0 <= agent < count:
+        what = "asks which agent" if agent is None else f"has no agent {agent}"
+        raise CheckpointError(f"{str(path)!r} is a population of {count} agents (seeds "
+                              f"{', '.join(map(str, seeds))}) and {what}: pick one with --agent K, K from 0 to "
+                              f"{count - 1} (agent=K in Python)")
+    net = NetworkConfig(**data["network"])
+    stacked = StackedActor([Actor(OBS_DIM, ACT_DIM, net) for _ in range(count)])
+    try:
+        stacked.load_state_dict(data["actor"])
+    except (RuntimeError, KeyError) as exc:
+        raise CheckpointError(f"population checkpoint {str(path)!r} does not fit its network: "
+                              f"{str(exc).splitlines()[0]}") from None
+    member = data.get("members", [{}] * count)[agent]
+    meta = {"kind": "population", "agent": agent, "seed": seeds[agent], "config": configs[agent],
+            "env_step": member.get("env_step") if isinstance(member, dict) else None}
+    return stacked.unstack(agent), meta
 
 
 def _build_actor(path: Path, data: dict[str, Any]) -> Actor:

@@ -20,7 +20,8 @@
 # 1. check that everything is installed,
 # 2. watch the pretrained TD3 agent land, right here in the notebook,
 # 3. train a short run of your own from a control panel, and
-# 4. export a GIF of your agent.
+# 4. export a GIF of your agent, and
+# 5. see how it learned, in one picture.
 #
 # Run the cells from top to bottom (Shift+Enter).
 
@@ -86,9 +87,14 @@ viewer
 #   press **Stop**, then **Start**.
 #
 # A full run to a 200-point score takes an hour or more on a laptop CPU; this one is short.
+#
+# At each evaluation the run also keeps a short clip of its deterministic policy (`RUN/clips/`),
+# so section 5 can show how your agent learned.
 
 # %%
+from lab import Trainer
 from lab.presets import preset
+from lab.render.clips import attach_clip_recorder
 from widgets import TrainingPanel
 
 config = preset("tiny" if SMOKE else "fast").with_overrides({
@@ -96,7 +102,9 @@ config = preset("tiny" if SMOKE else "fast").with_overrides({
     "run.total_steps": 600 if SMOKE else 30_000,
     "run.eval_every": 300 if SMOKE else 5_000,
 })
-panel = TrainingPanel(config, name="quickstart")
+trainer = Trainer(config, name="quickstart")
+attach_clip_recorder(trainer)  # one GIF per evaluation, as `python -m lab train` keeps by default
+panel = TrainingPanel(trainer)
 panel
 
 # %% [markdown]
@@ -127,6 +135,21 @@ from IPython.display import Image
 gif = run_viewer.export_gif(RUNS / "quickstart.gif")
 print("GIF:", gif, f"({gif.stat().st_size // 1024} KB)")
 Image(filename=str(gif))
+
+# %% [markdown]
+# ## 5. How your agent learned
+#
+# The clips of each evaluation, tiled into one captioned montage: from the first evaluation
+# ("5k steps: crashed ...") to the last. `python -m lab gif --progression RUN --out learning.gif`
+# makes the same picture from a terminal, and `python -m lab report RUN` embeds it.
+
+# %%
+from lab.render.clips import write_progression
+
+run_dir = panel.trainer.run_dir  # the run the panel trained last
+montage = write_progression(run_dir, run_dir / "learning.gif")
+print("montage:", montage, f"({montage.stat().st_size // 1024} KB)")
+Image(filename=str(montage))
 
 # %% [markdown]
 # Next: `02_hyperparameter_playground` (what each knob does), `03_behavior_analysis` (why landings fail),

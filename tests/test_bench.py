@@ -123,3 +123,52 @@ def test_a_failed_worker_stops_its_siblings(tmp_path, monkeypatch):
         next(workers)
     assert len(started) == 2 and all(p.poll() is not None for p in started)  # the long seed was ended
     assert not list(tmp_path.glob("*.result.json"))
+
+
+def test_population_time_to_solve_freezes_solved_agents():
+    config = preset("tiny").with_overrides(TINY)
+    frozen = []
+    results = bench.time_to_solve_population(config, [0, 1], max_steps=3_000, max_seconds=600, eval_every=300,
+                                             eval_episodes=1, threshold=-10_000, on_frozen=frozen.append)
+    assert [r.seed for r in results] == [0, 1] and sorted(r.seed for r in frozen) == [0, 1]
+    for r in results:
+        assert r.solved and r.env_steps == r.curve[0][0] and len(r.curve) == 1  # frozen at its first evaluation
+        assert 300 <= r.env_steps < 600  # the population ended when both froze, long before max_steps
+
+
+def test_population_time_to_solve_matches_the_sequential_statistics():
+    config = preset("tiny").with_overrides(TINY)
+    kwargs = {"max_steps": 600, "max_seconds": 600, "eval_every": 300, "eval_episodes": 1, "threshold": 10_000}
+    together = bench.time_to_solve_population(config, [0, 1], **kwargs)
+    alone = bench.time_to_solve_seeds(config, [0, 1], **kwargs)
+    assert [(r.solved, r.env_steps, [c[0] for c in r.curve]) for r in together] == \
+        [(r.solved, r.env_steps, [c[0] for c in r.curve]) for r in alone]
+    assert bench.summarize_solves(together, 600, 600).keys() == bench.summarize_solves(alone, 600, 600).keys()
+
+
+def test_time_to_solve_population_command(capsys):
+    assert main(["bench", "time-to-solve", "--population", "--preset", "tiny", "--max-steps", "300", "--eval-every",
+                 "300", "--eval-episodes", "1", "--seeds", "0-1", "run.analyze_episodes=false",
+                 "env.max_episode_steps=50"]) == 0
+    text = capsys.readouterr().out
+    assert "seeds 0 1, all at once (population)" in text and "IQM [95% stratified-bootstrap CI]" in text
+    assert "/2 (an unsolved seed counts at the cap: 300 steps, 600 s)" in text
+
+
+def test_population_and_parallel_clash_in_one_line(capsys):
+    assert main(["bench", "time-to-solve", "--population", "--parallel", "2", "--seeds", "0-1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "--parallel 2 and --population" in err and "\n" not in err
+
+
+def test_lander_facts_come_from_lab_lander():
+    import inspect
+
+    from lab import evaluation, lander
+
+    assert inspect.signature(bench.time_to_solve).parameters["threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(bench.time_to_solve_population).parameters["threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(evaluation.evaluate).parameters["success_threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(evaluation.evaluate).parameters["env_id"].default == lander.ENV_ID
+    buffer = bench._filled_buffer(64, 64, per=False)
+    assert buffer.sample(8, 0.99).obs.shape == (8, lander.OBS_DIM)

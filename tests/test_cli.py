@@ -34,6 +34,36 @@ def test_train_smoke_run_writes_the_run_folder_and_shows_progress(trained_run):
     assert json.loads(result.stdout[result.stdout.index("{"):])["state"] == "finished"
 
 
+def test_train_keeps_a_clip_per_evaluation_by_default_and_gif_tiles_them(trained_run, tmp_path):
+    out, _ = trained_run
+    from lab.render.clips import load_clips
+
+    assert (out / "clips" / "index.json").exists()
+    steps = [json.loads(line)["env_step"] for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    assert len(steps) == 2 and [c.env_step for c in load_clips(out / "clips")] == steps
+    assert sorted(p.name for p in (out / "clips").glob("*.gif")) == [f"step_{s:09d}.gif" for s in steps]
+    result = lab("gif", "--progression", str(out), "--out", str(tmp_path / "learning.gif"))
+    assert result.returncode == 0, result.stderr
+    assert 0 < (tmp_path / "learning.gif").stat().st_size < 3_000_000
+
+
+def test_train_no_clips_with_tensorboard_writes_hparams_and_no_clips(tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from lab.cli import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--preset", "tiny", "--out", str(out), "--no-clips", "--tensorboard", "--no-progress",
+                 "run.total_steps=300", "run.eval_every=150", "run.eval_episodes=1",
+                 "env.max_episode_steps=100"]) == 0
+    assert not (out / "clips").exists()
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert "hparams/best_eval_return" in events.Tags()["scalars"]
+    assert "eval/clip" not in events.Tags()["images"]
+
+
 def test_eval_json_has_the_documented_keys(trained_run):
     out, _ = trained_run
     result = lab("eval", str(out / "checkpoint.pt"), "--episodes", "2", "--seed", "5", "--json")
@@ -90,3 +120,18 @@ def test_ctrl_c_saves_a_checkpoint_and_exits_cleanly(tmp_path):
     assert (out / "checkpoint.pt").exists()
     assert json.loads((out / "summary.json").read_text())["state"] == "stopped"
     assert '"state": "stopped"' in stdout
+
+
+@pytest.mark.parametrize(("argv", "needle"), [
+    (["gif", "heuristic", "--out", "x.gif", "--seed", "-1"], "'-1' is invalid: allowed an integer in [0, 4294967295]"),
+    (["gif", "heuristic", "--out", "x.gif", "--episodes", "0"], "'0' is invalid: allowed an integer in [1, 100000]"),
+    (["gif", "heuristic", "--out", "x.gif", "--seed", "1e20"], "'1e20' is invalid"),
+])
+def test_gif_numbers_are_checked_like_every_command(argv, needle, capsys, tmp_path, monkeypatch):
+    from lab.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    assert needle in capsys.readouterr().err and not (tmp_path / "x.gif").exists()

@@ -17,6 +17,7 @@ from typing import Any, overload
 
 from lab.analysis.diagnostics import DiagnosticsTracker
 from lab.io import read_jsonl
+from lab.lander import SUCCESS_RETURN
 
 RUN_FILES = ("episodes.jsonl", "updates.jsonl", "evaluations.jsonl")
 """At least one of these makes a folder a run folder."""
@@ -91,7 +92,7 @@ def load_run(path: str | Path, window: int = 100) -> RunData:
     problems: list[str] = []
     config = _read_config(path / "config.yaml", problems)
     env = config.get("env")
-    threshold = _number(env.get("success_threshold"), 200.0) if isinstance(env, dict) else 200.0
+    threshold = _number(env.get("success_threshold"), SUCCESS_RETURN) if isinstance(env, dict) else SUCCESS_RETURN
     tracker = DiagnosticsTracker(window=window, success_threshold=threshold)
 
     skipped = 0

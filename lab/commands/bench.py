@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     tts.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
     tts.add_argument("--parallel", type=int, default=1,
                      help="seeds trained side by side, each in its own process on one torch thread (one per core)")
+    tts.add_argument("--population", action="store_true",
+                     help="train all seeds at once as one lab.Population (one process); an agent that solves is "
+                          "frozen (stops acting and learning) while the others go on")
     tts.add_argument("--out", default=None, help="keep each seed's run folder under this folder")
     tts.add_argument("--json", action="store_true", help="print JSON instead of a table")
     tts.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
@@ -64,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
-    from lab.bench import SolveResult, summarize_solves, time_to_solve_seeds
+    from lab.bench import SolveResult, summarize_solves, time_to_solve_population, time_to_solve_seeds
     from lab.presets import preset
     from lab.seeds import parse_seeds, take_overrides
 
@@ -82,6 +85,9 @@ def _time_to_solve(args: argparse.Namespace) -> int:
     if args.parallel > cores:
         print(f"warning: --parallel {args.parallel} is more than the {cores} core(s) here: seeds share cores, "
               "so training seconds rise", file=sys.stderr)
+    if args.population and args.parallel != 1:
+        raise ValueError(f"--parallel {args.parallel} and --population both choose how seeds share the machine: "
+                         "give one of them")
     config = preset(args.preset).with_overrides(overrides)
 
     def row(r: SolveResult) -> None:
@@ -89,16 +95,28 @@ def _time_to_solve(args: argparse.Namespace) -> int:
               f"{r.steps_per_second:>8.1f} {r.best_eval:>9.1f}", flush=True)
 
     if not args.json:
-        print(f"time-to-solve: preset {args.preset}, seeds {_seed_text(seeds)}, {args.parallel} at a time; eval "
+        mode = "all at once (population)" if args.population else f"{args.parallel} at a time"
+        print(f"time-to-solve: preset {args.preset}, seeds {_seed_text(seeds)}, {mode}; eval "
               f"every {args.eval_every} steps on {args.eval_episodes} fixed seeds; caps {args.max_steps:,} steps / "
               f"{args.max_seconds:.0f} s per seed")
         print(f"{'seed':>4} {'solved':>6} {'env steps':>10} {'train s':>8} {'steps/s':>8} {'best eval':>9}")
-    results = time_to_solve_seeds(config, seeds, args.max_steps, args.max_seconds, args.eval_every,
-                                  args.eval_episodes, out=args.out, parallel=args.parallel,
-                                  on_result=None if args.json else row)
+    if args.population:
+        def frozen(r: SolveResult) -> None:
+            why = "solved" if r.solved else "hit --max-seconds"
+            print(f"seed {r.seed} {why} at {r.env_steps:,} steps: frozen (stops acting and learning)",
+                  file=sys.stderr, flush=True)
+
+        results = time_to_solve_population(config, seeds, args.max_steps, args.max_seconds, args.eval_every,
+                                           args.eval_episodes, out=args.out, on_result=None if args.json else row,
+                                           on_frozen=frozen)
+    else:
+        results = time_to_solve_seeds(config, seeds, args.max_steps, args.max_seconds, args.eval_every,
+                                      args.eval_episodes, out=args.out, parallel=args.parallel,
+                                      on_result=None if args.json else row)
     summary = summarize_solves(results, args.max_steps, args.max_seconds)
     if args.json:
         print(json.dumps({"preset": args.preset, "overrides": overrides, "parallel": args.parallel,
+                          "population": args.population,
                           "summary": summary, "seeds": [dataclasses.asdict(r) for r in results]}, indent=2))
         return 0
     for line in _summary_lines(summary):

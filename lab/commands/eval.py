@@ -6,6 +6,7 @@ import argparse
 import json
 
 from lab.commands import arguments
+from lab.commands.watch import add_agent_argument, pilot
 
 HELP = "Evaluate a checkpoint or policy deterministically on fixed seeds."
 
@@ -14,6 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", default=None,
                         help="checkpoint.pt, policy.pt or a run folder (default: the pretrained agent); "
                              "'heuristic' evaluates Gymnasium's hand-written pilot")
+    add_agent_argument(parser)
     parser.add_argument("--episodes", type=arguments.episodes, default=10, help="number of episodes")
     parser.add_argument("--seed", type=arguments.seed, default=10_000, help="seed of the first episode (then +1 each)")
     parser.add_argument("--json", action="store_true", help="print JSON: mean_return, std_return, success_rate, "
@@ -24,9 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from lab.evaluation import evaluate
     from lab.lander import SUCCESS_RETURN
-    from lab.policy import heuristic_policy, load_policy
 
-    policy = heuristic_policy() if args.checkpoint == "heuristic" else load_policy(args.checkpoint)
+    policy = pilot(args.checkpoint, args.agent)
     result = evaluate(policy, episodes=args.episodes, seed=args.seed, analyze=not args.no_analysis)
     if args.json:
         print(json.dumps(result.to_dict()))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from lab.commands.watch import CHECKPOINT_HELP
+from lab.commands import arguments
+from lab.commands.watch import CHECKPOINT_HELP, add_agent_argument, pilot
 
 HELP = "Export evaluation episodes as looping GIFs (or MP4)."
 DESCRIPTION = (f"{HELP} Each GIF loops forever and carries a caption (return, outcome); with --episodes N it "
@@ -15,13 +16,15 @@ DESCRIPTION = (f"{HELP} Each GIF loops forever and carries a caption (return, ou
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", default=None, help=CHECKPOINT_HELP)
+    add_agent_argument(parser)
     parser.add_argument("--out", required=True, help="output file (.gif or .mp4) or folder")
-    parser.add_argument("--episodes", type=int, default=1, help="episodes to record, seeds SEED, SEED+1, ...")
+    parser.add_argument("--episodes", type=arguments.episodes, default=1,
+                        help="episodes to record, seeds SEED, SEED+1, ...")
     parser.add_argument("--fps", type=float, default=30, help="playback frames per second (GIF: at most 50)")
     parser.add_argument("--every", type=int, default=2, help="keep every N-th simulation step")
     parser.add_argument("--scale", type=float, default=0.5, help="downscale factor of the 600x400 frames")
     parser.add_argument("--hud", action=argparse.BooleanOptionalAction, default=True, help="draw the telemetry HUD")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the first episode")
+    parser.add_argument("--seed", type=arguments.seed, default=0, help="seed of the first episode")
     parser.add_argument("--grid", action="store_true", help="one montage of all episodes instead of one file each")
     parser.add_argument("--format", dest="fmt", choices=("gif", "mp4"), default=None,
                         help="output format (default: from the --out suffix)")
@@ -36,8 +39,8 @@ def run(args: argparse.Namespace) -> int:
         return _progression(args)
     from lab.render.gif import export_gif
 
-    paths = export_gif(args.checkpoint, args.out, episodes=args.episodes, fps=args.fps, every=args.every,
-                       scale=args.scale, hud=args.hud, seed=args.seed, grid=args.grid, fmt=args.fmt)
+    paths = export_gif(pilot(args.checkpoint, args.agent), args.out, episodes=args.episodes, fps=args.fps,
+                       every=args.every, scale=args.scale, hud=args.hud, seed=args.seed, grid=args.grid, fmt=args.fmt)
     for path in paths:
         print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

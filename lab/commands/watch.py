@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from lab.commands import arguments
 from lab.render.window import KEYS_HELP
@@ -14,8 +15,28 @@ CHECKPOINT_HELP = ("a policy or checkpoint file, a run folder, 'heuristic' (Gymn
                    "default: the pretrained agent in assets/")
 
 
+def add_agent_argument(parser: argparse.ArgumentParser) -> None:
+    """--agent K: which policy of a population checkpoint (population.pt) to fly; shared by eval, watch, gif."""
+    parser.add_argument("--agent", type=int, default=None, metavar="K",
+                        help="with a population checkpoint (population.pt or its folder): fly agent K's policy")
+
+
+def pilot(checkpoint: str | None, agent: int | None) -> Any:
+    """The Policy to fly: --agent picks one member of a population checkpoint, else as resolve_pilot."""
+    from lab.policy import load_policy
+    from lab.render.episode import PILOT_NAMES, resolve_pilot
+
+    if agent is None:
+        return resolve_pilot(checkpoint)
+    if checkpoint is None or checkpoint.lower() in PILOT_NAMES:
+        raise ValueError(f"--agent {agent} needs a population checkpoint (population.pt or its folder), "
+                         f"got {checkpoint or 'the pretrained agent'}")
+    return load_policy(checkpoint, agent=agent)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", nargs="?", default=None, help=CHECKPOINT_HELP)
+    add_agent_argument(parser)
     add_window_arguments(parser)
 
 
@@ -33,11 +54,10 @@ def add_window_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lab.render.episode import resolve_pilot
     from lab.render.window import WatchWindow, check_settings
 
     check_settings(args.episodes, args.speed, args.fps)  # before loading anything
-    policy = resolve_pilot(args.checkpoint)
+    policy = pilot(args.checkpoint, args.agent)
     window = WatchWindow(policy, episodes=args.episodes, seed=args.seed, speed=args.speed, fps=args.fps,
                          hud=args.hud, gif_dir=args.gif_dir, verbose=True)
     return window.run()

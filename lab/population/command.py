@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lab.config import Config
 
+if TYPE_CHECKING:
+    from lab.population.trainer import Population
+
 
 def train_seeds(config: Config, seeds: Sequence[int], out: str | Path | None = None, name: str = "fast",
-                progress: bool = True, resume: str | Path | None = None) -> int:
-    """Train config once per seed in one process; prints the population's summary; returns an exit code."""
+                progress: bool = True, resume: str | Path | None = None, clips: bool = False) -> int:
+    """Train config once per seed in one process; prints the population's summary; returns an exit code.
+
+    ``clips`` keeps each agent's evaluation clips in its own run folder, as ``lab train`` does for one run.
+    """
     from lab.population.progress import PopulationProgress
     from lab.population.trainer import Population
 
     population = Population(config, seeds=list(seeds), run_dir=out, name=name, resume=resume)
+    if clips:
+        attach_clip_recorders(population)
     if progress:
         total = sum(m.config.run.total_steps for m in population.members)
         initial = sum(m.env_step for m in population.members)
@@ -28,3 +38,16 @@ def train_seeds(config: Config, seeds: Sequence[int], out: str | Path | None = N
         population.close()
     print(json.dumps(summary, indent=2))
     return 0 if summary["state"] in ("finished", "stopped") else 1
+
+
+def attach_clip_recorders(population: Population) -> None:
+    """One lab.render.clips recorder per agent: RUN/agentK_seedS/clips, on that agent's evaluation seed."""
+    from lab.events import Evaluated
+    from lab.render.clips import CLIPS_DIR, ClipRecorder
+
+    for member in population.members:
+        cfg = member.config
+        recorder = ClipRecorder(member.run_dir / CLIPS_DIR, functools.partial(population.policy, member.index),
+                                seed=cfg.run.eval_seed, env_id=cfg.env.env_id,
+                                max_episode_steps=cfg.env.max_episode_steps, publish=member.events.publish)
+        member.events.subscribe(recorder, Evaluated)

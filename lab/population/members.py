@@ -87,15 +87,18 @@ class EpisodeTrace:
 class Member:
     """One agent's bookkeeping: its config, random streams, noise, counters, run folder and events."""
 
-    def __init__(self, index: int, config: Config, run_dir: Path, act_dim: int, log_to_disk: bool) -> None:
+    def __init__(self, index: int, config: Config, run_dir: Path, act_dim: int, log_to_disk: bool,
+                 resume_step: int | None = None) -> None:
         self.index, self.config, self.run_dir = index, config, run_dir
         self.seed = config.run.seed
         self.rng = np.random.default_rng(self.seed)
         self.noise = make_noise(config.noise, config.env.num_envs, act_dim, self.rng)
         self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step)
         self.events = EventBus()
-        self.log_to_disk = log_to_disk
-        self.logger: RunLogger | None = None
+        self.logger = RunLogger(run_dir, resume_step=resume_step) if log_to_disk else None
+        if self.logger:
+            self.events.subscribe(self.logger)
+            config.save(run_dir / "config.yaml")
         self.env_step = 0
         self.episodes = 0
         self.updates = 0
@@ -106,13 +109,6 @@ class Member:
         self.last_eval_step = -1
         self.schedule_overrides: dict[str, float] = {}
         self.stopped = False
-
-    def open_logs(self, resume_step: int | None) -> None:
-        """Claim the run folder (a fresh one, or the one being resumed: its logs past resume_step are dropped)."""
-        if self.log_to_disk:
-            self.logger = RunLogger(self.run_dir, resume_step=resume_step)
-            self.events.subscribe(self.logger)
-            self.config.save(self.run_dir / "config.yaml")
         self.traces: list[EpisodeTrace] = []
 
     @property

@@ -111,8 +111,10 @@ class Population:
         self.envs = make_population_envs(first.env, self.agents * self.num_envs, worker=overlap)
         self.obs_dim = int(np.prod(self.envs.single_observation_space.shape))
         self.act_dim = int(np.prod(self.envs.single_action_space.shape))
-        self.members = [Member(k, c, self.run_dir / f"agent{k}_seed{c.run.seed}", self.act_dim, log_to_disk)
-                        for k, c in enumerate(self.configs)]
+        saved = None if resume is None else read_checkpoint_file(resume, kind="population")
+        resume_steps = [None] * self.agents if saved is None else _resume_steps(saved, self.agents)
+        self.members = [Member(k, c, self.run_dir / f"agent{k}_seed{c.run.seed}", self.act_dim, log_to_disk,
+                               resume_step=step) for k, (c, step) in enumerate(zip(self.configs, resume_steps))]
         starts = [initial_modules(c.run.seed, self.obs_dim, self.act_dim, c.network) for c in self.configs]
         self.learner = PopulationTD3([s[0] for s in starts], [s[1] for s in starts],
                                      [c.training for c in self.configs], [s[2] for s in starts])
@@ -129,10 +131,8 @@ class Population:
         self._pending: list[tuple[int | None, dict[str, Any]]] = []
         self._stop = False
         self._thread: threading.Thread | None = None
-        if resume is not None:
-            self._load_checkpoint(resume)
-        for m in self.members:
-            m.open_logs(None if resume is None else m.env_step)
+        if saved is not None:
+            self._load_checkpoint(str(resume), saved)
         self._fresh_episodes()
 
     # ==== public control ===================================================================
@@ -447,7 +447,7 @@ class Population:
         t, n = new_config.training, new_config.noise
         for name, field_name in LEARNER_FIELDS.items():
             self.learner.set(name, m.index, getattr(t, field_name))
-        m.noise.config = n  # the noise and the n-step sums read the member's current config
+        m.noise.config = n  # the noise reads sigma/theta from its config, as lab.collector sets them
         if any(name in changes for name in SHARED_LIVE):
             self.configs = [mm.config for mm in self.members]
         after = self.hyperparameters(m.index)
@@ -524,9 +524,8 @@ class Population:
             self._publish(m, CheckpointSaved(env_step=m.env_step, path=str(path)))
         return path
 
-    def _load_checkpoint(self, path: str | Path) -> None:
+    def _load_checkpoint(self, path: str | Path, data: dict[str, Any]) -> None:
         """Restore every agent; the population (seeds, shapes) must be the one that wrote the file."""
-        data = read_checkpoint_file(path, kind="population")
         saved = [Config.from_dict(c) for c in data["configs"]]
         if [c.run.seed for c in saved] != [c.run.seed for c in self.configs]:
             raise CheckpointError(f"population checkpoint {str(path)!r} holds seeds {[c.run.seed for c in saved]}, "
@@ -604,3 +603,13 @@ class Population:
 
 def _next_multiple(step: int, every: int) -> int:
     return 0 if every <= 0 else (step // every + 1) * every
+
+
+def _resume_steps(data: dict[str, Any], agents: int) -> list[int | None]:
+    """Each agent's env_step in a population checkpoint: its run folder keeps the log lines up to there."""
+    members = data["members"]
+    if len(members) != agents:
+        seeds = [c["run"]["seed"] for c in data["configs"]]
+        raise CheckpointError(f"the population checkpoint holds {len(members)} agents (seeds {seeds}), this "
+                              f"population has {agents}: resume with the checkpoint's seeds")
+    return [int(m["env_step"]) for m in members]
