@@ -8,12 +8,13 @@ so an event subscriber may call any control method.
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from lab.signals import on_stop_signals
+from lab.signals import STOP_SIGNALS, on_stop_signals
 
 Serve = Callable[[str, Any], Any]
 
@@ -126,9 +127,11 @@ class RunControl:
 
 
 def stop_on_signals(control: RunControl) -> AbstractContextManager[None]:
-    """In the main thread, SIGTERM and SIGHUP ask the loop to stop after its step, like the stop button.
+    """In the main thread, Ctrl-C, SIGTERM and SIGHUP ask the loop to stop after its step, like the stop button.
 
-    A scheduler's TERM (or a closed terminal's HUP) then leaves a checkpoint and a
-    summary saying ``stopped``; the previous handlers come back afterwards.
+    A scheduler's TERM (or a closed terminal's HUP, or Ctrl-C) then leaves a checkpoint and
+    a summary saying ``stopped``; the previous handlers come back afterwards. Ctrl-C sets the
+    flag too rather than raising KeyboardInterrupt, which Python drops when it lands in a
+    weakref callback or finaliser (the run would then train on).
     """
-    return on_stop_signals(lambda signum: control.stop_from_signal())
+    return on_stop_signals(lambda signum: control.stop_from_signal(), (signal.SIGINT, *STOP_SIGNALS))

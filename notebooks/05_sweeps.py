@@ -67,10 +67,21 @@ sweep_spec = parse_spec({
 for plan in sweep_spec.plans():  # what --dry-run prints
     print(plan.label)
 
+# %% [markdown]
+# The planned runs are queued in an Optuna study (a SQLite file in the results folder); worker processes
+# take runs from it, so `python -m lab sweep FILE --storage ...` in other terminals or on other machines
+# could join in. Optuna's own dashboard, served from this kernel on loopback, shows the study live:
+# run the next cell, then the sweep, and watch the trials arrive.
+
 # %%
+from lab.search.dashboard import show
 from lab.search.sweep import results_folder, run_sweep
 
 sweep_dir = results_folder(sweep_spec, root=RESULTS)  # the latest unfinished folder of this sweep, or a new one
+sweep_dir.mkdir(parents=True, exist_ok=True)
+show(f"sqlite:///{(sweep_dir / 'optuna.db').resolve()}", height=560)
+
+# %%
 results = run_sweep(sweep_spec, sweep_dir, workers=1 if SMOKE else 2)
 print("ranked by time-to-solve, then final evaluation mean:")
 for rank, r in enumerate(results, start=1):
@@ -162,10 +173,7 @@ tuned = run_tune(tune_spec, folder=RESULTS / "tune_notebook_tpe")
 print(tuned.get("best_params"))
 
 # %%
-import optuna
-
-study = optuna.load_study(study_name="notebook_tpe", storage=f"sqlite:///{RESULTS / 'tune_notebook_tpe' / 'optuna.db'}")
-optuna.visualization.plot_optimization_history(study).show()
+show(f"sqlite:///{(RESULTS / 'tune_notebook_tpe' / 'optuna.db').resolve()}", height=560)  # history, importances, ...
 
 # %% [markdown]
 # ## 4. Pick the best and watch it land
