@@ -13,7 +13,6 @@ and a failed run into errors.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ from lab.hyperparameters import LIVE_CONFIG_FIELDS, SCHEDULE_OVERRIDES, validate
 from lab.population.members import MAX_AGENTS, member_configs
 from lab.population.trainer import AgentEvent, Population
 from widgets.kernel import watch_trainer
-from widgets.panel_model import LIVE_KEYS, RunWatcher, as_config, config_value
+from widgets.panel_model import LIVE_KEYS, Notices, RunWatcher, as_config, config_value
 from widgets.status import RunStatus
 
 COMPARE_READOUT: tuple[str, ...] = ("actor_lr", "critic_lr", "tau", "policy_delay", "sigma", "theta", "noise_scale",
@@ -44,15 +43,14 @@ def check_agents(agents: Any) -> int:
     return agents
 
 
-class CompareModel:
+class CompareModel(Notices):
     """The state behind one A/B panel: each agent's next-run config, the population, the selection."""
 
     def __init__(self, source: str | Path | Config = "fast", agents: int = 2, run_dir: str | Path | None = None,
                  name: str | None = None, watchers: Iterable[RunWatcher] = ()) -> None:
         self.agents = check_agents(agents)
         base = as_config(source)
-        self._messages: deque[str] = deque(maxlen=2)
-        self._errors: deque[str] = deque(maxlen=4)
+        Notices.__init__(self)
         switched = {k: v for k, v in POPULATION_DEFAULTS.items() if config_value(base, k) != v}
         if switched:
             base = base.with_overrides(switched)
@@ -82,20 +80,6 @@ class CompareModel:
             self._unsubscribe.append(watcher.attach(self.population))
 
     # ==== what a person sees ===================================================================
-    @property
-    def errors(self) -> list[str]:
-        return list(self._errors)
-
-    @property
-    def messages(self) -> list[str]:
-        return list(self._messages)
-
-    def error(self, text: str) -> None:
-        self._errors.append(text)
-
-    def say(self, text: str) -> None:
-        self._messages.append(text)
-
     @property
     def running(self) -> bool:
         return self.population is not None and self.population.running

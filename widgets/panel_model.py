@@ -67,7 +67,30 @@ def as_config(source: str | Path | Config) -> Config:
     return Config.load(source)
 
 
-class PanelModel:
+class Notices:
+    """What a panel tells a person: the last few errors (in red) and messages."""
+
+    def __init__(self) -> None:
+        self._messages: deque[str] = deque(maxlen=2)
+        self._errors: deque[str] = deque(maxlen=4)
+
+    @property
+    def errors(self) -> list[str]:
+        """Errors to show: refused values, failed actions, a failed run."""
+        return list(self._errors)
+
+    @property
+    def messages(self) -> list[str]:
+        return list(self._messages)
+
+    def error(self, text: str) -> None:
+        self._errors.append(text)
+
+    def say(self, text: str) -> None:
+        self._messages.append(text)
+
+
+class PanelModel(Notices):
     """The state behind one training panel: next run's config, the trainer, jobs, messages."""
 
     def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
@@ -101,8 +124,7 @@ class PanelModel:
         self._jobs: deque[tuple[str, Any, BaseException | None]] = deque()
         self._refused: deque[Any] = deque()
         self._bus_errors_seen = 0
-        self._messages: deque[str] = deque(maxlen=2)
-        self._errors: deque[str] = deque(maxlen=4)
+        Notices.__init__(self)
         if self.trainer is not None:
             self._attach(self.trainer)
 
@@ -113,21 +135,6 @@ class PanelModel:
             self._unsubscribe.append(watcher.attach(self.trainer))
 
     # ==== what a person sees ===================================================================
-    @property
-    def errors(self) -> list[str]:
-        """Errors to show: refused values, failed actions, a failed run."""
-        return list(self._errors)
-
-    @property
-    def messages(self) -> list[str]:
-        return list(self._messages)
-
-    def error(self, text: str) -> None:
-        self._errors.append(text)
-
-    def say(self, text: str) -> None:
-        self._messages.append(text)
-
     @property
     def running(self) -> bool:
         return self.trainer is not None and self.trainer.running
