@@ -126,20 +126,14 @@ class CrossQ(TD3):
         """No target networks: nothing to average."""
 
     # ---- checkpointing ----------------------------------------------------------------
+    PARTS = ("actor", "critic", "actor_opt", "critic_opt")
+
     def state_dict(self) -> dict:
-        return {
-            "algorithm": "crossq", "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
-            "updates": self.updates,
-        }
+        return {"algorithm": "crossq", **super().state_dict()}
 
     def load_state_dict(self, data: dict) -> None:
         if data.get("algorithm") != "crossq":
             raise ValueError(f"agent state algorithm={data.get('algorithm', 'td3')!r} is invalid for the CrossQ "
                              "learner: allowed 'crossq' (a TD3 checkpoint resumes only with training.algorithm=td3)")
-        self.actor.load_state_dict(data["actor"])
-        self.critic.load_state_dict(data["critic"])
-        self.actor_opt.load_state_dict(data["actor_opt"])
-        self.critic_opt.load_state_dict(data["critic_opt"])
-        self.updates = int(data["updates"])
+        super().load_state_dict(data)
 

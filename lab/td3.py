@@ -63,6 +63,10 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+LEARNER_PARTS = ("actor", "critic", "actor_target", "critic_target", "actor_opt", "critic_opt")
+"""What a TD3-style learner checkpoints: its networks, their targets and their optimizers."""
+
+
 class TD3:
     """The learner: actor, twin critics, their targets and optimizers.
 
@@ -186,19 +190,22 @@ class TD3:
         return a, c
 
     # ---- checkpointing ----------------------------------------------------------------
+    PARTS: tuple[str, ...] = LEARNER_PARTS
+    """The attributes a checkpoint saves; a learner without target networks lists fewer."""
+
     def state_dict(self) -> dict:
-        return {
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-            "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
-            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
-            "updates": self.updates,
-        }
+        return {**parts_state(self, self.PARTS), "updates": self.updates}
 
     def load_state_dict(self, data: dict) -> None:
-        self.actor.load_state_dict(data["actor"])
-        self.critic.load_state_dict(data["critic"])
-        self.actor_target.load_state_dict(data["actor_target"])
-        self.critic_target.load_state_dict(data["critic_target"])
-        self.actor_opt.load_state_dict(data["actor_opt"])
-        self.critic_opt.load_state_dict(data["critic_opt"])
+        load_parts(self, data, self.PARTS)
         self.updates = int(data["updates"])
+
+
+def parts_state(learner: object, parts: tuple[str, ...] = LEARNER_PARTS) -> dict:
+    """The state_dict of each named network and optimizer of a learner."""
+    return {name: getattr(learner, name).state_dict() for name in parts}
+
+
+def load_parts(learner: object, data: dict, parts: tuple[str, ...] = LEARNER_PARTS) -> None:
+    for name in parts:
+        getattr(learner, name).load_state_dict(data[name])

@@ -20,6 +20,7 @@ from lab.networks import Actor, TwinCritic
 from lab.population.networks import StackedActor, StackedTwinCritic
 from lab.population.optim import StackedAdam, agent_view
 from lab.replay import Batch
+from lab.td3 import load_parts, parts_state
 
 HYPERPARAMETERS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
                    "grad_clip", "weight_decay")
@@ -171,20 +172,13 @@ class PopulationTD3:
 
     def state_dict(self) -> dict:
         return {
-            "actor": self.actor.state_dict(), "critic": self.critic.state_dict(),
-            "actor_target": self.actor_target.state_dict(), "critic_target": self.critic_target.state_dict(),
-            "actor_opt": self.actor_opt.state_dict(), "critic_opt": self.critic_opt.state_dict(),
+            **parts_state(self),
             "values": {k: v.clone() for k, v in self.values.items()},
             "generators": [g.get_state() for g in self.generators], "updates": self.updates.clone(),
         }
 
     def load_state_dict(self, data: dict) -> None:
-        self.actor.load_state_dict(data["actor"])
-        self.critic.load_state_dict(data["critic"])
-        self.actor_target.load_state_dict(data["actor_target"])
-        self.critic_target.load_state_dict(data["critic_target"])
-        self.actor_opt.load_state_dict(data["actor_opt"])
-        self.critic_opt.load_state_dict(data["critic_opt"])
+        load_parts(self, data)
         for name, value in data["values"].items():
             self.values[name].copy_(value)
         for g, state in zip(self.generators, data["generators"]):
