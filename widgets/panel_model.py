@@ -317,7 +317,8 @@ class PanelModel(Notices):
 
     def _on_kernel_stop(self, reason: str, stopped: list[Any]) -> None:
         if any(t is self.trainer for t in stopped):
-            self.stop_reason = reason
+            # the first reason wins: an interrupted panel.wait() may have stopped the run a moment earlier
+            self.stop_reason = self.stop_reason or reason
             self.say(f"training stopped because {reason}; a checkpoint is being written")
 
     # ==== background jobs and what the training thread reported ==================================
