@@ -567,7 +567,8 @@ print(trainer.run_dir)
         collect(msg_id, until_text="waiting")
         km.interrupt_kernel()
         assert collect(msg_id)[1] == "KeyboardInterrupt"
-        assert state() == ["stopped", True, "interrupted"]
+        # the interrupt may land inside wait() or just before it; either way the run stops the same way
+        assert state() == ["stopped", True, "the kernel was interrupted"]
 
         # interrupting any other cell while training runs in the background
         msg_id = kc.execute("panel.start(); print('sleeping', flush=True); import time; time.sleep(60)")

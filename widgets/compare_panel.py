@@ -29,7 +29,7 @@ from widgets.controls import (
     to_widget_value,
 )
 from widgets.frontend import PanelFrontend
-from widgets.kernel import Ticker
+from widgets.kernel import INTERRUPTED, Ticker
 from widgets.panel import REFRESH_SECONDS, _fmt
 from widgets.status import STATE_COLORS
 
@@ -158,7 +158,7 @@ class ComparePanel:
                 self.tick()
         except KeyboardInterrupt:
             self.stop(wait=True)
-            self.model.stop_reason = "interrupted"
+            self.model.stop_reason = INTERRUPTED
             raise
         finally:
             self.tick(force=True)

@@ -32,6 +32,9 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
+# one reason for every way an interrupt reaches a run: a waiting cell, a cell that just ended, an idle kernel
+INTERRUPTED = "the kernel was interrupted"
+
 
 def current_kernel() -> Any | None:
     """The running ipykernel Kernel, or None outside one."""
@@ -164,7 +167,7 @@ def _at_exit() -> None:
 
 def _after_cell(result: Any) -> None:
     if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
-        stop_all("the kernel was interrupted")
+        stop_all(INTERRUPTED)
 
 
 def _install_idle_sigint(kernel: Any) -> None:
@@ -183,6 +186,6 @@ def _on_idle_sigint(signum: int, frame: Any) -> None:
     kernel = current_kernel()
     loop = getattr(getattr(kernel, "io_loop", None), "asyncio_loop", None)
     if loop is not None:
-        loop.call_soon_threadsafe(stop_all, "the kernel was interrupted")
+        loop.call_soon_threadsafe(stop_all, INTERRUPTED)
     else:  # pragma: no cover - no loop to defer to
-        threading.Thread(target=stop_all, args=("the kernel was interrupted",), daemon=True).start()
+        threading.Thread(target=stop_all, args=(INTERRUPTED,), daemon=True).start()

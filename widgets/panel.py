@@ -37,7 +37,7 @@ from widgets.controls import (
     to_widget_value,
 )
 from widgets.frontend import PanelFrontend
-from widgets.kernel import Ticker
+from widgets.kernel import INTERRUPTED, Ticker
 from widgets.panel_model import READOUT_NAMES, PanelModel
 from widgets.status import RunStatus
 
@@ -238,7 +238,7 @@ class TrainingPanel:
                 self.tick()
         except KeyboardInterrupt:
             self.stop(wait=True)
-            self.model.stop_reason = "interrupted"
+            self.model.stop_reason = INTERRUPTED
             raise
         finally:
             self.tick(force=True)
