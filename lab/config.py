@@ -388,6 +388,10 @@ class RunConfig(_Section):
     """auto (CUDA when present), cpu or cuda."""
     torch_threads: int = integer(1, 1, 256)
     """Torch intra-op threads; on small MLPs one thread beats two."""
+    overlap_collection: bool = flag(False)
+    """Step the envs in a second process while the learner updates, one step behind it (a second core).
+    Deterministic, but acting uses the actor from before the last step's updates, so a run differs from the
+    synchronous default (the lag-one overlap of Ape-X-style collectors)."""
     analyze_episodes: bool = flag(True)
     """Run the behavior analyzer on every finished episode."""
     save_replay: bool = flag(False)

@@ -21,6 +21,15 @@ def make_env(env_id: str, render_mode: str | None = None, max_episode_steps: int
         raise ValueError(f"env.env_id={env_id!r} cannot be made: {exc}") from exc
 
 
+def env_dims(cfg: EnvironmentConfig) -> tuple[int, int]:
+    """Flat observation and action sizes of the configured env."""
+    env = make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps)
+    try:
+        return (int(np.prod(env.observation_space.shape or ())), int(np.prod(env.action_space.shape or ())))
+    finally:
+        env.close()
+
+
 def make_vector_env(cfg: EnvironmentConfig) -> gym.vector.VectorEnv:
     """num_envs copies, sync (one process) or async (a process per env)."""
     fns = [lambda: make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps) for _ in range(cfg.num_envs)]

@@ -76,22 +76,32 @@ class Learner:
             self.buffer.add(*transitions)
 
     def learn(self, new_transitions: int, env_step: int, beta: float,
-              report: Callable[[dict[str, Any]], None]) -> None:
-        """Pay the update debt of new_transitions; report(metrics) every METRICS_EVERY updates."""
+              report: Callable[[dict[str, Any]], None], defer: bool = False) -> None:
+        """Owe new_transitions' updates and pay them (defer: leave them to ``pay_debt`` at the next step);
+        report(metrics) every METRICS_EVERY updates."""
         t = self.config.training
-        if env_step < t.learning_starts or len(self.buffer) < t.batch_size:
+        if not self._ready(env_step):
             return
         if self.checkpointer is not None:  # the assessed actor stays as it is until its window closes
             self.owed += t.updates_per_step * new_transitions
             return
         self.update_debt += t.updates_per_step * new_transitions
-        self._pay(env_step, beta, report)
+        if not defer:
+            self._pay(env_step, beta, report)
+
+    def pay_debt(self, env_step: int, beta: float, report: Callable[[dict[str, Any]], None]) -> None:
+        """Pay updates owed by earlier steps (an overlapped collector steps the envs meanwhile)."""
+        if self._ready(env_step):
+            self._pay(env_step, beta, report)
+
+    def _ready(self, env_step: int) -> bool:
+        t = self.config.training
+        return env_step >= t.learning_starts and len(self.buffer) >= t.batch_size
 
     def episode_ended(self, episode_return: float, env_step: int, beta: float,
                       report: Callable[[dict[str, Any]], None]) -> None:
         """Policy checkpoints: judge the acting actor by a training episode; a closed window pays what it owes."""
-        t = self.config.training
-        if self.checkpointer is None or env_step < t.learning_starts or len(self.buffer) < t.batch_size:
+        if self.checkpointer is None or not self._ready(env_step):
             return
         decision = self.checkpointer.episode_ended(episode_return, env_step)
         if decision.adopt:

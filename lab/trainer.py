@@ -26,10 +26,11 @@ from lab.checkpoint import (
     training_checkpoint,
     write_checkpoint_file,
 )
-from lab.collector import Collector, FinishedEpisode
+from lab.collector import FinishedEpisode
+from lab.collector_process import CollectorProcess, make_collector
 from lab.config import Config, ConfigError
 from lab.crossq import CrossQ
-from lab.envs import episode_seeds
+from lab.envs import env_dims, episode_seeds
 from lab.evaluation import EvaluationResult, evaluate
 from lab.events import (
     CheckpointSaved,
@@ -72,9 +73,9 @@ class Trainer:
         if log_to_disk:  # refuse a folder holding another run before any env or file is opened
             claim_run_folder(self.run_dir, resume_step=None if resume is None else 0)
         self.rng = seed_everything(cfg.run.seed)
-        self.collector = Collector(cfg, self.rng)
-        obs_dim, act_dim = self.collector.obs_dim, self.collector.act_dim
+        obs_dim, act_dim = env_dims(cfg.env)
         agent = LEARNERS[cfg.training.algorithm](obs_dim, act_dim, cfg.network, cfg.training, self.device)
+        self.collector = make_collector(cfg, self.rng, agent.actor)
         self.learner = Learner(agent, make_buffer(cfg, obs_dim, act_dim, self.device), cfg)
         self.control = RunControl()
         self.state = "idle"
@@ -234,18 +235,29 @@ class Trainer:
         return self.summary()
 
     def _collect_and_learn(self) -> None:
-        """One vector step: act, step every env, store real transitions, then pay the update debt."""
+        """One vector step: act, step every env, store real transitions, then pay the update debt.
+
+        Overlapped, the debt of the previous step is paid while the collector's process steps the envs."""
         p, t = self.progress, self.config.training
         warming_up = p.env_step < t.learning_starts or p.episodes < t.warmup_episodes
-        step = self.collector.step(None if warming_up else self.agent.act, self.current_noise_scale())
+        collector = self.collector
+        overlapped = isinstance(collector, CollectorProcess)
+        if isinstance(collector, CollectorProcess):
+            step = collector.step(None if warming_up else self.agent.actor, self.current_noise_scale(),
+                                  meanwhile=self._pay_debt)
+        else:
+            step = collector.step(None if warming_up else self.agent.act, self.current_noise_scale())
         self.learner.store(step.transitions)
         p.env_step += step.new_transitions
         for episode in step.episodes:
             self._publish_episode(episode)
         beta = self.current_per_beta()
-        self.learner.learn(step.new_transitions, p.env_step, beta, self._publish_metrics)
+        self.learner.learn(step.new_transitions, p.env_step, beta, self._publish_metrics, defer=overlapped)
         for episode in step.episodes:
             self.learner.episode_ended(episode.raw_return, p.env_step, beta, self._publish_metrics)
+
+    def _pay_debt(self) -> None:
+        self.learner.pay_debt(self.env_step, self.current_per_beta(), self._publish_metrics)
 
     def _publish_episode(self, e: FinishedEpisode) -> None:
         tr = e.trajectory
