@@ -21,16 +21,8 @@ from lab.config import Config, ConfigError
 from lab.hyperparameters import SCHEDULE_OVERRIDES, validate_changes
 from lab.population.members import MAX_AGENTS, member_configs
 from lab.population.trainer import AgentEvent, Population
-from widgets.run_model import (
-    LIVE_KEYS,
-    RunModel,
-    RunWatcher,
-    as_config,
-    config_value,
-    live_resets,
-    next_run_values,
-    restart_fields,
-)
+from widgets.run_model import RunModel, RunWatcher
+from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus
 
 COMPARE_READOUT: tuple[str, ...] = ("actor_lr", "critic_lr", "tau", "policy_delay", "sigma", "theta", "noise_scale",

@@ -31,16 +31,8 @@ from lab.io import atomic_write_text
 from lab.presets import preset_names
 from lab.render.clips import ClipSaved, attach_clip_recorder
 from lab.trainer import Trainer
-from widgets.run_model import (
-    LIVE_KEYS,
-    RunModel,
-    RunWatcher,
-    as_config,
-    config_value,
-    live_resets,
-    next_run_values,
-    restart_fields,
-)
+from widgets.run_model import RunModel, RunWatcher
+from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus
 
 READOUT_NAMES: tuple[str, ...] = tuple(name for name in LIVE_NAMES if not name.startswith("shaping_"))
