@@ -312,3 +312,22 @@ def test_reset_to_base_undoes_every_agents_live_changes(compare_models, long_con
     assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(long_config.noise.sigma))
     assert model.configs[1].noise.sigma == long_config.noise.sigma and model.schedule_overrides == [{}, {}]
     model.stop(wait=True)
+
+
+# ---- what both models share (widgets.run_model.RunModel) ------------------------------------------
+@pytest.mark.parametrize("kind", ["panel", "compare"])
+def test_the_first_stop_reason_wins_in_both_models(models, compare_models, long_config, kind):
+    """An interrupted wait() records its reason; a kernel hook stopping the same run later must not replace it."""
+    from widgets.kernel import INTERRUPTED, stop_all
+
+    model = models(long_config) if kind == "panel" else compare_models(long_config, agents=2)
+    run = model.start()
+    assert model.running and model.stop_reason is None
+    model.stop_reason = INTERRUPTED
+    stopped = stop_all("the kernel is shutting down", wait=True)
+    assert any(r is run for r in stopped)
+    assert model.stop_reason == INTERRUPTED
+    assert any("the kernel is shutting down" in m for m in model.messages)
+    second = model.start()  # a new Start forgets the old reason
+    assert second is run and model.stop_reason is None
+    model.stop(wait=True)
