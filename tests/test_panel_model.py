@@ -66,7 +66,7 @@ def test_a_preset_model_starts_idle_with_the_presets_values(models):
     head, values = model.readout()
     assert head == "next run will use" and set(values) == set(READOUT_NAMES)
     assert values["sigma"] == model.config.noise.sigma and values["noise_scale"] == model.config.noise.scale_start
-    assert model.restart_diff() == [] and model.needs_new_trainer()
+    assert model.restart_diff() == [] and model.needs_new_run()
     with pytest.raises(RuntimeError, match="press Start first"):
         model.save_checkpoint()
 
@@ -105,7 +105,7 @@ def test_live_changes_reach_the_running_trainer_and_restart_settings_wait(models
     model.apply("network.layer_norm", True)
     assert _wait_for(lambda: first.hyperparameters()["sigma"] == pytest.approx(0.4)
                      and first.hyperparameters()["actor_lr"] == pytest.approx(3e-4))
-    assert model.restart_diff() == ["network.layer_norm"] and model.needs_new_trainer()
+    assert model.restart_diff() == ["network.layer_norm"] and model.needs_new_run()
     assert first.config.network.layer_norm is False
     model.stop(wait=True)
     second = model.start()
@@ -189,7 +189,7 @@ def test_a_failed_run_becomes_an_error(models, long_config, tmp_path):
     assert model.name == trainer.name and model.start() is trainer
     assert _wait_for(lambda: not trainer.running)
     model.poll()
-    assert trainer.state == "failed" and model.needs_new_trainer()
+    assert trainer.state == "failed" and model.needs_new_run()
     assert any("training failed" in e and "simulated learner crash" in e for e in model.errors)
 
 
@@ -291,7 +291,7 @@ def test_live_changes_go_to_one_agent_or_all_and_restart_settings_wait(compare_m
         model.apply("training.batch_size", 64)
     assert all(c.training.batch_size == long_config.training.batch_size for c in model.configs)
     model.apply("network.layer_norm", True)  # a restart setting goes to every agent
-    assert model.restart_diff() == ["network.layer_norm"] and model.needs_new_population()
+    assert model.restart_diff() == ["network.layer_norm"] and model.needs_new_run()
     assert any("applies to every agent" in m for m in model.messages)
     model.stop(wait=True)
     second = model.start()
@@ -311,4 +311,23 @@ def test_reset_to_base_undoes_every_agents_live_changes(compare_models, long_con
     model.reset_to_base()
     assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(long_config.noise.sigma))
     assert model.configs[1].noise.sigma == long_config.noise.sigma and model.schedule_overrides == [{}, {}]
+    model.stop(wait=True)
+
+
+# ---- what both models share (widgets.run_model.RunModel) ------------------------------------------
+@pytest.mark.parametrize("kind", ["panel", "compare"])
+def test_the_first_stop_reason_wins_in_both_models(models, compare_models, long_config, kind):
+    """An interrupted wait() records its reason; a kernel hook stopping the same run later must not replace it."""
+    from widgets.kernel import INTERRUPTED, stop_all
+
+    model = models(long_config) if kind == "panel" else compare_models(long_config, agents=2)
+    run = model.start()
+    assert model.running and model.stop_reason is None
+    model.stop_reason = INTERRUPTED
+    stopped = stop_all("the kernel is shutting down", wait=True)
+    assert any(r is run for r in stopped)
+    assert model.stop_reason == INTERRUPTED
+    assert any("the kernel is shutting down" in m for m in model.messages)
+    second = model.start()  # a new Start forgets the old reason
+    assert second is run and model.stop_reason is None
     model.stop(wait=True)

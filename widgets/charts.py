@@ -10,23 +10,23 @@ Two halves that never share a thread's work:
   those traces inside one ``fig.batch_update()``, at most every ``min_interval``
   seconds.
 
-Every buffer is a ``BoundedSeries``: when it fills up, its older half is thinned
+The threading contract lives in ``widgets.live_figure.LiveFigure``; every buffer is a
+``widgets.series.BoundedSeries``: when it fills up, its older half is thinned
 2:1, so recent data stays at full resolution, old data fades to a coarser outline,
 and no trace ever holds more than ``max_points`` points however long the run.
 """
 
 from __future__ import annotations
 
-import threading
-import time
-from collections import deque
 from typing import Any
 
-import numpy as np
-
-from lab.analysis.behavior import OUTCOME_CODE, OUTCOMES
+from lab.analysis.behavior import OUTCOMES
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
 from lab.lander import SUCCESS_RETURN
+from widgets.live_figure import LiveFigure, change_text, figure_widget, set_xy
+from widgets.series import BoundedSeries, OutcomeWindow, RollingMean
+
+__all__ = ["OUTCOME_COLORS", "BoundedSeries", "LiveCharts", "RollingMean"]
 
 OUTCOME_COLORS: dict[str, str] = {
     "LANDED_PERFECTLY": "#1a7f37", "LANDED_SOFTLY": "#3fb950", "LANDED_HARD": "#a6d96a",
@@ -35,60 +35,6 @@ OUTCOME_COLORS: dict[str, str] = {
     "FLEW_OFF_RIGHT": "#9970ab", "FLEW_OFF_TOP": "#c2a5cf", "TIMED_OUT_HOVERING": "#4d4d4d",
     "TIMED_OUT_DESCENDING": "#878787", "TIMED_OUT_ASCENDING": "#bababa",
 }
-MAX_CHANGE_MARKERS = 8
-"""Hyperparameter changes drawn as markers; older ones stay in ``changes`` but leave the chart."""
-
-
-class BoundedSeries:
-    """Rows of floats, never more than ``max_points``: amortized O(1) appends.
-
-    When full, the older half is thinned to every second row, which frees a quarter
-    of the space. Repeated thinning leaves old data at stride 2, 4, 8...: a coarse
-    outline of the past and the recent past in full.
-    """
-
-    def __init__(self, columns: int, max_points: int = 400) -> None:
-        if max_points < 8:
-            raise ValueError(f"max_points must be at least 8, got {max_points}")
-        self.max_points = max_points
-        self._rows = np.empty((max_points, columns), dtype=np.float64)
-        self.size = 0
-        self.appended = 0
-        """Rows ever appended, thinned or not."""
-
-    def append(self, row: tuple[float, ...]) -> None:
-        if self.size == self.max_points:
-            half = self.max_points // 2
-            kept = self._rows[0:half:2]
-            n = len(kept)
-            self._rows[:n] = kept
-            self._rows[n:n + self.max_points - half] = self._rows[half:self.max_points].copy()
-            self.size = n + self.max_points - half
-        self._rows[self.size] = row
-        self.size += 1
-        self.appended += 1
-
-    def snapshot(self) -> np.ndarray:
-        return self._rows[: self.size].copy()
-
-    def clear(self) -> None:
-        self.size = 0
-        self.appended = 0
-
-
-class RollingMean:
-    """Mean of the last ``window`` values with running sums: O(1) per value."""
-
-    def __init__(self, window: int) -> None:
-        self.values: deque[float] = deque(maxlen=window)
-        self.total = 0.0
-
-    def push(self, value: float) -> float:
-        if len(self.values) == self.values.maxlen:
-            self.total -= self.values[0]
-        self.values.append(value)
-        self.total += value
-        return self.total / len(self.values)
 
 
 # Which subplot each trace sits in: (row, col).
@@ -103,7 +49,7 @@ _TITLES = ("Return per episode", "Shaped vs raw (moving mean)", "Success rate %"
            "Mean Q", "Noise scale", "Outcomes (% of the last episodes)")
 
 
-class LiveCharts:
+class LiveCharts(LiveFigure):
     """Training charts that follow a trainer's events without slowing it down.
 
     ``window`` episodes make the moving means (return, shaped return, success);
@@ -115,23 +61,12 @@ class LiveCharts:
     >>> charts.figure          # display it; call charts.flush() on the widgets' thread
     """
 
-    _dirty: set[str]
-    """Which chart groups changed since the last flush."""
+    changes: list[tuple[int, str]]
     _solved_line: dict[str, Any]
 
     def __init__(self, max_points: int = 400, window: int = 50, outcome_window: int = 20,
                  success_threshold: float = SUCCESS_RETURN, min_interval: float = 0.3, height: int = 780) -> None:
-        self.max_points = max_points
-        self.window = window
-        self.outcome_window = outcome_window
-        self.success_threshold = success_threshold
-        self.min_interval = min_interval
-        self._lock = threading.Lock()
-        self.changes: list[tuple[int, str]] = []
-        self.flushes = 0
-        self._last_flush = 0.0
-        self._reset_buffers()
-        self.figure = self._build_figure(height)
+        super().__init__(max_points, window, outcome_window, success_threshold, min_interval, height)
 
     # ---- the subscriber (training thread) ------------------------------------------------
     def __call__(self, event: Any) -> None:
@@ -147,7 +82,7 @@ class LiveCharts:
                 self._evals.append((event.env_step, event.mean_return, event.std_return, 100 * event.success_rate))
                 self._dirty.add("evals")
         elif isinstance(event, HyperparametersChanged):
-            text = ", ".join(f"{k} {_short(old)}→{_short(new)}" for k, (old, new) in event.changes.items())
+            text = change_text(event)
             with self._lock:
                 self.changes.append((event.env_step, text))
                 self._dirty.add("changes")
@@ -158,15 +93,8 @@ class LiveCharts:
             shaped_ma = self._shaped.push(e.shaped_return)
             success = self._success.push(100.0 if e.raw_return >= self.success_threshold else 0.0)
             self._episodes.append((e.env_step, e.raw_return, raw_ma, shaped_ma, success))
-            outcome = getattr(getattr(e.analysis, "outcome", None), "value", None)
-            if outcome in OUTCOME_CODE:
-                code = OUTCOME_CODE[outcome]
-                window = self._recent_outcomes
-                if len(window) == window.maxlen:
-                    self._outcome_counts[window[0]] -= 1
-                window.append(code)
-                self._outcome_counts[code] += 1
-                self._outcomes.append((e.env_step, *(100.0 * self._outcome_counts / len(window))))
+            if self._recent_outcomes.push(e):
+                self._outcomes.append((e.env_step, *self._recent_outcomes.shares()))
                 self._dirty.add("outcomes")
             self._dirty.add("episodes")
 
@@ -180,13 +108,6 @@ class LiveCharts:
                 self._dirty.add("changes")
         return trainer.events.subscribe(self)
 
-    def reset(self) -> None:
-        """Forget everything (a new run starts); the next flush empties the traces."""
-        with self._lock:
-            self._reset_buffers()
-            self.changes = []
-            self._dirty = {"episodes", "updates", "evals", "outcomes", "changes"}
-
     def _reset_buffers(self) -> None:
         m = self.max_points
         self._episodes = BoundedSeries(5, m)  # env_step, raw, raw moving mean, shaped moving mean, success %
@@ -194,54 +115,42 @@ class LiveCharts:
         self._evals = BoundedSeries(4, m)  # env_step, mean, std, success %
         self._outcomes = BoundedSeries(1 + len(OUTCOMES), m)  # env_step, share of each outcome
         self._raw, self._shaped, self._success = (RollingMean(self.window) for _ in range(3))
-        self._recent_outcomes: deque[int] = deque(maxlen=self.outcome_window)
-        self._outcome_counts = np.zeros(len(OUTCOMES), dtype=np.float64)
+        self._recent_outcomes = OutcomeWindow(self.outcome_window)
         self._dirty = set()
 
     # ---- drawing (the widgets' thread) ---------------------------------------------------
-    def flush(self, force: bool = False) -> bool:
-        """Redraw what changed, in one batched update; skipped if called again within min_interval."""
-        now = time.monotonic()
-        if not force and now - self._last_flush < self.min_interval:
-            return False
-        with self._lock:
-            dirty, self._dirty = self._dirty, set()
-            if not dirty:
-                return False
-            episodes = self._episodes.snapshot() if "episodes" in dirty else None
-            updates = self._updates.snapshot() if "updates" in dirty else None
-            evals = self._evals.snapshot() if "evals" in dirty else None
-            outcomes = self._outcomes.snapshot() if "outcomes" in dirty else None
-            changes = list(self.changes[-MAX_CHANGE_MARKERS:]) if "changes" in dirty else None
-        self._last_flush = now
+    def _snapshot(self, dirty: set[str]) -> dict[str, Any]:
+        buffers = {"episodes": self._episodes, "updates": self._updates, "evals": self._evals,
+                   "outcomes": self._outcomes}
+        return {group: series.snapshot() for group, series in buffers.items() if group in dirty}
+
+    def _draw(self, data: dict[str, Any]) -> None:
         t = self._traces
-        with self.figure.batch_update():
-            if episodes is not None:
-                x = episodes[:, 0]
-                _set(t["raw"], x, episodes[:, 1])
-                _set(t["raw_ma"], x, episodes[:, 2])
-                _set(t["raw_ma2"], x, episodes[:, 2])
-                _set(t["shaped_ma"], x, episodes[:, 3])
-                _set(t["success"], x, episodes[:, 4])
-            if updates is not None:
-                x = updates[:, 0]
-                for k, name in enumerate(("critic_loss", "actor_loss", "mean_q", "noise_scale"), start=1):
-                    _set(t[name], x, updates[:, k])
-            if evals is not None:
-                _set(t["eval"], evals[:, 0], evals[:, 1])
-                t["eval"].error_y = {"type": "data", "array": evals[:, 2], "visible": True, "thickness": 1}
-                _set(t["eval_success"], evals[:, 0], evals[:, 3])
-            if outcomes is not None:
-                for k, outcome in enumerate(OUTCOMES, start=1):
-                    trace = t[outcome.value]
-                    _set(trace, outcomes[:, 0], outcomes[:, k])
-                    seen = bool(outcomes[:, k].any())
-                    if trace.showlegend != seen:
-                        trace.showlegend = seen  # the legend lists the outcomes that happened
-            if changes is not None:
-                self._draw_changes(changes)
-        self.flushes += 1
-        return True
+        if "episodes" in data:
+            episodes = data["episodes"]
+            x = episodes[:, 0]
+            set_xy(t["raw"], x, episodes[:, 1])
+            set_xy(t["raw_ma"], x, episodes[:, 2])
+            set_xy(t["raw_ma2"], x, episodes[:, 2])
+            set_xy(t["shaped_ma"], x, episodes[:, 3])
+            set_xy(t["success"], x, episodes[:, 4])
+        if "updates" in data:
+            updates = data["updates"]
+            for k, name in enumerate(("critic_loss", "actor_loss", "mean_q", "noise_scale"), start=1):
+                set_xy(t[name], updates[:, 0], updates[:, k])
+        if "evals" in data:
+            evals = data["evals"]
+            set_xy(t["eval"], evals[:, 0], evals[:, 1])
+            t["eval"].error_y = {"type": "data", "array": evals[:, 2], "visible": True, "thickness": 1}
+            set_xy(t["eval_success"], evals[:, 0], evals[:, 3])
+        if "outcomes" in data:
+            outcomes = data["outcomes"]
+            for k, outcome in enumerate(OUTCOMES, start=1):
+                trace = t[outcome.value]
+                set_xy(trace, outcomes[:, 0], outcomes[:, k])
+                seen = bool(outcomes[:, k].any())
+                if trace.showlegend != seen:
+                    trace.showlegend = seen  # the legend lists the outcomes that happened
 
     def _draw_changes(self, changes: list[tuple[int, str]]) -> None:
         shapes = [self._solved_line]
@@ -255,10 +164,6 @@ class LiveCharts:
                                 "yanchor": "bottom"})
         self.figure.layout.shapes = shapes
         self.figure.layout.annotations = annotations
-
-    def point_counts(self) -> dict[str, int]:
-        """Points each trace currently draws (what the browser holds)."""
-        return {name: 0 if trace.x is None else len(trace.x) for name, trace in self._traces.items()}
 
     # ---- building --------------------------------------------------------------------------
     def _build_figure(self, height: int) -> Any:
@@ -298,12 +203,7 @@ class LiveCharts:
                            template="plotly_white",
                            legend={"orientation": "h", "x": 0.0, "y": -0.06, "yanchor": "top", "font": {"size": 10}},
                            uirevision="lander-lab")
-        for annotation in base.layout.annotations:
-            annotation.font.size = 12
-        fig = go.FigureWidget(base)
-        # Fill the panel's width: plotly.js re-measures its container on window resize when responsive
-        # (widgets.frontend sends that event once the panel is on the page).
-        fig._config = {**fig._config, "responsive": True, "displaylogo": False, "displayModeBar": False}
+        fig = figure_widget(base)
         self._traces = {name: fig.data[i] for i, name in enumerate(lines)}
         self._traces.update({o.value: fig.data[len(lines) + i] for i, o in enumerate(OUTCOMES)})
         self._axes = ["" if i == 1 else str(i) for i in range(1, 9)]
@@ -313,14 +213,3 @@ class LiveCharts:
         self._titles = tuple(fig.layout.annotations)
         fig.layout.shapes = [self._solved_line]
         return fig
-
-
-def _set(trace: Any, x: np.ndarray, y: np.ndarray) -> None:
-    trace.x = x
-    trace.y = y
-
-
-def _short(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.3g}"
-    return str(value)

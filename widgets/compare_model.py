@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import Config, ConfigError
-from lab.hyperparameters import LIVE_CONFIG_FIELDS, SCHEDULE_OVERRIDES, validate_changes
+from lab.hyperparameters import SCHEDULE_OVERRIDES, validate_changes
 from lab.population.members import MAX_AGENTS, member_configs
 from lab.population.trainer import AgentEvent, Population
-from widgets.kernel import watch_trainer
-from widgets.panel_model import LIVE_KEYS, Notices, RunWatcher, as_config, config_value
+from widgets.run_model import RunModel, RunWatcher
+from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus
 
 COMPARE_READOUT: tuple[str, ...] = ("actor_lr", "critic_lr", "tau", "policy_delay", "sigma", "theta", "noise_scale",
@@ -43,14 +43,14 @@ def check_agents(agents: Any) -> int:
     return agents
 
 
-class CompareModel(Notices):
+class CompareModel(RunModel):
     """The state behind one A/B panel: each agent's next-run config, the population, the selection."""
 
     def __init__(self, source: str | Path | Config = "fast", agents: int = 2, run_dir: str | Path | None = None,
                  name: str | None = None, watchers: Iterable[RunWatcher] = ()) -> None:
         self.agents = check_agents(agents)
         base = as_config(source)
-        Notices.__init__(self)
+        RunModel.__init__(self, run_dir, watchers)
         switched = {k: v for k, v in POPULATION_DEFAULTS.items() if config_value(base, k) != v}
         if switched:
             base = base.with_overrides(switched)
@@ -65,25 +65,15 @@ class CompareModel(Notices):
         """The agent a change goes to; None for all of them."""
         self.population: Population | None = None
         self.statuses = [RunStatus() for _ in range(self.agents)]
-        self.watchers = list(watchers)
-        self.stop_reason: str | None = None
-        self._run_dir = Path(run_dir) if run_dir else None
-        self._unsubscribe: list[Callable[[], None]] = []
-        self._bus_errors_seen = 0
+
+    @property
+    def run(self) -> Population | None:
+        return self.population
 
     def _seeded(self, base: Config) -> list[Config]:
         return [base.with_overrides({"run.seed": base.run.seed + k}) for k in range(self.agents)]
 
-    def add_watcher(self, watcher: RunWatcher) -> None:
-        self.watchers.append(watcher)
-        if self.population is not None:
-            self._unsubscribe.append(watcher.attach(self.population))
-
     # ==== what a person sees ===================================================================
-    @property
-    def running(self) -> bool:
-        return self.population is not None and self.population.running
-
     @property
     def state(self) -> str:
         return "idle" if self.population is None else self.population.state
@@ -100,10 +90,7 @@ class CompareModel(Notices):
         if self.population is not None:
             now = self.population.hyperparameters(agent)
             return {name: now.get(name) for name in COMPARE_READOUT}
-        config = self.configs[agent]
-        values = {name: config_value(config, LIVE_CONFIG_FIELDS.get(name, name)) for name in COMPARE_READOUT}
-        values.update({k: v for k, v in self.schedule_overrides[agent].items() if k in values})
-        return values
+        return next_run_values(self.configs[agent], self.schedule_overrides[agent], COMPARE_READOUT)
 
     def readout(self) -> tuple[str, list[dict[str, Any]]]:
         head = "agents now use" if self.population is not None else "next run will use"
@@ -114,11 +101,8 @@ class CompareModel(Notices):
         if self.population is None:
             return []
         pending: list[str] = []
-        for mine_config, member in zip(self.configs, self.population.members):
-            mine, theirs = mine_config.to_dict(), member.config.to_dict()
-            pending += [f"{section}.{k}" for section, values in mine.items() for k, v in values.items()
-                        if f"{section}.{k}" not in LIVE_KEYS and theirs[section].get(k) != v
-                        and f"{section}.{k}" not in pending]
+        for mine, member in zip(self.configs, self.population.members):
+            pending += [key for key in restart_fields(mine, member.config) if key not in pending]
         return pending
 
     # ==== changing settings ====================================================================
@@ -173,10 +157,7 @@ class CompareModel(Notices):
         fresh = self._seeded(self.base_config)
         if self.population is not None:
             for k in range(self.agents):
-                now = self.population.hyperparameters(k)
-                live = {name: config_value(fresh[k], field) for name, field in LIVE_CONFIG_FIELDS.items()
-                        if name in now and now[name] != config_value(fresh[k], field)}
-                live.update({name: config_value(fresh[k], name) for name in self.schedule_overrides[k]})
+                live = live_resets(self.population.hyperparameters(k), fresh[k], self.schedule_overrides[k])
                 if live:
                     self.population.update_hyperparameters(agent=k, **live)
         self.configs = fresh
@@ -184,20 +165,8 @@ class CompareModel(Notices):
         self.say("every agent back to the starting config")
 
     # ==== the run ==============================================================================
-    def start(self) -> Population:
-        """Train every agent in the background; a new population when there is none, it ended, or
-        a restart setting changed."""
-        if self.population is not None and self.population.running:
-            return self.population
-        if self.needs_new_population():
-            self._new_population()
-        population = self.population
-        assert population is not None
-        self._errors.clear()
-        self.stop_reason = None
-        population.start()
-        self.say(f"training {self.agents} agents in {population.run_dir}")
-        return population
+    def _starting(self, run: Population) -> str:
+        return f"training {self.agents} agents in {run.run_dir}"
 
     def stop(self, wait: bool = False) -> None:
         """Stop every agent; the loop writes a checkpoint first. Does not block unless wait is true."""
@@ -206,62 +175,35 @@ class CompareModel(Notices):
             self.population.stop(wait=wait)
             self.say("stopped" if wait else "stopping: a checkpoint is being written")
 
-    def needs_new_population(self) -> bool:
+    def needs_new_run(self) -> bool:
         p = self.population
         if p is None:
             return True
         done = all(m.env_step >= m.config.run.total_steps for m in p.members)
         return p.state == "failed" or done or bool(self.restart_diff())
 
-    def close(self) -> None:
-        """Stop training (with a checkpoint) and let go of the population."""
-        if self.population is not None:
-            if self.population.running:
-                self.population.stop(wait=True)
-            self._detach()
-            self.population.close()
-
-    def _new_population(self) -> None:
-        if self.population is not None:
-            self._detach()
-            self.population.close()
-        for watcher in self.watchers:
-            watcher.reset()
+    def _make_run(self, run_dir: Path | None) -> Population:
         for status in self.statuses:
             status.reset()
-        run_dir, self._run_dir = self._run_dir, None  # a second run gets its own folder
         population = Population(configs=self.configs, run_dir=run_dir, name=self.name)
         for k, overrides in enumerate(self.schedule_overrides):
             if overrides:
                 population.update_hyperparameters(agent=k, **overrides)
         self.population = population
-        self._bus_errors_seen = 0
-        self._unsubscribe = [watcher.attach(population) for watcher in self.watchers]
-        self._unsubscribe.append(population.events.subscribe(self._to_status, AgentEvent))
-        watch_trainer(population, self._on_kernel_stop)
+        return population
+
+    def _subscriptions(self, run: Population) -> list[Callable[[], None]]:
+        return [run.events.subscribe(self._to_status, AgentEvent)]
 
     def _to_status(self, event: AgentEvent) -> None:
         self.statuses[event.agent](event.event)
-
-    def _detach(self) -> None:
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
-
-    def _on_kernel_stop(self, reason: str, stopped: list[Any]) -> None:
-        if any(p is self.population for p in stopped):
-            self.stop_reason = reason
-            self.say(f"training stopped because {reason}; a checkpoint is being written")
 
     def poll(self) -> None:
         """Take in changes the training thread refused and a failed run (the kernel's thread)."""
         p = self.population
         if p is None:
             return
-        refused = p.events.errors[self._bus_errors_seen:]
-        self._bus_errors_seen += len(refused)
-        for text in refused:
-            self.error(text)
+        self._take_bus_errors(p)
         if p.state == "failed" and p.error is not None and not any("training failed" in e for e in self._errors):
             self.error(f"training failed: {type(p.error).__name__}: {p.error}")
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from lab.config import Bounds, Config, bounds_of
+from lab.config import Bounds, Config, ConfigError, bounds_of
 from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES
 
 TABS: tuple[str, ...] = ("Learning", "Exploration", "Replay", "Shaping", "Network", "Run")
@@ -173,6 +173,15 @@ def _specs() -> tuple[ControlSpec, ...]:
 
 SPECS: tuple[ControlSpec, ...] = _specs()
 SPEC_BY_NAME: dict[str, ControlSpec] = {spec.name: spec for spec in SPECS}
+
+
+def spec_named(name: str) -> ControlSpec:
+    """The control a panel's ``set(name, ...)`` changes; ConfigError naming the allowed ones otherwise."""
+    spec = SPEC_BY_NAME.get(name)
+    if spec is None:
+        raise ConfigError(f"the panel has no control {name!r}: allowed {', '.join(SPEC_BY_NAME)}")
+    return spec
+
 
 def _sizes_label(sizes: Any) -> str:
     return "-".join(str(int(v)) for v in sizes)

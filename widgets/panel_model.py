@@ -21,86 +21,37 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import lab.events
 from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
 from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES, validate_changes
 from lab.io import atomic_write_text
-from lab.presets import preset, preset_names
+from lab.presets import preset_names
 from lab.render.clips import ClipSaved, attach_clip_recorder
 from lab.trainer import Trainer
-from widgets.kernel import watch_trainer
+from widgets.run_model import RunModel, RunWatcher
+from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus
 
 READOUT_NAMES: tuple[str, ...] = tuple(name for name in LIVE_NAMES if not name.startswith("shaping_"))
 """The live hyperparameters the readout lists (the shaping bonuses have their own tab)."""
-LIVE_KEYS: dict[str, str] = {field: name for name, field in LIVE_CONFIG_FIELDS.items()}
-"""Dotted config field -> live name, for the fields that change while a run trains."""
-SCHEDULE_STARTS: dict[str, str] = {"noise_scale": "noise.scale_start", "per_beta": "training.per_beta_start"}
-"""Where each schedule override's starting value lives in the config."""
 REFUSED_EVENT: type | None = getattr(lab.events, "HyperparametersRefused", None)
 """The engine's event for a live change it refused; until it exists the panel reads ``events.errors``."""
 
 
-class RunWatcher(Protocol):
-    """Something that follows each run the panel starts (the view's charts)."""
-
-    def attach(self, trainer: Any) -> Callable[[], None]: ...
-
-    def reset(self) -> None: ...
-
-
-def config_value(config: Config, key: str) -> Any:
-    """A setting's value in a config; a schedule override reads its schedule's starting value."""
-    section, name = SCHEDULE_STARTS.get(key, key).split(".")
-    return getattr(getattr(config, section), name)
-
-
-def as_config(source: str | Path | Config) -> Config:
-    """A Config from a preset name, a config file or a Config."""
-    if isinstance(source, Config):
-        return source
-    if isinstance(source, str) and source in preset_names():
-        return preset(source)
-    return Config.load(source)
-
-
-class Notices:
-    """What a panel tells a person: the last few errors (in red) and messages."""
-
-    def __init__(self) -> None:
-        self._messages: deque[str] = deque(maxlen=2)
-        self._errors: deque[str] = deque(maxlen=4)
-
-    @property
-    def errors(self) -> list[str]:
-        """Errors to show: refused values, failed actions, a failed run."""
-        return list(self._errors)
-
-    @property
-    def messages(self) -> list[str]:
-        return list(self._messages)
-
-    def error(self, text: str) -> None:
-        self._errors.append(text)
-
-    def say(self, text: str) -> None:
-        self._messages.append(text)
-
-
-class PanelModel(Notices):
+class PanelModel(RunModel):
     """The state behind one training panel: next run's config, the trainer, jobs, messages."""
 
     def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
                  name: str | None = None, watchers: Iterable[RunWatcher] = (), clips: bool = True) -> None:
+        RunModel.__init__(self, run_dir, watchers)
         self.trainer: Trainer | None = None
         self.clips = clips
         """Record an evaluation clip at each evaluation of the runs the panel starts."""
         self.latest_clip: ClipSaved | None = None
         """The newest clip's event (path, caption); set on the training thread, read by the view."""
-        self._owns_trainer = False
         if isinstance(source, Trainer):
             self.trainer = source
             base = source.config
@@ -114,47 +65,31 @@ class PanelModel(Notices):
         self.schedule_overrides: dict[str, float] = {}
         """Schedule overrides pinned in the panel (not config fields); they go to every new trainer."""
         self.status = RunStatus()
-        self.watchers = list(watchers)
-        self.stop_reason: str | None = None
         self.last_job: tuple[str, Any] | None = None
         self.paused = False
         self.busy: set[str] = set()
-        self._run_dir = Path(run_dir) if run_dir else None
-        self._unsubscribe: list[Callable[[], None]] = []
         self._jobs: deque[tuple[str, Any, BaseException | None]] = deque()
         self._refused: deque[Any] = deque()
-        self._bus_errors_seen = 0
-        Notices.__init__(self)
         if self.trainer is not None:
             self._attach(self.trainer)
 
-    def add_watcher(self, watcher: RunWatcher) -> None:
-        """Follow this run (if there is one) and every later one."""
-        self.watchers.append(watcher)
-        if self.trainer is not None:
-            self._unsubscribe.append(watcher.attach(self.trainer))
+    @property
+    def run(self) -> Trainer | None:
+        return self.trainer
 
     # ==== what a person sees ===================================================================
-    @property
-    def running(self) -> bool:
-        return self.trainer is not None and self.trainer.running
-
     def readout(self) -> tuple[str, dict[str, Any]]:
         """A heading and the live hyperparameters: the trainer's now, or what the next run will use."""
         if self.trainer is not None:
             values = self.trainer.hyperparameters()
             return "trainer now uses", {n: values.get(n) for n in READOUT_NAMES}
-        values = {name: config_value(self.config, LIVE_CONFIG_FIELDS.get(name, name)) for name in READOUT_NAMES}
-        values.update({n: v for n, v in self.schedule_overrides.items() if n in values})
-        return "next run will use", values
+        return "next run will use", next_run_values(self.config, self.schedule_overrides, READOUT_NAMES)
 
     def restart_diff(self) -> list[str]:
         """Config fields that differ between the panel and the trainer and need a new run."""
         if self.trainer is None:
             return []
-        mine, theirs = self.config.to_dict(), self.trainer.config.to_dict()
-        return [f"{section}.{k}" for section, values in mine.items() for k, v in values.items()
-                if f"{section}.{k}" not in LIVE_KEYS and theirs[section].get(k) != v]
+        return restart_fields(self.config, self.trainer.config)
 
     # ==== changing settings ====================================================================
     def apply(self, key: str, value: Any) -> None:
@@ -178,10 +113,7 @@ class PanelModel(Notices):
         """Every setting back to the starting config; live values also go to the running trainer."""
         base = self.base_config
         if self.trainer is not None:
-            current = self.trainer.hyperparameters()
-            live = {name: config_value(base, field) for name, field in LIVE_CONFIG_FIELDS.items()
-                    if current.get(name) != config_value(base, field)}
-            live.update({name: config_value(base, name) for name in self.schedule_overrides})
+            live = live_resets(self.trainer.hyperparameters(), base, self.schedule_overrides)
             if live:
                 self.trainer.update_hyperparameters(**live)
         self.config = base
@@ -208,19 +140,9 @@ class PanelModel(Notices):
         return path
 
     # ==== the run ==============================================================================
-    def start(self) -> Trainer:
-        """Train in the background; a new run when there is none, it ended, or a restart setting changed."""
-        if self.trainer is not None and self.trainer.running:
-            return self.trainer
-        if self.needs_new_trainer():
-            self._new_trainer()
-        trainer = self.require_trainer("start")
-        self._errors.clear()
-        self.stop_reason = None
+    def _starting(self, run: Trainer) -> str:
         self.paused = False
-        trainer.start()
-        self.say(f"training in {trainer.run_dir}")
-        return trainer
+        return f"training in {run.run_dir}"
 
     def pause(self) -> None:
         if self.trainer is not None and self.trainer.running:
@@ -258,7 +180,7 @@ class PanelModel(Notices):
         trainer = self.require_trainer("evaluate")
         self.run_job("evaluate", lambda: trainer.evaluate_now(episodes))
 
-    def needs_new_trainer(self) -> bool:
+    def needs_new_run(self) -> bool:
         t = self.trainer
         if t is None:
             return True
@@ -269,57 +191,29 @@ class PanelModel(Notices):
             raise RuntimeError(f"nothing to {what} yet: press Start first")
         return self.trainer
 
-    def close(self) -> None:
-        """Stop training (with a checkpoint) and let go of the trainer."""
-        if self.trainer is not None:
-            if self.trainer.running:
-                self.trainer.stop(wait=True)
-            self._detach()
-            if self._owns_trainer:
-                self.trainer.close()
-
-    def _new_trainer(self) -> None:
-        old = self.trainer
-        if old is not None:
-            self._detach()
-            if self._owns_trainer:
-                old.close()
-        for watcher in self.watchers:
-            watcher.reset()
+    def _make_run(self, run_dir: Path | None) -> Trainer:
         self.status.reset()
-        run_dir, self._run_dir = self._run_dir, None  # a second run gets its own folder
         trainer = Trainer(self.config, run_dir=run_dir, name=self.name)
         self.latest_clip = None
         if self.clips:
             attach_clip_recorder(trainer)
         if self.schedule_overrides:
             trainer.update_hyperparameters(**self.schedule_overrides)
-        self.trainer, self._owns_trainer = trainer, True
-        self._attach(trainer)
+        self.trainer = trainer
+        return trainer
 
-    def _attach(self, trainer: Trainer) -> None:
-        self.status.state = trainer.state
-        self._bus_errors_seen = 0
-        self._unsubscribe = [watcher.attach(trainer) for watcher in self.watchers]
-        self._unsubscribe.append(trainer.events.subscribe(self.status))
-        self._unsubscribe.append(trainer.events.subscribe(self._on_clip, ClipSaved))
+    def _attach(self, run: Trainer) -> None:
+        self.status.state = run.state
+        super()._attach(run)
+
+    def _subscriptions(self, run: Trainer) -> list[Callable[[], None]]:
+        subscriptions = [run.events.subscribe(self.status), run.events.subscribe(self._on_clip, ClipSaved)]
         if REFUSED_EVENT is not None:
-            self._unsubscribe.append(trainer.events.subscribe(self._refused.append, REFUSED_EVENT))
-        watch_trainer(trainer, self._on_kernel_stop)
+            subscriptions.append(run.events.subscribe(self._refused.append, REFUSED_EVENT))
+        return subscriptions
 
     def _on_clip(self, event: ClipSaved) -> None:
         self.latest_clip = event
-
-    def _detach(self) -> None:
-        for unsubscribe in self._unsubscribe:
-            unsubscribe()
-        self._unsubscribe = []
-
-    def _on_kernel_stop(self, reason: str, stopped: list[Any]) -> None:
-        if any(t is self.trainer for t in stopped):
-            # the first reason wins: an interrupted panel.wait() may have stopped the run a moment earlier
-            self.stop_reason = self.stop_reason or reason
-            self.say(f"training stopped because {reason}; a checkpoint is being written")
 
     # ==== background jobs and what the training thread reported ==================================
     def run_job(self, kind: str, fn: Callable[[], Any]) -> None:
@@ -360,10 +254,7 @@ class PanelModel(Notices):
         if trainer is None:
             return False
         if REFUSED_EVENT is None:  # the engine reports refusals only as text in events.errors
-            bus_errors = trainer.events.errors
-            for text in bus_errors[self._bus_errors_seen:]:
-                self.error(text)
-            self._bus_errors_seen = len(bus_errors)
+            self._take_bus_errors(trainer)
             return False
         names: set[str] = set()
         while self._refused:
