@@ -320,6 +320,18 @@ def training_rate(config: Config, steps: int) -> float:
     return (trainer.env_step - marks["step"]) / (trainer.train_seconds - marks["start"])
 
 
+def overlap_rates(config: Config, steps: int, rounds: int) -> dict[str, Any]:
+    """Training env steps/s of the synchronous loop and of run.overlap_collection, alternating in one process."""
+    sync, overlapped = [], []
+    for _ in range(rounds):
+        sync.append(training_rate(config.with_overrides({"run.overlap_collection": False}), steps))
+        overlapped.append(training_rate(config.with_overrides({"run.overlap_collection": True}), steps))
+    ratios = [o / s for s, o in zip(sync, overlapped)]
+    return {"sync_steps_per_s": sync, "overlap_steps_per_s": overlapped, "ratios": ratios,
+            "median_sync": statistics.median(sync), "median_overlap": statistics.median(overlapped),
+            "median_ratio": statistics.median(ratios)}
+
+
 def sb3_training_rate(hidden: list[int], batch_size: int, updates_per_step: float, steps: int,
                       learning_starts: int, threads: int) -> float | None:
     """SB3's TD3 env steps/s at the same settings, or None when stable-baselines3 is not installed."""

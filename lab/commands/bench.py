@@ -55,6 +55,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--against-sb3", action="store_true", help="also time Stable-Baselines3's TD3 (if installed)")
     thr.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
+    ovl = sub.add_parser("overlap", help="training env steps/s with run.overlap_collection against the "
+                         "synchronous loop, alternating rounds in one invocation",
+                         formatter_class=parser.formatter_class)
+    ovl.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
+    ovl.add_argument("--steps", type=int, default=3_000, help="timed training env steps per round and mode")
+    ovl.add_argument("--rounds", type=int, default=3, help="alternating rounds (sync, then overlapped)")
+    ovl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    ovl.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
@@ -63,7 +71,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
-            "population": _population}[args.bench](args)
+            "population": _population, "overlap": _overlap}[args.bench](args)
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
@@ -210,6 +218,26 @@ def _throughput(args: argparse.Namespace) -> int:
             value = figures[key]
             text = "not installed" if value is None else (f"{value:.1%}" if key == "efficiency" else f"{value:.3g}")
             print(f"{label:<45} {text}")
+    return 0
+
+
+def _overlap(args: argparse.Namespace) -> int:
+    from lab import bench
+    from lab.presets import preset
+
+    _at_least("--steps", args.steps, 1)
+    _at_least("--rounds", args.rounds, 1)
+    config = preset(args.preset, **{"training.learning_starts": 1_000}).with_overrides(args.overrides)
+    figures = bench.overlap_rates(config, args.steps, args.rounds)
+    if args.json:
+        print(json.dumps({"preset": args.preset, "steps": args.steps, **figures}, indent=2))
+        return 0
+    print(f"overlapped collection vs synchronous loop: preset {args.preset}, {args.steps} timed steps, "
+          f"{args.rounds} alternating rounds")
+    for k, (s, o, r) in enumerate(zip(figures["sync_steps_per_s"], figures["overlap_steps_per_s"], figures["ratios"])):
+        print(f"  round {k + 1}: synchronous {s:7.1f} env steps/s, overlapped {o:7.1f}  ({r:.2f}x)")
+    print(f"median: synchronous {figures['median_sync']:.1f}, overlapped {figures['median_overlap']:.1f}, "
+          f"per-round ratio {figures['median_ratio']:.2f}x")
     return 0
 
 
