@@ -378,6 +378,9 @@ class RunConfig(_Section):
     """Env steps between deterministic evaluations; 0 turns them off."""
     eval_episodes: int = integer(10, 1, 10_000)
     """Episodes per evaluation, with fixed seeds."""
+    stop_when_solved: bool = flag(False)
+    """End the run at an evaluation whose mean reaches env.success_threshold, keeping the policy that reached
+    it: a newcomer's run ends landing, since later updates can lose what was learned."""
     eval_seed: int = integer(10_000, 0, 2**31 - 1)
     """First env seed of the evaluation episodes (kept apart from training seeds)."""
     checkpoint_every: int = integer(50_000, 0, 1_000_000_000)

@@ -217,8 +217,10 @@ class Trainer:
                 self._collect_and_learn()
                 self.progress.train_seconds += time.perf_counter() - started
                 if next_eval and self.env_step >= next_eval:
-                    self._evaluate()
+                    landed = self._evaluate().mean_return >= self.config.env.success_threshold
                     next_eval = _next_multiple(self.env_step, run.eval_every)
+                    if landed and run.stop_when_solved:
+                        break
                 if next_ckpt and self.env_step >= next_ckpt:
                     self._checkpoint_at_boundary()
                     next_ckpt = _next_multiple(self.env_step, run.checkpoint_every)

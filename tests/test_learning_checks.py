@@ -38,3 +38,16 @@ def test_each_learning_option_learns_the_reach_task(option, tmp_path) -> None:
     trainer.close()
     assert untrained < ZERO_ACTION_RETURN + 2.0
     assert 18.0 <= learned <= BEST_RETURN
+
+
+def test_a_run_told_to_stop_when_solved_ends_at_the_evaluation_that_solved_it(tmp_path) -> None:
+    config = preset("tiny", **{
+        "env.env_id": MODULE_ENV_ID, "env.success_threshold": 18.0, "run.analyze_episodes": False,
+        "run.total_steps": 5_000, "training.learning_starts": 200, "run.eval_every": 100, "run.checkpoint_every": 0,
+        "training.gamma": 0.5, "noise.kind": "gaussian", "noise.sigma": 0.2, "run.stop_when_solved": True})
+    trainer = Trainer(config, run_dir=tmp_path / "run")
+    summary = trainer.fit()
+    trainer.close()
+    assert summary["state"] == "finished" and trainer.env_step < 5_000
+    assert trainer.progress.solved_at is not None and trainer.progress.solved_at[0] == trainer.env_step
+    assert trainer.last_evaluation is not None and trainer.last_evaluation.mean_return >= 18.0
