@@ -29,8 +29,16 @@ SHARED_FIELDS = (
     "run.torch_threads", "run.checkpoint_every", "run.save_replay",
 )
 """Config fields every member must share: they fix a tensor's shape or the loop's rhythm."""
-REQUIRED = {"training.use_per": False, "training.precision": "float32"}
-"""Settings the population learner supports only one way (uniform replay, float32 updates)."""
+REQUIRED = {"training.algorithm": "td3", "training.policy_checkpoints": False, "training.use_per": False,
+            "training.precision": "float32"}
+"""Settings the population learner supports only one way: TD3 updated every step in float32 from uniform replay.
+
+The fields that only these switches turn on (crossq_*, checkpoint_*, per_*) then change nothing, as in a single
+run; every other field is honoured per agent (main_engine_bias, critic_loss, grad_clip, weight_decay, lr_schedule,
+noise, shaping, budgets) or shared by all (SHARED_FIELDS).
+"""
+REFUSED = {"run.device": ("cuda", "'auto' or 'cpu' (a population trains on the CPU)")}
+"""Values the population cannot honour, with what it allows instead."""
 MAX_AGENTS = 256
 
 
@@ -66,6 +74,10 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
             if _get(c, dotted) != allowed:
                 raise ConfigError(f"agent {k}: {dotted}={_get(c, dotted)!r} is not supported in a population: "
                                   f"allowed {allowed!r} (train it alone with lab.Trainer)")
+        for dotted, (refused, allowed) in REFUSED.items():
+            if _get(c, dotted) == refused:
+                raise ConfigError(f"agent {k}: {dotted}={refused!r} is not supported in a population: "
+                                  f"allowed {allowed}")
         for dotted in SHARED_FIELDS:
             if _get(c, dotted) != _get(first, dotted):
                 raise ConfigError(f"agent {k} has {dotted}={_get(c, dotted)!r} but agent 0 has "
