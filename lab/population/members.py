@@ -18,6 +18,7 @@ import numpy as np
 from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
 from lab.events import EventBus
+from lab.hyperparameters import live_values, scheduled_noise_scale
 from lab.noise import make_noise
 from lab.nstep import NStepAccumulator
 from lab.run_log import RunLogger
@@ -125,7 +126,16 @@ class Member:
 
     @property
     def active(self) -> bool:
+        """Still acting and learning: neither stopped nor at its step budget."""
         return not self.stopped and self.env_step < self.config.run.total_steps
+
+    def live_values(self) -> dict[str, Any]:
+        """Every live hyperparameter's value now, by its live name (noise_scale and per_beta as scheduled)."""
+        return live_values(self.config, self.schedule_overrides, self.episodes, self.env_step)
+
+    def noise_scale(self) -> float:
+        """The exploration noise multiplier now (read every step, so without the rest of live_values)."""
+        return scheduled_noise_scale(self.config, self.schedule_overrides, self.episodes)
 
     def counters(self) -> dict[str, Any]:
         return {"env_step": self.env_step, "episodes": self.episodes, "updates": self.updates,
