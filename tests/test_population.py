@@ -337,6 +337,13 @@ def test_bench_population_refuses_zero_agents_in_one_line(capsys):
     assert err == "error: bench population --agents 0 is invalid: allowed integers from 1 to 256"
 
 
+def test_bench_population_cost_keeps_at_least_one_agent_training(pop_config):
+    from lab.population.bench import population_cost
+
+    with pytest.raises(ValueError, match=r"frozen=2 is invalid: allowed 0 to 1 \(at least one agent trains\)"):
+        population_cost(pop_config, 2, 100, 50, threads=1, frozen=2)
+
+
 def _stop_agent_after(population, agent: int, step: int, seen: dict) -> None:
     """Stop agent at its first episode end past step; note what the population looks like then and in later
     steps (the agents step together, one env each, so a later step is a larger env_step)."""
