@@ -364,11 +364,12 @@ def _weights(population, agent: int) -> list[torch.Tensor]:
     return [p.detach().clone() for p in population.learner.agent_actor(agent).parameters()]
 
 
-def test_a_stopped_agent_leaves_the_batched_work_and_the_others_run_exactly_as_before(pop_config, tmp_path):
+@pytest.mark.parametrize("overlap", [False, True])
+def test_a_stopped_agent_leaves_the_batched_work_and_the_others_run_exactly_as_before(pop_config, tmp_path, overlap):
     runs = {}
     for name in ("plain", "stopped"):
         seen: dict = {}
-        population = Population(pop_config, seeds=[0, 1, 2], run_dir=tmp_path / name, overlap=False)
+        population = Population(pop_config, seeds=[0, 1, 2], run_dir=tmp_path / name, overlap=overlap)
         with population:
             if name == "stopped":
                 _stop_agent_after(population, 1, 100, seen)
