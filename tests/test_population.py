@@ -249,6 +249,29 @@ def test_population_writes_an_ordinary_run_folder_per_agent(pop_config, tmp_path
         read_checkpoint_file(tmp_path / "pop" / "population.pt", kind="checkpoint")
 
 
+def test_n_step_transitions_join_the_observations_the_agent_really_saw_n_steps_apart(pop_config):
+    config = pop_config.with_overrides({"training.n_step": 3, "env.num_envs": 2, "run.total_steps": 240})
+    with Population(config, seeds=[0, 1], log_to_disk=False, overlap=False) as population:
+        trajectories = []
+        population.events.subscribe(lambda e: trajectories.append((e.agent, e.event.trajectory)) if
+                                    isinstance(e.event, EpisodeEnded) else None)
+        population.fit()
+        buffer = population.buffer
+    seen = {(k, t.observations[i].tobytes()): (t, i) for k, t in trajectories for i in range(len(t.actions))}
+    checked = 0
+    for k in (0, 1):
+        for row in range(int(buffer.size[k])):
+            found = seen.get((k, buffer.obs[k, row].tobytes()))
+            if found is None:  # from an episode still running at the end
+                continue
+            trajectory, i = found
+            n = int(buffer.nsteps[k, row])
+            assert np.array_equal(buffer.actions[k, row], trajectory.actions[i])
+            assert np.array_equal(buffer.next_obs[k, row], trajectory.observations[i + n]), (k, row)
+            checked += 1
+    assert checked > 0.8 * int(buffer.size.sum())
+
+
 def test_changing_agent_2_does_not_change_agent_1s_run(pop_config, tmp_path):
     runs = {}
     for name, change in (("plain", {}), ("changed", {"actor_lr": 2e-2, "sigma": 0.8})):

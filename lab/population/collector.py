@@ -71,6 +71,8 @@ class PopulationCollector:
         """The acting agents' step results (rows agent after agent): store, track and end episodes, owe updates."""
         n = self.num_envs
         done = terminated | truncated
+        # New arrays, never written in place: traces and n-step queues keep views of the observations.
+        observed, autoresetting = self.obs.copy(), self.autoresetting.copy()
         for row, k in enumerate(acting):
             m, mine, rows = self.members[k], slice(row * n, (row + 1) * n), self._rows(k)
             real = ~self.autoresetting[rows]
@@ -90,8 +92,7 @@ class PopulationCollector:
             n_real = int(real.sum())
             m.env_step += n_real
             finished = real & done[mine]
-            self.autoresetting[rows] = finished
-            self.obs[rows] = nxt
+            autoresetting[rows], observed[rows] = finished, nxt
             for i in np.flatnonzero(finished):
                 self._end_episode(m, int(i), bool(term[i]), bool(truncated[mine][i]))
             if finished.any():
@@ -99,6 +100,7 @@ class PopulationCollector:
             t = m.config.training
             if not m.stopped and m.env_step >= t.learning_starts and self.buffer.size[m.index] >= t.batch_size:
                 m.update_debt += t.updates_per_step * n_real
+        self.obs, self.autoresetting = observed, autoresetting
 
     def _store(self, m: Member, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
                terminated: np.ndarray, done: np.ndarray, real: np.ndarray) -> None:
