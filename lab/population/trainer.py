@@ -100,8 +100,8 @@ class Population:
         self._stop = False
         self._thread: threading.Thread | None = None
         if saved is not None:
-            self.epoch, self.train_seconds = restore_population(resume, saved, self.members, self.learner,
-                                                                self.buffer)  # type: ignore[arg-type]
+            self.epoch, self.train_seconds = restore_population(str(resume), saved, self.members, self.learner,
+                                                                self.buffer)
         self.collector.fresh_episodes(self.envs, self.epoch)
 
     # ==== public control ===================================================================
