@@ -113,9 +113,11 @@ def time_to_solve_population(config: Config, seeds: list[int], max_steps: int, m
                              on_frozen: Callable[[SolveResult], None] | None = None) -> list[SolveResult]:
     """``time_to_solve`` for all seeds at once as one lab.Population; results in seed order.
 
-    An agent that solves (or reaches max_seconds) is frozen: it stops acting and learning
-    while the others go on, and ``on_frozen`` hears it. Its seconds are the population's
-    shared training clock, so they are not comparable one to one with a seed trained alone.
+    An agent that solves (or reaches max_seconds) is frozen: it stops acting and learning and
+    leaves the batched work (its envs and its rows of the stacked update), so the others
+    go on at the speed of a smaller population; ``on_frozen`` hears it. Its seconds are the
+    population's shared training clock, so they are not comparable one to one with a seed
+    trained alone.
     """
     from lab.population.trainer import AgentEvent, Population
 
@@ -141,7 +143,7 @@ def time_to_solve_population(config: Config, seeds: list[int], max_steps: int, m
             return
         curves[tagged.agent].append((event.env_step, event.train_seconds, event.mean_return))
         if event.mean_return >= threshold or event.train_seconds >= max_seconds:
-            population.stop(agent=tagged.agent)  # frozen: no more acting or learning for this agent
+            population.stop(agent=tagged.agent)  # frozen: its share of the work goes to the others
             frozen[tagged.agent] = result(tagged.agent)
             if on_frozen is not None:
                 on_frozen(frozen[tagged.agent])

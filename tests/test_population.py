@@ -150,6 +150,57 @@ def test_a_masked_agent_is_left_exactly_as_it_was():
     assert learner.critic_opt.steps.tolist() == [1.0, 0.0, 1.0]
 
 
+def test_a_learner_that_keeps_some_agents_updates_them_as_a_masked_full_learner_would():
+    configs = [TrainingConfig(policy_delay=2, actor_lr=1e-3 * (k + 1)) for k in range(3)]
+    masked, kept = _learner(configs), _learner(configs)
+    kept.keep([0, 2])
+    assert kept.active == [0, 2] and kept.agents == 2 and kept.actor.head_weight.shape[0] == 2
+    assert kept.critic_opt.exp_avg[0].shape[0] == 2 and kept.values["tau"].shape == (2,)
+    kept.set("tau", 1, 0.3)  # a parked agent's settings still change, and come back with it
+    masked.set("tau", 1, 0.3)
+    for step in range(3):
+        batch = _batch(3, seed=step)
+        masked.update(batch, mask=torch.tensor([True, False, True]))
+        result = kept.update(_rows(batch, [0, 2]))
+        assert result.critic_loss.shape == (2,)
+    for name, value in masked.state_dict()["actor"].items():  # the full-K checkpoint format, parked rows in place
+        assert torch.equal(kept.state_dict()["actor"][name], value), name
+    assert kept.state_dict()["updates"].tolist() == masked.updates.tolist() == [3, 0, 3]
+    for a, b in zip(kept.agent_actor(1).parameters(), masked.agent_actor(1).parameters()):
+        assert torch.equal(a, b)
+    kept.keep(range(3))
+    batch = _batch(3, seed=9)
+    masked.update(batch)
+    kept.update(batch)
+    for k in range(3):
+        _assert_learners_match(masked, kept, k)
+    assert kept.get("tau", 1) == 0.3
+
+
+def _rows(batch: Batch, rows: list[int]) -> Batch:
+    return Batch(*(getattr(batch, f.name)[rows] for f in dataclasses.fields(Batch)[:6]), batch.indices[rows])
+
+
+def _assert_learners_match(a: PopulationTD3, b: PopulationTD3, k: int) -> None:
+    for part in ("actor", "critic", "actor_target", "critic_target"):
+        for (name, x), y in zip(getattr(a, part).named_parameters(), getattr(b, part).parameters()):
+            assert torch.equal(x[k], y[k]), f"agent {k}: {part}.{name}"
+
+
+def test_stacked_replay_samples_only_the_agents_asked_for():
+    def filled() -> StackedReplayBuffer:
+        buffer = StackedReplayBuffer(3, 20, 2, 1, seeds=[1, 2, 3])
+        for k in range(3):
+            rows = np.full((20, 2), k, np.float32) + np.arange(20, dtype=np.float32)[:, None]
+            buffer.add(k, rows, np.zeros((20, 1), np.float32), np.zeros(20, np.float32), rows, np.zeros(20, bool))
+        return buffer
+
+    every, some = filled().sample(4, np.full(3, 0.9)), filled().sample(4, np.array([0.5, 0.9]), agents=[2, 0])
+    assert some.obs.shape == (2, 4, 2)
+    assert torch.equal(some.obs[0], every.obs[2]) and torch.equal(some.obs[1], every.obs[0])
+    assert torch.equal(some.discounts[0], torch.full((4,), 0.5))
+
+
 def test_stacked_replay_keeps_agents_apart_and_samples_like_the_single_buffer():
     from lab.replay import ReplayBuffer
 
@@ -196,6 +247,29 @@ def test_population_writes_an_ordinary_run_folder_per_agent(pop_config, tmp_path
         assert len(episodes) == len(_returns(folder)) and all(e.seed == seed for e in episodes)
     with pytest.raises(CheckpointError, match="population file, expected a checkpoint"):
         read_checkpoint_file(tmp_path / "pop" / "population.pt", kind="checkpoint")
+
+
+def test_n_step_transitions_join_the_observations_the_agent_really_saw_n_steps_apart(pop_config):
+    config = pop_config.with_overrides({"training.n_step": 3, "env.num_envs": 2, "run.total_steps": 240})
+    with Population(config, seeds=[0, 1], log_to_disk=False, overlap=False) as population:
+        trajectories = []
+        population.events.subscribe(lambda e: trajectories.append((e.agent, e.event.trajectory)) if
+                                    isinstance(e.event, EpisodeEnded) else None)
+        population.fit()
+        buffer = population.buffer
+    seen = {(k, t.observations[i].tobytes()): (t, i) for k, t in trajectories for i in range(len(t.actions))}
+    checked = 0
+    for k in (0, 1):
+        for row in range(int(buffer.size[k])):
+            found = seen.get((k, buffer.obs[k, row].tobytes()))
+            if found is None:  # from an episode still running at the end
+                continue
+            trajectory, i = found
+            n = int(buffer.nsteps[k, row])
+            assert np.array_equal(buffer.actions[k, row], trajectory.actions[i])
+            assert np.array_equal(buffer.next_obs[k, row], trajectory.observations[i + n]), (k, row)
+            checked += 1
+    assert checked > 0.8 * int(buffer.size.sum())
 
 
 def test_changing_agent_2_does_not_change_agent_1s_run(pop_config, tmp_path):
@@ -286,19 +360,84 @@ def test_bench_population_refuses_zero_agents_in_one_line(capsys):
     assert err == "error: bench population --agents 0 is invalid: allowed integers from 1 to 256"
 
 
-def test_stopping_one_agent_freezes_it_while_the_others_train_on(pop_config, tmp_path):
-    with Population(pop_config, seeds=[0, 1], run_dir=tmp_path / "pop", overlap=False) as population:
-        frozen = {}
+def test_bench_population_cost_keeps_at_least_one_agent_training(pop_config):
+    from lab.population.bench import population_cost
 
-        def stop_agent_1(event):
-            if event.agent == 1 and isinstance(event.event, EpisodeEnded) and event.event.env_step > 150:
-                population.stop(agent=1)
-                frozen.update(step=population.members[1].env_step,
-                              weights=population.learner.actor.head_weight[1].clone())
+    with pytest.raises(ValueError, match=r"frozen=2 is invalid: allowed 0 to 1 \(at least one agent trains\)"):
+        population_cost(pop_config, 2, 100, 50, threads=1, frozen=2)
 
-        population.events.subscribe(stop_agent_1)
-        population.fit()
-        assert frozen, "agent 1 finished an episode after step 150"
-        assert population.members[0].env_step == 300
-        assert population.members[1].env_step == frozen["step"] < 300
-        assert torch.equal(population.learner.actor.head_weight[1], frozen["weights"])
+
+def _stop_agent_after(population, agent: int, step: int, seen: dict) -> None:
+    """Stop agent at its first episode end past step; note what the population looks like then and in later
+    steps (the agents step together, one env each, so a later step is a larger env_step)."""
+
+    def on_event(tagged):
+        if tagged.agent == agent and isinstance(tagged.event, EpisodeEnded) and tagged.event.env_step > step \
+                and "step" not in seen:
+            population.stop(agent=agent)
+            seen.update(step=population.members[agent].env_step, actor=population.learner.agent_actor(agent),
+                        env_steps=population.envs.steps_taken())
+        elif isinstance(tagged.event, EpisodeEnded) and tagged.event.env_step > seen.get("step", 10**9):
+            seen.setdefault("stacks", set()).add((tuple(population.learner.active), population.learner.actor.agents))
+
+    population.events.subscribe(on_event)
+
+
+def _weights(population, agent: int) -> list[torch.Tensor]:
+    return [p.detach().clone() for p in population.learner.agent_actor(agent).parameters()]
+
+
+@pytest.mark.parametrize("overlap", [False, True])
+def test_a_stopped_agent_leaves_the_batched_work_and_the_others_run_exactly_as_before(pop_config, tmp_path, overlap):
+    runs = {}
+    for name in ("plain", "stopped"):
+        seen: dict = {}
+        population = Population(pop_config, seeds=[0, 1, 2], run_dir=tmp_path / name, overlap=overlap)
+        with population:
+            if name == "stopped":
+                _stop_agent_after(population, 1, 100, seen)
+            population.fit()
+            runs[name] = (population, seen, population.envs.steps_taken())
+    plain, (stopped, seen, env_steps) = runs["plain"][0], runs["stopped"]
+    assert seen, "agent 1 finished an episode after step 100"
+    # Its envs were not stepped again, and the stacks carried the two others only.
+    assert env_steps[1] == seen["env_steps"][1] and env_steps[0] > seen["env_steps"][0]
+    assert seen["stacks"] == {((0, 2), 2)}
+    # Frozen: agent 1 kept its weights and step; after the run the learner holds it again, in its place.
+    assert stopped.members[1].env_step == seen["step"] < 300 and stopped.learner.active == [0, 1, 2]
+    for a, b in zip(_weights(stopped, 1), seen["actor"].parameters()):
+        assert torch.equal(a, b)
+    # The others never noticed: same episodes, same updates, bit-for-bit the same weights.
+    for k, seed in ((0, 0), (2, 2)):
+        folder = f"agent{k}_seed{seed}"
+        assert _returns(tmp_path / "plain" / folder) == _returns(tmp_path / "stopped" / folder)
+        assert stopped.members[k].updates == plain.members[k].updates > 0
+        for a, b in zip(_weights(stopped, k), _weights(plain, k)):
+            assert torch.equal(a, b)
+
+
+def test_a_population_with_a_stopped_agent_checkpoints_it_in_place_and_resumes_exactly(pop_config, tmp_path):
+    config = pop_config.with_overrides({"run.checkpoint_every": 150, "run.save_replay": True})
+    whole_seen: dict = {}
+    with Population(config, seeds=[0, 1, 2], run_dir=tmp_path / "whole", overlap=False) as whole:
+        _stop_agent_after(whole, 1, 60, whole_seen)
+        whole.fit()
+    part_seen: dict = {}
+    with Population(config, seeds=[0, 1, 2], run_dir=tmp_path / "part", overlap=False) as part:
+        _stop_agent_after(part, 1, 60, part_seen)
+        part.members[0].events.subscribe(lambda event: part.stop(wait=False), CheckpointSaved)
+        part.fit()
+    assert whole_seen["step"] == part_seen["step"] < 150, "agent 1 stopped before the checkpoint"
+    saved = read_checkpoint_file(tmp_path / "part" / "population.pt", kind="population")
+    assert saved["members"][1]["stopped"] and saved["actor"]["head_weight"].shape[0] == 3
+    obs = np.random.default_rng(0).standard_normal((5, 8)).astype(np.float32)
+    with torch.no_grad():
+        frozen_actions = part_seen["actor"](torch.from_numpy(obs)).numpy()
+    assert np.array_equal(load_policy(tmp_path / "part" / "population.pt", agent=1)(obs), frozen_actions)
+    with Population(config, seeds=[0, 1, 2], run_dir=tmp_path / "part", overlap=False,
+                    resume=tmp_path / "part" / "population.pt") as resumed:
+        resumed.fit()
+    assert [m.env_step for m in whole.members] == [m.env_step for m in resumed.members]
+    assert resumed.members[1].env_step == part_seen["step"]
+    for name, value in whole.learner.state_dict()["actor"].items():
+        assert torch.equal(value, resumed.learner.state_dict()["actor"][name]), name

@@ -28,32 +28,67 @@ def bench_config(config: Config, steps: int, learning_starts: int, threads: int)
                                   "run.torch_threads": threads})
 
 
+def cpu_seconds(worker_pid: int | None = None) -> float:
+    """CPU time (user + system) of this process and, given its pid, of the env worker.
+
+    On a loaded machine wall time measures the neighbours too; CPU time per env step is
+    what the population itself costs.
+    """
+    total = time.process_time()
+    stat = Path(f"/proc/{worker_pid}/stat")
+    if worker_pid is not None and stat.exists():
+        fields = stat.read_text().rsplit(")", 1)[1].split()  # after the command name: state is field 0
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 class _Clocked(Population):
-    """A Population that notes the time and step count once every agent is past its random warm-up."""
+    """A Population that notes time, CPU time and step count once every training agent is past its warm-up."""
 
     warm_steps = 0
-    mark: tuple[float, int] | None = None
+    mark: tuple[float, float, int] | None = None
 
     def _step(self) -> None:
         super()._step()
-        if self.mark is None and min(m.env_step for m in self.members) >= self.warm_steps:
-            self.mark = (time.perf_counter(), self._total_steps())
+        training = [m.env_step for m in self.members if not m.stopped]
+        if self.mark is None and min(training) >= self.warm_steps:
+            self.mark = (time.perf_counter(), self.cpu_seconds(), self._total_steps())
+
+    def cpu_seconds(self) -> float:
+        worker = getattr(self.envs, "_process", None)
+        return cpu_seconds(None if worker is None else worker.pid)
 
 
-def population_rate(config: Config, agents: int, steps: int, learning_starts: int, threads: int,
-                    overlap: bool = True) -> float:
-    """Aggregate training env steps/s of agents agents (1 update per env step each), after warm-up."""
+def population_cost(config: Config, agents: int, steps: int, learning_starts: int, threads: int,
+                    overlap: bool = True, frozen: int = 0) -> dict[str, float]:
+    """Aggregate training env steps/s of agents agents (1 update per env step each) after warm-up, and the
+    CPU milliseconds (main process and env worker) each of those env steps took.
+
+    With frozen, the last frozen agents are stopped before the first step (as solved agents are), so
+    the figures show what they still cost the others.
+    """
+    if not 0 <= frozen < agents:
+        raise ValueError(f"frozen={frozen} is invalid: allowed 0 to {agents - 1} (at least one agent trains)")
     cfg = bench_config(config, steps, learning_starts, threads)
     population = _Clocked(cfg, seeds=list(range(agents)), log_to_disk=False, overlap=overlap)
     population.warm_steps = learning_starts
+    for k in range(agents - frozen, agents):
+        population.stop(agent=k)
     try:
         population.fit()
-        end = time.perf_counter()
+        end, cpu_end = time.perf_counter(), population.cpu_seconds()
     finally:
         population.close()
     assert population.mark is not None
-    started, at = population.mark
-    return (population._total_steps() - at) / (end - started)
+    started, cpu_start, at = population.mark
+    taken = population._total_steps() - at
+    return {"steps_per_s": taken / (end - started), "cpu_ms_per_step": 1000 * (cpu_end - cpu_start) / taken}
+
+
+def population_rate(config: Config, agents: int, steps: int, learning_starts: int, threads: int,
+                    overlap: bool = True, frozen: int = 0) -> float:
+    """Aggregate training env steps/s of agents agents (1 update per env step each), after warm-up."""
+    return population_cost(config, agents, steps, learning_starts, threads, overlap, frozen)["steps_per_s"]
 
 
 def trainer_rate(config: Config, steps: int, learning_starts: int) -> float:

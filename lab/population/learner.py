@@ -4,12 +4,15 @@ The maths is lab.td3.TD3's, agent by agent: each agent's loss depends only on it
 own weights and batch, so summing the K losses gives every agent exactly its own
 gradient. Hyperparameters that may differ per agent are (K,) tensors; policy delay
 becomes a mask, so an agent whose delay skips this update keeps its actor, targets
-and actor optimizer untouched.
+and actor optimizer untouched. Agents that no longer learn (frozen or finished) leave
+the stacks altogether (``keep``), so the update then costs what the remaining agents cost.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -19,8 +22,9 @@ from lab.config import NetworkConfig, TrainingConfig
 from lab.networks import Actor, TwinCritic
 from lab.population.networks import StackedActor, StackedTwinCritic
 from lab.population.optim import StackedAdam, agent_view
+from lab.population.slots import AgentSlots
 from lab.replay import Batch
-from lab.td3 import load_parts, parts_state
+from lab.td3 import LEARNER_PARTS, load_parts
 
 HYPERPARAMETERS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
                    "grad_clip", "weight_decay")
@@ -29,7 +33,7 @@ HYPERPARAMETERS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_polic
 
 @dataclass
 class PopulationUpdate:
-    """Per-agent results of one batched update, each a (K,) tensor; actor_loss is NaN where skipped."""
+    """Per-agent results of one batched update, one row per active agent; actor_loss is NaN where skipped."""
 
     critic_loss: torch.Tensor
     actor_loss: torch.Tensor
@@ -50,13 +54,16 @@ def initial_modules(seed: int, obs_dim: int, act_dim: int,
 
 
 class PopulationTD3:
-    """K TD3 learners with stacked weights; see lab.td3.TD3 for the single-agent original."""
+    """K TD3 learners with stacked weights; see lab.td3.TD3 for the single-agent original.
+
+    Batches, masks and results are laid out by ``active`` (the agents the stacks hold, in agent order);
+    settings, policies and checkpoints are addressed by agent index whether the agent is active or not.
+    """
 
     def __init__(self, actors: list[Actor], critics: list[TwinCritic], configs: list[TrainingConfig],
                  rng_states: list[torch.Tensor] | None = None) -> None:
         torch.set_flush_denormal(True)  # as TD3 does: dead ReLU moments decay into slow denormals
         k = len(actors)
-        self.agents = k
         self.actor = StackedActor(actors)
         self.critic = StackedTwinCritic(critics)
         self.actor_target = copy.deepcopy(self.actor).requires_grad_(False)
@@ -73,19 +80,77 @@ class PopulationTD3:
             g.set_state(state)
         self.updates = torch.zeros(k, dtype=torch.long)
         """Updates each agent has taken; its policy delay counts these."""
-        self._pairs: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = [
-            (list(self.actor_target.parameters()), list(self.actor.parameters())),
-            (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+        self.slots = AgentSlots(self._per_agent_tensors(), k)
+        self._parked_actors: dict[int, Actor] = {}
+        self._lock = threading.RLock()  # policies and settings are read from other threads while agents leave
+        self._pairs: list[tuple[list[torch.Tensor], list[torch.Tensor]]] = []
+        self._bind()
+
+    def _per_agent_tensors(self) -> dict[str, torch.Tensor]:
+        """Every tensor with a row per agent, by the name its checkpoint part uses."""
+        tensors: dict[str, torch.Tensor] = {}
+        for part in ("actor", "critic", "actor_target", "critic_target"):
+            tensors.update({f"{part}.{n}": p for n, p in getattr(self, part).named_parameters()})
+        for part in ("actor_opt", "critic_opt"):
+            opt = getattr(self, part)
+            tensors[f"{part}.steps"] = opt.steps
+            for moment in ("exp_avg", "exp_avg_sq"):
+                tensors.update({f"{part}.{moment}.{i}": t for i, t in enumerate(getattr(opt, moment))})
+        tensors.update({f"values.{name}": v for name, v in self.values.items()})  # the optimizers' lr too
+        tensors.update(huber=self.huber, updates=self.updates)
+        return tensors
+
+    def _bind(self) -> None:
+        """Point every network, optimizer and setting at the slots' current tensors (after agents came or went)."""
+        t = self.slots.tensors
+        for part in ("actor", "critic", "actor_target", "critic_target"):
+            module = getattr(self, part)
+            for name, _ in list(module.named_parameters()):
+                owner, _, attr = name.rpartition(".")
+                setattr(module.get_submodule(owner) if owner else module, attr, t[f"{part}.{name}"])
+        self.values = {name: t[f"values.{name}"] for name in self.values}
+        for part, network, lr in (("actor_opt", self.actor, "actor_lr"), ("critic_opt", self.critic, "critic_lr")):
+            opt = getattr(self, part)
+            opt.params = list(network.parameters())
+            opt.steps, opt.lr, opt.weight_decay = t[f"{part}.steps"], self.values[lr], self.values["weight_decay"]
+            for moment in ("exp_avg", "exp_avg_sq"):
+                setattr(opt, moment, [t[f"{part}.{moment}.{i}"] for i in range(len(opt.params))])
+        self.huber, self.updates = t["huber"], t["updates"]
+        self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
+                       (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+
+    # ---- which agents learn -------------------------------------------------------------
+    @property
+    def agents(self) -> int:
+        """Agents the stacks hold now."""
+        return len(self.slots.active)
+
+    @property
+    def active(self) -> list[int]:
+        """The agents the stacks hold, in the order of their rows."""
+        return self.slots.active
+
+    def keep(self, agents: Iterable[int]) -> None:
+        """Hold only these agents in the stacks; the others keep their state but cost nothing per update."""
+        with self._lock:
+            agents = sorted(set(agents))
+            leaving = [k for k in self.slots.active if k not in agents]
+            actors = {k: self.actor.unstack(self.slots.position(k)) for k in leaving}  # type: ignore[arg-type]
+            self.slots.keep(agents)
+            self._bind()
+            self._parked_actors = {k: a for k, a in {**self._parked_actors, **actors}.items() if k not in agents}
 
     # ---- live hyperparameters ---------------------------------------------------------
     def set(self, name: str, agent: int, value: float) -> None:
         """Change one agent's value; it applies from the next update."""
         if name not in self.values:
             raise KeyError(f"{name!r} is not a per-agent learner setting: allowed {', '.join(HYPERPARAMETERS)}")
-        self.values[name][agent] = float(value)
+        with self._lock:
+            self.slots.write(f"values.{name}", agent, float(value))
 
     def get(self, name: str, agent: int) -> float:
-        value = float(self.values[name][agent])
+        with self._lock:
+            value = float(self.slots.read(f"values.{name}", agent))
         return int(value) if name == "policy_delay" else value
 
     # ---- acting -----------------------------------------------------------------------
@@ -142,9 +207,9 @@ class PopulationTD3:
         (only for agents in mask, so a skipped agent's random stream does not move)."""
         action = self.actor_target(next_obs)
         noise = torch.zeros_like(action)
-        for k, g in enumerate(self.generators):
-            if mask is None or bool(mask[k]):
-                torch.randn(action.shape[1:], generator=g, out=noise[k])
+        for row, k in enumerate(self.slots.active):
+            if mask is None or bool(mask[row]):
+                torch.randn(action.shape[1:], generator=self.generators[k], out=noise[row])
         std = agent_view(self.values["target_policy_noise"].float(), noise)
         clip = agent_view(self.values["target_noise_clip"].float(), noise)
         noise = torch.maximum(torch.minimum(noise * std, clip), -clip)
@@ -168,16 +233,34 @@ class PopulationTD3:
 
     # ---- one agent in and out ---------------------------------------------------------
     def agent_actor(self, k: int) -> Actor:
-        return self.actor.unstack(k)
+        """Agent k's policy network (a copy), whether it still learns or not."""
+        with self._lock:
+            pos = self.slots.position(k)
+            return copy.deepcopy(self._parked_actors[k]) if pos is None else self.actor.unstack(pos)
+
+    def actor_state(self) -> dict[str, torch.Tensor]:
+        """The stacked actor's state_dict with all K agents, as lab.policy reads it from a checkpoint."""
+        return self._part_state("actor")
+
+    def _part_state(self, part: str) -> dict:
+        if part.endswith("_opt"):
+            n = len(getattr(self, part).params)
+            return {"steps": self.slots.full(f"{part}.steps"),
+                    **{m: [self.slots.full(f"{part}.{m}.{i}") for i in range(n)] for m in ("exp_avg", "exp_avg_sq")}}
+        return {name: self.slots.full(f"{part}.{name}") for name, _ in getattr(self, part).named_parameters()}
 
     def state_dict(self) -> dict:
-        return {
-            **parts_state(self),
-            "values": {k: v.clone() for k, v in self.values.items()},
-            "generators": [g.get_state() for g in self.generators], "updates": self.updates.clone(),
-        }
+        """Every agent's state in its place (the format of a population that never parked anyone)."""
+        with self._lock:
+            return {
+                **{part: self._part_state(part) for part in LEARNER_PARTS},
+                "values": {k: self.slots.full(f"values.{k}") for k in self.values},
+                "generators": [g.get_state() for g in self.generators], "updates": self.slots.full("updates"),
+            }
 
     def load_state_dict(self, data: dict) -> None:
+        """Restore all K agents; every agent is active afterwards."""
+        self.keep(range(self.slots.agents))
         load_parts(self, data)
         for name, value in data["values"].items():
             self.values[name].copy_(value)

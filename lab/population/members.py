@@ -18,6 +18,7 @@ import numpy as np
 from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
 from lab.events import EventBus
+from lab.hyperparameters import live_values, scheduled_noise_scale
 from lab.noise import make_noise
 from lab.nstep import NStepAccumulator
 from lab.run_log import RunLogger
@@ -29,8 +30,16 @@ SHARED_FIELDS = (
     "run.torch_threads", "run.checkpoint_every", "run.save_replay",
 )
 """Config fields every member must share: they fix a tensor's shape or the loop's rhythm."""
-REQUIRED = {"training.use_per": False, "training.precision": "float32"}
-"""Settings the population learner supports only one way (uniform replay, float32 updates)."""
+REQUIRED = {"training.algorithm": "td3", "training.policy_checkpoints": False, "training.use_per": False,
+            "training.precision": "float32"}
+"""Settings the population learner supports only one way: TD3 updated every step in float32 from uniform replay.
+
+The fields that only these switches turn on (crossq_*, checkpoint_*, per_*) then change nothing, as in a single
+run; every other field is honoured per agent (main_engine_bias, critic_loss, grad_clip, weight_decay, lr_schedule,
+noise, shaping, budgets) or shared by all (SHARED_FIELDS).
+"""
+REFUSED = {"run.device": ("cuda", "'auto' or 'cpu' (a population trains on the CPU)")}
+"""Values the population cannot honour, with what it allows instead."""
 MAX_AGENTS = 256
 
 
@@ -66,6 +75,10 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
             if _get(c, dotted) != allowed:
                 raise ConfigError(f"agent {k}: {dotted}={_get(c, dotted)!r} is not supported in a population: "
                                   f"allowed {allowed!r} (train it alone with lab.Trainer)")
+        for dotted, (refused, allowed) in REFUSED.items():
+            if _get(c, dotted) == refused:
+                raise ConfigError(f"agent {k}: {dotted}={refused!r} is not supported in a population: "
+                                  f"allowed {allowed}")
         for dotted in SHARED_FIELDS:
             if _get(c, dotted) != _get(first, dotted):
                 raise ConfigError(f"agent {k} has {dotted}={_get(c, dotted)!r} but agent 0 has "
@@ -113,7 +126,16 @@ class Member:
 
     @property
     def active(self) -> bool:
+        """Still acting and learning: neither stopped nor at its step budget."""
         return not self.stopped and self.env_step < self.config.run.total_steps
+
+    def live_values(self) -> dict[str, Any]:
+        """Every live hyperparameter's value now, by its live name (noise_scale and per_beta as scheduled)."""
+        return live_values(self.config, self.schedule_overrides, self.episodes, self.env_step)
+
+    def noise_scale(self) -> float:
+        """The exploration noise multiplier now (read every step, so without the rest of live_values)."""
+        return scheduled_noise_scale(self.config, self.schedule_overrides, self.episodes)
 
     def counters(self) -> dict[str, Any]:
         return {"env_step": self.env_step, "episodes": self.episodes, "updates": self.updates,

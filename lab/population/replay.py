@@ -1,12 +1,14 @@
 """K uniform replay buffers stored as one stacked array per column, sampled in one gather.
 
 Agent k owns rows [k, :] of every column and its own index generator, so what one
-agent stores or samples never changes another's batches. A sample is K batches
-at once, shaped (K, batch, ...), ready for the stacked learner.
+agent stores or samples never changes another's batches. A sample is one batch per
+agent asked for, shaped (agents, batch, ...), ready for the stacked learner; agents
+that no longer learn are not asked for, and cost nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -62,40 +64,43 @@ class StackedReplayBuffer:
         self.pos[agent] = (pos + n) % self.capacity
         self.size[agent] = min(int(self.size[agent]) + n, self.capacity)
 
-    def sample(self, batch_size: int, gammas: np.ndarray, agents: np.ndarray | None = None) -> Batch:
-        """One batch per agent, (K, batch_size, ...); discounts use each agent's own gamma.
+    def sample(self, batch_size: int, gammas: np.ndarray, agents: Sequence[int] | None = None,
+               draw: np.ndarray | None = None) -> Batch:
+        """One batch for each of agents (all by default), (len(agents), batch_size, ...), in that order.
 
-        Only agents in the mask draw indices (the others get row 0 and keep their random stream as it was).
+        gammas holds one discount per batch row. Only rows where draw is True draw indices (the others get
+        index 0 and keep their agent's random stream as it was).
         """
-        live = np.ones(self.agents, dtype=bool) if agents is None else agents
-        empty = np.flatnonzero(live & (self.size == 0))
+        agents = np.arange(self.agents) if agents is None else np.asarray(agents, dtype=np.int64)
+        live = np.ones(len(agents), dtype=bool) if draw is None else draw
+        empty = agents[live & (self.size[agents] == 0)]
         if len(empty):
             raise RuntimeError(f"cannot sample: agent {int(empty[0])}'s replay buffer is empty")
-        idx = np.zeros((self.agents, batch_size), dtype=np.int64)
-        for k in np.flatnonzero(live):
-            idx[k] = self.rngs[k].integers(0, int(self.size[k]), size=batch_size)
-        flat = (idx + self._offsets).ravel()
-        out = self._gather(flat, batch_size)
+        idx = np.zeros((len(agents), batch_size), dtype=np.int64)
+        for row in np.flatnonzero(live):
+            k = agents[row]
+            idx[row] = self.rngs[k].integers(0, int(self.size[k]), size=batch_size)
+        flat = (idx + self._offsets[agents]).ravel()
+        out = self._gather(flat, len(agents), batch_size)
         discounts = np.power(np.asarray(gammas, dtype=np.float32)[:, None], out["nsteps"], dtype=np.float32)
         discounts[out["terminated"]] = 0.0
         t = torch.from_numpy
         return Batch(t(out["obs"]), t(out["actions"]), t(out["rewards"]), t(out["next_obs"]), t(discounts),
-                     t(self._ones(batch_size)), idx)
+                     t(self._ones(len(agents), batch_size)), idx)
 
-    def _gather(self, flat: np.ndarray, batch_size: int) -> dict[str, np.ndarray]:
-        k = self.agents
-        if not self._out or self._out["rewards"].shape[1] != batch_size:  # new batch size: new scratch arrays
-            self._out = {c: np.empty((k, batch_size, *getattr(self, c).shape[2:]), dtype=getattr(self, c).dtype)
+    def _gather(self, flat: np.ndarray, rows: int, batch_size: int) -> dict[str, np.ndarray]:
+        if not self._out or self._out["rewards"].shape != (rows, batch_size):  # new shape: new scratch arrays
+            self._out = {c: np.empty((rows, batch_size, *getattr(self, c).shape[2:]), dtype=getattr(self, c).dtype)
                          for c in self.COLUMNS}
         for c in self.COLUMNS:
             column = getattr(self, c)
-            np.take(column.reshape(k * self.capacity, *column.shape[2:]), flat, axis=0,
-                    out=self._out[c].reshape(k * batch_size, *column.shape[2:]))
+            np.take(column.reshape(self.agents * self.capacity, *column.shape[2:]), flat, axis=0,
+                    out=self._out[c].reshape(rows * batch_size, *column.shape[2:]))
         return self._out
 
-    def _ones(self, batch_size: int) -> np.ndarray:
-        if self._weights is None or self._weights.shape[1] != batch_size:
-            self._weights = np.ones((self.agents, batch_size), dtype=np.float32)
+    def _ones(self, rows: int, batch_size: int) -> np.ndarray:
+        if self._weights is None or self._weights.shape != (rows, batch_size):
+            self._weights = np.ones((rows, batch_size), dtype=np.float32)
         return self._weights
 
     # ---- checkpointing ----------------------------------------------------------------
