@@ -48,20 +48,20 @@ def load_study(folder, name="p"):
 
 def test_compatible_runs_train_as_one_population_and_each_trial_gets_a_lone_runs_result(tmp_path):
     folder = tmp_path / "sweep"
+    data = sweep_data(parameters={"actor_lr": [1e-3, 3e-3], "training.use_per": [False, True]})
     lines = []
-    results = run_sweep(parse_spec(sweep_data()), folder, log=lines.append, population=4)
+    results = run_sweep(parse_spec(data), folder, log=lines.append, population=4)
 
-    home = folder / "runs" / "population_001-003-005"
-    assert lines[0] == f"population of 3 runs (001, 003, 005) in {home}"  # the use_per runs cannot join
+    home = folder / "runs" / "population_001-003"
+    assert lines[0] == f"population of 2 runs (001, 003) in {home}"  # the use_per runs cannot join
     population = json.loads((home / "summary.json").read_text())
-    assert population["agents"] == 3 and population["state"] == "finished"
+    assert population["agents"] == 2 and population["state"] == "finished"
     assert (home / "population.pt").is_file()
-    assert json.loads((home / "sweep_runs.json").read_text()) == {"runs": [1, 3, 5]}
+    assert json.loads((home / "sweep_runs.json").read_text()) == {"runs": [1, 3]}
 
-    records = {r: json.loads((folder / f"run_{r:03d}_results.json").read_text()) for r in range(1, 7)}
-    alone, member = records[2], records[1]
-    assert set(member) == set(alone)  # the same record, field for field
-    for r in (1, 3, 5):  # each member: its own folder, its own config, its own evaluations
+    records = {r: json.loads((folder / f"run_{r:03d}_results.json").read_text()) for r in range(1, 5)}
+    assert set(records[1]) == set(records[2])  # a member's record and a lone run's: the same fields
+    for r in (1, 3):  # each member: its own folder, its own config, its own evaluations
         run_dir = folder / "runs" / f"run_{r:03d}"
         assert run_dir.is_symlink() and run_dir.resolve().parent == home.resolve()
         rec = records[r]
@@ -72,27 +72,27 @@ def test_compatible_runs_train_as_one_population_and_each_trial_gets_a_lone_runs
         assert rec["final_eval_mean"] == round(logged[-1]["mean_return"], 3)
         assert rec["episodes"] == len((run_dir / "episodes.jsonl").read_text().splitlines())
         assert {"solved", "time_to_solve_seconds", "time_to_solve_steps"} <= set(rec)
-    assert len({records[r]["final_eval_mean"] for r in (1, 3, 5)}) == 3  # three learning rates, three agents
-    for r in (2, 4, 6):  # prioritized replay: trained alone, as without --population
+    assert records[1]["episode_returns"] != records[3]["episode_returns"]  # two learning rates, two agents
+    for r in (2, 4):  # prioritized replay: trained alone, as without --population
         run_dir = folder / "runs" / f"run_{r:03d}"
         assert not run_dir.is_symlink() and (run_dir / "checkpoint.pt").is_file()
 
     study = load_study(folder)
     told = {t.user_attrs["run"]: t for t in study.get_trials() if t.state.name == "COMPLETE"}
-    assert sorted(told) == [1, 2, 3, 4, 5, 6]
+    assert sorted(told) == [1, 2, 3, 4]
     assert all(told[r].user_attrs["result"] == records[r] for r in told)
     assert all(told[r].value == records[r]["final_eval_mean"] for r in told)
-    assert sorted(r["run"] for r in results) == [1, 2, 3, 4, 5, 6]
-    assert len((folder / "summary.csv").read_text().splitlines()) == 7
+    assert sorted(r["run"] for r in results) == [1, 2, 3, 4]
+    assert len((folder / "summary.csv").read_text().splitlines()) == 5
 
     again = []  # a re-run finds every run done and trains nothing
     stamps = {p: p.stat().st_mtime_ns for p in folder.glob("run_*_results.json")}
-    run_sweep(parse_spec(sweep_data()), folder, log=again.append, population=4)
-    assert again == [f"resuming {folder}: 6 of 6 runs already finished"]
+    run_sweep(parse_spec(data), folder, log=again.append, population=4)
+    assert again == [f"resuming {folder}: 4 of 4 runs already finished"]
     assert {p: p.stat().st_mtime_ns for p in folder.glob("run_*_results.json")} == stamps
 
 
-def test_an_episode_budget_stops_each_member_at_its_own_episode_count(tmp_path):
+def test_an_episode_budget_stops_each_member_at_its_own_episode_count_and_reruns_repeat(tmp_path):
     data = sweep_data(parameters={"actor_lr": [1e-3, 3e-3]}, steps_per_run=None, episodes_per_run=3,
                       overrides={**FAST, "run.total_steps": 50_000, "env.max_episode_steps": 40})
     data.pop("steps_per_run")
@@ -103,32 +103,47 @@ def test_an_episode_budget_stops_each_member_at_its_own_episode_count(tmp_path):
         assert 3 <= rec["episodes"] <= 4 and rec["env_step"] <= 2 * 2 * 40  # 2 envs: two may end on one step
         assert rec["evaluations"][-1]["env_step"] == rec["env_step"]  # measured where it stopped
     assert (tmp_path / "sweep" / "runs" / "population_001-002" / "population.pt").is_file()
+    run_sweep(parse_spec(data), tmp_path / "again", log=lambda _: None, population=2)
+    for r in (1, 2):  # same configs and seed, same results
+        first, again = (json.loads((tmp_path / f / f"run_{r:03d}_results.json").read_text())
+                        for f in ("sweep", "again"))
+        assert first["episode_returns"] == again["episode_returns"]
+        assert [e["mean_return"] for e in first["evaluations"]] == [e["mean_return"] for e in again["evaluations"]]
+
+
+def test_a_population_that_fails_records_each_run_as_failed_and_the_sweep_goes_on(tmp_path):
+    data = sweep_data(parameters={"env.env_id": ["NoSuchLander-v0", "LunarLanderContinuous-v3"],
+                                  "actor_lr": [1e-3, 2e-3]})
+    results = {r["run"]: r for r in run_sweep(parse_spec(data), tmp_path / "sweep", log=lambda _: None, population=2)}
+    assert {r: results[r]["status"] for r in results} == {1: "failed", 2: "failed", 3: "finished", 4: "finished"}
+    assert all(results[r]["error"] for r in (1, 2)) and results[1]["error"] == results[2]["error"]
+    assert (tmp_path / "sweep" / "runs" / "population_003-004" / "population.pt").is_file()
 
 
 def test_a_stop_request_puts_every_member_back_and_the_rerun_resumes_the_population(tmp_path, monkeypatch):
-    data = sweep_data(parameters={"actor_lr": [1e-3, 2e-3, 3e-3]}, steps_per_run=600,
-                      overrides={**FAST, "run.checkpoint_every": 200})
+    data = sweep_data(parameters={"actor_lr": [1e-3, 3e-3]}, steps_per_run=450,
+                      overrides={**FAST, "run.checkpoint_every": 150})
     folder = tmp_path / "sweep"
-    home = folder / "runs" / "population_001-002-003"
+    home = folder / "runs" / "population_001-002"
     monkeypatch.setattr(population_runs, "stop_requested", lambda: (home / "population.pt").is_file())
     lines = []
     with pytest.raises(KeyboardInterrupt):
-        run_sweep(parse_spec(data), folder, log=lines.append, population=3)
-    assert lines[1:] == [f"run 00{r} interrupted: back in the queue" for r in (1, 2, 3)]
+        run_sweep(parse_spec(data), folder, log=lines.append, population=2)
+    assert lines[1:] == [f"run 00{r} interrupted: back in the queue" for r in (1, 2)]
     assert not list(folder.glob("run_*_results.json"))
-    stopped_at = [json.loads((home / f"agent{k}_seed0" / "summary.json").read_text())["env_step"] for k in range(3)]
-    assert all(200 <= s < 600 for s in stopped_at)
+    stopped_at = [json.loads((home / f"agent{k}_seed0" / "summary.json").read_text())["env_step"] for k in range(2)]
+    assert all(150 <= s < 450 for s in stopped_at)
     waiting = [t for t in load_study(folder).get_trials() if t.state.name == "WAITING"]
-    assert sorted(t.user_attrs["run"] for t in waiting) == [1, 2, 3]
+    assert sorted(t.user_attrs["run"] for t in waiting) == [1, 2]
 
     monkeypatch.undo()
     lines = []
-    run_sweep(parse_spec(data), folder, log=lines.append, population=3)
-    assert lines[0] == f"population of 3 runs (001, 002, 003) in {home}, resumed from population.pt"
-    for r in (1, 2, 3):
+    run_sweep(parse_spec(data), folder, log=lines.append, population=2)
+    assert lines[0] == f"population of 2 runs (001, 002) in {home}, resumed from population.pt"
+    for r in (1, 2):
         rec = json.loads((folder / f"run_{r:03d}_results.json").read_text())
-        assert rec["resumed_from"] == str(home / "population.pt") and rec["env_step"] >= 600
-        assert [e["env_step"] for e in rec["evaluations"]] == [150, 300, 450, 600]  # the whole run, once
+        assert rec["resumed_from"] == str(home / "population.pt") and rec["env_step"] >= 450
+        assert [e["env_step"] for e in rec["evaluations"]] == [150, 300, 450]  # the whole run, once
         episodes = (folder / "runs" / f"run_{r:03d}" / "episodes.jsonl").read_text().splitlines()
         assert len(episodes) == rec["episodes"]  # no episode logged twice across the stop
 
@@ -197,6 +212,15 @@ def test_a_bad_population_size_is_one_line_naming_the_value_and_what_is_allowed(
     assert not (tmp_path / "out").exists()
     with pytest.raises(ConfigError, match=r"--population=0 is invalid"):
         run_sweep(parse_spec(sweep_data()), tmp_path / "api", population=0)
+
+
+def test_a_dry_run_shows_which_runs_train_together(capsys, tmp_path):
+    spec = tmp_path / "s.json"
+    spec.write_text(json.dumps(sweep_data()))
+    assert main(["sweep", str(spec), "--dry-run", "--population", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[-2:] == ["--population 2: 2 runs in 1 population(s), 4 run(s) alone", "  population: run_001 run_003"]
+    assert not (tmp_path / "sweep_results").exists()
 
 
 def _start(spec: Path, out: Path, *args: str) -> subprocess.Popen:

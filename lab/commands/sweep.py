@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 HELP = "Grid or random hyperparameter sweeps."
 DESCRIPTION = ("Run every configuration of a grid or random sweep file (JSON or YAML; see examples/sweeps/). "
@@ -50,7 +51,7 @@ def check_heartbeat(args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lab.search.population_runs import check_population_size, plan_groups
+    from lab.search.population_runs import check_population_size
     from lab.search.space import load_spec
     from lab.search.sweep import RANKING, results_folder, run_sweep
 
@@ -68,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"sweep {spec.name!r}: {spec.type}, {spec.run_count} runs of {budget} each")
         for plan in spec.iter_plans():
             print(plan.label)
+        if args.population > 1:
+            _print_populations(spec.plans(), args.population)
         return 0
     plans = spec.plans()
     options = {"storage": args.storage, "study_name": args.study, "heartbeat_interval": args.heartbeat,
@@ -75,10 +78,7 @@ def run(args: argparse.Namespace) -> int:
     folder = results_folder(spec, args.out, fresh=args.fresh)
     print(f"sweep {spec.name!r}: {len(plans)} runs, {args.workers} worker(s), results in {folder}")
     if args.population > 1:
-        groups = set(plan_groups(plans, args.population).values())
-        together = [g for g in groups if len(g) > 1]
-        print(f"--population {args.population}: {sum(map(len, together))} runs in {len(together)} population(s), "
-              f"{len(groups) - len(together)} run(s) alone")
+        _print_populations(plans, args.population, each=False)
     if args.dashboard:
         from lab.search.dashboard import serve
         from lab.search.storage import storage_url
@@ -95,3 +95,16 @@ def run(args: argparse.Namespace) -> int:
     if len(results) < len(plans):
         print(f"{len(plans) - len(results)} run(s) not done yet: run the same command again to finish them")
     return 1 if failed or len(results) < len(plans) else 0
+
+
+def _print_populations(plans: list[Any], size: int, each: bool = True) -> None:
+    """How --population groups the plan: a count, and with ``each`` every population's runs."""
+    from lab.search.population_runs import plan_groups
+
+    groups = sorted(set(plan_groups(plans, size).values()))
+    together = [g for g in groups if len(g) > 1]
+    print(f"--population {size}: {sum(map(len, together))} runs in {len(together)} population(s), "
+          f"{len(groups) - len(together)} run(s) alone")
+    if each:
+        for group in together:
+            print("  population: " + " ".join(f"run_{r:03d}" for r in group))
