@@ -62,24 +62,33 @@ def plan_groups(plans: Sequence[RunPlan], size: int) -> dict[int, tuple[int, ...
     """Each run's planned population: in plan order, up to ``size`` runs that member_configs accepts together.
 
     A run no population accepts (alone it is refused, e.g. use_per) gets a group of its own.
+    member_configs compares every agent with agent 0 and refuses twins (same config, same
+    seed), so a newcomer is checked with a group's first run and against the group's configs;
+    checking the whole group each time would cost K^2 comparisons per run.
     """
     groups: dict[int, tuple[int, ...]] = {}
-    filling: list[tuple[list[Config], list[int]]] = []
-    for plan in plans:
-        home = next((g for g in filling if _trainable_together([*g[0], plan.config])), None)
-        if home is None:
-            home = ([], [])
-            if size > 1 and _trainable_together([plan.config]):
-                filling.append(home)
-        home[0].append(plan.config)
-        home[1].append(plan.index)
-        if len(home[1]) >= size or home not in filling:
-            for run in home[1]:
-                groups[run] = tuple(home[1])
-            filling = [g for g in filling if g is not home]
-    for _, runs in filling:
+    filling: list[tuple[Config, set[str], list[int]]] = []  # first config, every config's key, runs
+
+    def close(runs: list[int]) -> None:
         for run in runs:
             groups[run] = tuple(runs)
+
+    for plan in plans:
+        key = json.dumps(plan.config.to_dict(), sort_keys=True)
+        home = next((g for g in filling if key not in g[1] and _trainable_together([g[0], plan.config])), None)
+        if home is None:
+            if size == 1 or not _trainable_together([plan.config]):
+                close([plan.index])  # trains alone
+                continue
+            home = (plan.config, set(), [])
+            filling.append(home)
+        home[1].add(key)
+        home[2].append(plan.index)
+        if len(home[2]) == size:
+            close(home[2])
+            filling = [g for g in filling if g is not home]
+    for _, _, runs in filling:
+        close(runs)
     return groups
 
 
