@@ -272,3 +272,20 @@ def test_a_worker_stopped_or_killed_mid_population_gives_back_all_its_runs(tmp_p
         rec = json.loads((folder / f"run_{r:03d}_results.json").read_text())
         assert rec["status"] == "finished" and rec["env_step"] >= 1000
         assert rec["resumed_from"] == str(home / "population.pt")
+
+
+@pytest.mark.slow
+def test_worker_processes_each_train_their_own_population(tmp_path):
+    data = sweep_data(parameters={"actor_lr": [1e-3, 2e-3, 3e-3], "tau": [0.005, 0.01]})
+    spec = tmp_path / "p.json"
+    spec.write_text(json.dumps(data))
+    folder = tmp_path / "out"
+    proc = _start(spec, folder, "--population", "3", "--workers", "2")
+    out, _ = proc.communicate(timeout=300)
+    assert proc.returncode == 0, out
+    for runs in ("001, 002, 003", "004, 005, 006"):
+        assert f"population of 3 runs ({runs})" in out, out
+    for r in range(1, 7):
+        rec = json.loads((folder / f"run_{r:03d}_results.json").read_text())
+        assert rec["status"] == "finished" and (folder / "runs" / f"run_{r:03d}").is_symlink()
+        assert rec["config"]["run"]["torch_threads"] == 1  # worker processes are pinned to one thread each

@@ -242,7 +242,7 @@ def run_sweep(spec: SearchSpec, folder: str | Path, workers: int = 1, log: Log =
         else:
             with terminate_as_interrupt():
                 work(study, spec, plans, folder, log, pinned=pinned, poll=heartbeat_interval or 5,
-                     population=population)
+                     population=population, lock=lambda: study_lock(url, study_name))
         return write_summary(folder, spec, plans, study) if summary else ranked(list(study_results(study).values()))
 
 
@@ -282,19 +282,24 @@ def _worker_main(spec: SearchSpec, folder: Path, options: dict[str, Any], parent
 
 
 def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, log: Log, pinned: bool = False,
-         poll: float = 5.0, population: int = 1) -> int:
+         poll: float = 5.0, population: int = 1,
+         lock: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> int:
     """Take queued runs until none is left and none runs elsewhere (a dead worker's run comes back after grace).
 
-    With population > 1 each take also claims the queued runs planned to train with it (plan_groups).
+    With population > 1 each take also claims the queued runs planned to train with it (plan_groups),
+    under ``lock`` (the study's lock), so two workers never split one population between them.
     """
     by_index = {p.index: p for p in plans}
     groups = plan_groups(plans, population) if population > 1 else {}
+    taking = lock if groups and lock is not None else contextlib.nullcontext
     ran, waiting_said = 0, False
     while True:
         if stop_requested():
             raise KeyboardInterrupt
         fail_stale(study)
-        trial = pop_waiting(study)
+        with taking():
+            trial = pop_waiting(study)
+            trials = claim_partners(study, trial, folder, groups) if groups and trial is not None else [trial]
         if trial is None:
             others = running(study)
             if not others:
@@ -305,7 +310,6 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
             sleep_unless_stopped(poll)
             continue
         waiting_said = False
-        trials = claim_partners(study, trial, folder, groups) if groups else [trial]
         run_trials(study, trials, spec, [by_index[int(t.user_attrs["run"])] for t in trials], folder, log, pinned)
         ran += len(trials)
         if stop_requested():
