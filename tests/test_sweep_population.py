@@ -201,6 +201,18 @@ def test_a_run_resumes_where_its_progress_is(tmp_path):
     assert wanted_runs(tmp_path, 1, groups) == [2, 1]  # its checkpoint's members, in agent order
 
 
+def test_without_the_flag_a_run_left_in_a_population_trains_alone_and_the_population_stays(tmp_path):
+    folder = tmp_path / "sweep"
+    member = folder / "runs" / "population_001-002" / "agent0_seed0"
+    member.mkdir(parents=True)
+    (member / "episodes.jsonl").write_text("{}\n")
+    population_runs.link_run_folder(folder / "runs" / "run_001", member)
+    run_sweep(parse_spec(sweep_data(parameters={"actor_lr": [1e-3]})), folder, log=lambda _: None)
+    run_dir = folder / "runs" / "run_001"
+    assert not run_dir.is_symlink() and (run_dir / "checkpoint.pt").is_file()
+    assert (member / "episodes.jsonl").read_text() == "{}\n"  # nothing saved is lost
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "257"])
 def test_a_bad_population_size_is_one_line_naming_the_value_and_what_is_allowed(capsys, tmp_path, value):
     spec = tmp_path / "s.json"
