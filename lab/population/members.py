@@ -2,7 +2,9 @@
 
 Agents share one batched update, so anything that shapes a tensor (network,
 batch size, buffer size, envs per agent) must match; learning rates, tau, noise,
-gamma, policy delay, seeds and budgets may differ.
+gamma, policy delay, seeds and budgets may differ. Two agents may share a seed
+only when their configs differ (a sweep's grid points often do); with the same
+config too they would be the same agent twice, which is refused.
 """
 
 from __future__ import annotations
@@ -63,12 +65,13 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
     configs = list(configs)
     if not 1 <= len(configs) <= MAX_AGENTS:
         raise ConfigError(f"agents={len(configs)} is invalid: allowed 1 to {MAX_AGENTS} agents per population")
-    seen: dict[int, int] = {}
+    seen: dict[int, list[int]] = {}
     for k, c in enumerate(configs):
-        if c.run.seed in seen:
-            raise ConfigError(f"seed {c.run.seed} is repeated (agents {seen[c.run.seed]} and {k}): "
+        twin = next((j for j in seen.get(c.run.seed, []) if configs[j] == c), None)
+        if twin is not None:  # same config and seed: two identical agents; a sweep's points may share a seed
+            raise ConfigError(f"seed {c.run.seed} is repeated (agents {twin} and {k}): "
                               "each agent of a population needs its own seed")
-        seen[c.run.seed] = k
+        seen.setdefault(c.run.seed, []).append(k)
     first = configs[0]
     for k, c in enumerate(configs):
         for dotted, allowed in REQUIRED.items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,36 @@ from lab.search.processes import stop_requested
 
 EvaluationHook = Callable[[Evaluated], bool]
 """Called after every evaluation; returning True stops the run early (Optuna pruning)."""
+
+
+@dataclass
+class RunLogs:
+    """A run's evaluations, episode returns and first solve (env_step, train_seconds), as a result reports them."""
+
+    evaluations: list[dict[str, float]] = field(default_factory=list)
+    episode_returns: list[list[float]] = field(default_factory=list)
+    solved: tuple[int, float] | None = None
+
+
+def read_run_logs(run_dir: str | Path, threshold: float, up_to_step: int | None = None) -> RunLogs:
+    """Read a run folder's evaluations.jsonl and episodes.jsonl (up to an env_step when given)."""
+    run_dir, logs = Path(run_dir), RunLogs()
+    for e in read_jsonl(run_dir / "evaluations.jsonl"):
+        if up_to_step is None or e["env_step"] <= up_to_step:
+            logs.evaluations.append({"env_step": e["env_step"], "train_seconds": round(e["train_seconds"], 3),
+                                     "mean_return": round(e["mean_return"], 3),
+                                     "std_return": round(e["std_return"], 3), "success_rate": e["success_rate"]})
+            if logs.solved is None and e["mean_return"] >= threshold:
+                logs.solved = (e["env_step"], e["train_seconds"])
+    logs.episode_returns = [[e["env_step"], round(e["raw_return"], 3)] for e in read_jsonl(run_dir / "episodes.jsonl")
+                            if up_to_step is None or e["env_step"] <= up_to_step]
+    return logs
+
+
+def folder_result(status: str, error: str | None, summary: dict[str, Any], run_dir: str | Path,
+                  threshold: float) -> dict[str, Any]:
+    """A run's result dict read back from its folder's logs (a population member writes no events to us)."""
+    return _result(status, error, summary, read_run_logs(run_dir, threshold))
 
 
 class _Recorder:
@@ -56,15 +87,8 @@ class _Recorder:
 
     def restore(self, run_dir: Path, env_step: int) -> None:
         """What the run logged up to the checkpoint it resumes from, so the result covers the whole run."""
-        for e in read_jsonl(run_dir / "evaluations.jsonl"):
-            if e["env_step"] <= env_step:
-                self.evaluations.append({"env_step": e["env_step"], "train_seconds": round(e["train_seconds"], 3),
-                                         "mean_return": round(e["mean_return"], 3),
-                                         "std_return": round(e["std_return"], 3), "success_rate": e["success_rate"]})
-                if self.solved is None and e["mean_return"] >= self.threshold:
-                    self.solved = (e["env_step"], e["train_seconds"])
-        self.episode_returns = [[e["env_step"], round(e["raw_return"], 3)]
-                                for e in read_jsonl(run_dir / "episodes.jsonl") if e["env_step"] <= env_step]
+        logged = read_run_logs(run_dir, self.threshold, up_to_step=env_step)
+        self.evaluations, self.episode_returns, self.solved = logged.evaluations, logged.episode_returns, logged.solved
 
     def final_evaluation(self) -> None:
         if not self.evaluations or self.evaluations[-1]["env_step"] != self.trainer.env_step:
@@ -110,7 +134,8 @@ def run_configuration(config: Config, run_dir: str | Path, episodes: int | None 
     return _result(status, error, summary, recorder)
 
 
-def _result(status: str, error: str | None, summary: dict[str, Any], rec: _Recorder | None) -> dict[str, Any]:
+def _result(status: str, error: str | None, summary: dict[str, Any], rec: _Recorder | RunLogs | None
+            ) -> dict[str, Any]:
     evals = rec.evaluations if rec else []
     solved = rec.solved if rec else None
     means = [e["mean_return"] for e in evals]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import zlib
-from collections.abc import Iterator
+from collections.abc import Container, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +170,17 @@ def fail_stale(study: Any) -> None:
         fail_stale_trials(study)
 
 
-def pop_waiting(study: Any) -> Any | None:
-    """Take one queued (WAITING) trial, or None; never creates a new one. The storage makes the take atomic."""
+def pop_waiting(study: Any, runs: Container[int] | None = None) -> Any | None:
+    """Take one queued (WAITING) trial, of these sweep runs when given, or None; never creates a new one.
+
+    The storage makes the take atomic.
+    """
     import optuna
     from optuna.trial import TrialState
 
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        if runs is not None and frozen.user_attrs.get("run") not in runs:
+            continue
         try:
             if study._storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
                 return optuna.trial.Trial(study, frozen._trial_id)

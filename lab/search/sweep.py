@@ -17,10 +17,15 @@ Layout of ``sweep_results/<timestamp>_<name>/``::
     all_results.json        the same, with evaluation curves and full configs
 
 Re-running the same command resumes: the study knows which runs are done.
+
+With ``population`` > 1 a worker trains up to that many queued runs that can share a
+batched update as one lab.Population (see lab.search.population_runs for the layout);
+each still reports to its own trial and writes its own run_NNN_results.json.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -36,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
+from lab.search.population_runs import check_population_size, claim_partners, plan_groups, train_population
 from lab.search.processes import die_with_parent, sleep_unless_stopped, stop_requested, terminate_as_interrupt
 from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
 from lab.search.storage import (
@@ -212,9 +218,13 @@ def study_results(study: Any) -> dict[int, dict[str, Any]]:
 # ---- running ------------------------------------------------------------------------------------
 def run_sweep(spec: SearchSpec, folder: str | Path, workers: int = 1, log: Log = print, storage: str | None = None,
               study_name: str | None = None, heartbeat_interval: int | None = DEFAULT_HEARTBEAT,
-              grace: int | None = DEFAULT_GRACE, pinned: bool = False, summary: bool = True
+              grace: int | None = DEFAULT_GRACE, pinned: bool = False, summary: bool = True, population: int = 1
               ) -> list[dict[str, Any]]:
-    """Run queued configurations until none is left (N local worker processes when workers > 1); then summarise."""
+    """Run queued configurations until none is left (N local worker processes when workers > 1); then summarise.
+
+    ``population`` > 1 trains up to that many compatible queued runs at once as one lab.Population.
+    """
+    check_population_size(population)
     folder = Path(folder)
     plans = spec.plans()
     prepare_folder(spec, folder, plans)
@@ -227,11 +237,12 @@ def run_sweep(spec: SearchSpec, folder: str | Path, workers: int = 1, log: Log =
             log(f"resuming {folder}: {len(done)} of {len(plans)} runs already finished")
         if workers > 1 and len(plans) - len(done) > 1:
             options = {"storage": url, "study_name": study_name, "heartbeat_interval": heartbeat_interval,
-                       "grace": grace}
+                       "grace": grace, "population": population}
             run_workers(spec, folder, workers, options, log)
         else:
             with terminate_as_interrupt():
-                work(study, spec, plans, folder, log, pinned=pinned, poll=heartbeat_interval or 5)
+                work(study, spec, plans, folder, log, pinned=pinned, poll=heartbeat_interval or 5,
+                     population=population, lock=lambda: study_lock(url, study_name))
         return write_summary(folder, spec, plans, study) if summary else ranked(list(study_results(study).values()))
 
 
@@ -271,15 +282,24 @@ def _worker_main(spec: SearchSpec, folder: Path, options: dict[str, Any], parent
 
 
 def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, log: Log, pinned: bool = False,
-         poll: float = 5.0) -> int:
-    """Take queued runs until none is left and none runs elsewhere (a dead worker's run comes back after grace)."""
+         poll: float = 5.0, population: int = 1,
+         lock: Callable[[], contextlib.AbstractContextManager[Any]] | None = None) -> int:
+    """Take queued runs until none is left and none runs elsewhere (a dead worker's run comes back after grace).
+
+    With population > 1 each take also claims the queued runs planned to train with it (plan_groups),
+    under ``lock`` (the study's lock), so two workers never split one population between them.
+    """
     by_index = {p.index: p for p in plans}
+    groups = plan_groups(plans, population) if population > 1 else {}
+    taking = lock if groups and lock is not None else contextlib.nullcontext
     ran, waiting_said = 0, False
     while True:
         if stop_requested():
             raise KeyboardInterrupt
         fail_stale(study)
-        trial = pop_waiting(study)
+        with taking():
+            trial = pop_waiting(study)
+            trials = claim_partners(study, trial, folder, groups) if groups and trial is not None else [trial]
         if trial is None:
             others = running(study)
             if not others:
@@ -290,8 +310,8 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
             sleep_unless_stopped(poll)
             continue
         waiting_said = False
-        run_trial(study, trial, spec, by_index[int(trial.user_attrs["run"])], folder, log, pinned)
-        ran += 1
+        run_trials(study, trials, spec, [by_index[int(t.user_attrs["run"])] for t in trials], folder, log, pinned)
+        ran += len(trials)
         if stop_requested():
             raise KeyboardInterrupt
 
@@ -299,29 +319,43 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
 def run_trial(study: Any, trial: Any, spec: SearchSpec, plan: RunPlan, folder: Path, log: Log,
               pinned: bool = False) -> dict[str, Any]:
     """Run one queued configuration and tell the study; Ctrl-C or SIGTERM puts it back in the queue."""
+    return run_trials(study, [trial], spec, [plan], folder, log, pinned)[0]
+
+
+def run_trials(study: Any, trials: Sequence[Any], spec: SearchSpec, plans: Sequence[RunPlan], folder: Path,
+               log: Log, pinned: bool = False) -> list[dict[str, Any]]:
+    """Run queued configurations (one alone, several as one population) and tell each its own trial.
+
+    Every trial beats while they train; Ctrl-C or SIGTERM puts all of them back in the queue.
+    """
     import optuna
     from optuna.trial import TrialState
 
+    tasks = [_task(spec, folder, plan, pinned) for plan in plans]
     try:
-        with heartbeat(study, trial):
-            record_params(trial, spec)  # the run's values (fixed when queued), so the dashboard shows them
-            trial.set_user_attr("host", socket.gethostname())
-            trial.set_user_attr("pid", os.getpid())
-            record = run_task(_task(spec, folder, plan, pinned))
+        with contextlib.ExitStack() as beating:
+            for trial in trials:
+                beating.enter_context(heartbeat(study, trial))
+                record_params(trial, spec)  # the run's values (fixed when queued), so the dashboard shows them
+                trial.set_user_attr("host", socket.gethostname())
+                trial.set_user_attr("pid", os.getpid())
+            records = [run_task(tasks[0])] if len(tasks) == 1 else train_population(tasks, log)
     except KeyboardInterrupt:
-        requeue(study, trial)
-        log(f"run {plan.index:03d} interrupted: back in the queue")
+        for trial, plan in zip(trials, plans):
+            requeue(study, trial)
+            log(f"run {plan.index:03d} interrupted: back in the queue")
         raise
-    state = TrialState.FAIL if record["status"] == "failed" else TrialState.COMPLETE
-    final = record["final_eval_mean"]
-    try:
-        trial.set_user_attr("result", record)
-        study.tell(trial, None if state == TrialState.FAIL else (final if final is not None else float("-inf")),
-                   state=state)
-    except optuna.exceptions.UpdateFinishedTrialError:  # our heartbeat was late: another worker redoes the run
-        log(f"run {plan.index:03d}: its trial was failed as stale meanwhile; raise --grace")
-    _report(record, log)
-    return record
+    for trial, plan, record in zip(trials, plans, records):
+        state = TrialState.FAIL if record["status"] == "failed" else TrialState.COMPLETE
+        final = record["final_eval_mean"]
+        try:
+            trial.set_user_attr("result", record)
+            study.tell(trial, None if state == TrialState.FAIL else (final if final is not None else float("-inf")),
+                       state=state)
+        except optuna.exceptions.UpdateFinishedTrialError:  # our heartbeat was late: another worker redoes the run
+            log(f"run {plan.index:03d}: its trial was failed as stale meanwhile; raise --grace")
+        _report(record, log)
+    return records
 
 
 def _task(spec: SearchSpec, folder: Path, plan: RunPlan, pinned: bool) -> dict[str, Any]:
@@ -349,6 +383,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
     from lab.search.runner import run_configuration
 
     run_dir = Path(task["run_dir"])
+    if run_dir.is_symlink():  # it trained in a population before (--population): alone it starts over
+        run_dir.unlink()
     checkpoint = run_dir / "checkpoint.pt"
     resume = checkpoint if checkpoint.is_file() else None
     if run_dir.exists() and resume is None:  # killed before its first checkpoint: start again from nothing
