@@ -394,7 +394,8 @@ class RunConfig(_Section):
     overlap_collection: bool = flag(False)
     """Step the envs in a second process while the learner updates, one step behind it (a second core).
     Deterministic, but acting uses the actor from before the last step's updates, so a run differs from the
-    synchronous default (the lag-one overlap of Ape-X-style collectors)."""
+    synchronous default (the lag-one overlap of Ape-X-style collectors). A population always steps its envs
+    in a worker of its own."""
     analyze_episodes: bool = flag(True)
     """Run the behavior analyzer on every finished episode."""
     save_replay: bool = flag(False)

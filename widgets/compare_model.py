@@ -19,7 +19,7 @@ from typing import Any
 
 from lab.config import Config, ConfigError
 from lab.hyperparameters import SCHEDULE_OVERRIDES, validate_changes
-from lab.population.members import MAX_AGENTS, member_configs
+from lab.population.members import MAX_AGENTS, REQUIRED, member_configs
 from lab.population.trainer import AgentEvent, Population
 from widgets.run_model import RunModel, RunWatcher
 from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
@@ -28,7 +28,7 @@ from widgets.status import RunStatus
 COMPARE_READOUT: tuple[str, ...] = ("actor_lr", "critic_lr", "tau", "policy_delay", "sigma", "theta", "noise_scale",
                                     "reward_shaping")
 """The live settings the A/B readout lists per agent (the ones a population changes per agent)."""
-POPULATION_DEFAULTS = {"training.use_per": False, "training.precision": "float32"}
+POPULATION_DEFAULTS = dict(REQUIRED)
 """What a population requires (lab.population.members.REQUIRED); the panel switches these for the user."""
 
 

@@ -33,6 +33,8 @@ class PanelView:
 
     model: Any
     """The panel's state (``PanelModel`` or ``CompareModel``): the view only draws it and calls it."""
+    widget: Any
+    """The panel's outermost widget, built by the subclass's ``_build_widgets``."""
 
     def _open(self, charts: Any, refresh: float) -> None:
         """Wire the charts and controls to the model, build the widgets and start redrawing."""

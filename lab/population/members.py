@@ -33,7 +33,7 @@ SHARED_FIELDS = (
 )
 """Config fields every member must share: they fix a tensor's shape or the loop's rhythm."""
 REQUIRED = {"training.algorithm": "td3", "training.policy_checkpoints": False, "training.use_per": False,
-            "training.precision": "float32"}
+            "training.precision": "float32", "run.stop_when_solved": False}
 """Settings the population learner supports only one way: TD3 updated every step in float32 from uniform replay.
 
 The fields that only these switches turn on (crossq_*, checkpoint_*, per_*) then change nothing, as in a single

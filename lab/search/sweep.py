@@ -299,8 +299,8 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
         fail_stale(study)
         with taking():
             trial = pop_waiting(study)
-            trials = claim_partners(study, trial, folder, groups) if groups and trial is not None else [trial]
-        if trial is None:
+            trials = [] if trial is None else claim_partners(study, trial, folder, groups) if groups else [trial]
+        if not trials:
             others = running(study)
             if not others:
                 return ran
