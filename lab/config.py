@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import yaml
 
 from lab import lander
+from lab.policy_checkpoint import SCORES as CHECKPOINT_SCORES
 
 
 class ConfigError(ValueError):
@@ -242,6 +243,9 @@ class TrainingConfig(_Section):
     """Training episodes per assessment window once windows widen (TD7 uses 20 over millions of steps)."""
     checkpoint_widen_after: int = integer(20_000, 0, 100_000_000)
     """Env steps after which windows widen from one episode to checkpoint_window."""
+    checkpoint_score: str = choice("min", CHECKPOINT_SCORES)
+    """How a window is judged: min (its worst episode, TD7's rule) or mean (one crash does not veto a policy
+    that lands the rest; see lab/policy_checkpoint.py)."""
 
     def _check_together(self) -> None:
         if self.batch_size > self.buffer_size:

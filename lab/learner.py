@@ -60,7 +60,8 @@ class Learner:
         self.deployed_actor: Actor = agent.actor
         t = config.training
         if t.policy_checkpoints:
-            self.checkpointer = PolicyCheckpointer(t.checkpoint_window, t.checkpoint_widen_after)
+            self.checkpointer = PolicyCheckpointer(t.checkpoint_window, t.checkpoint_widen_after,
+                                                   score=t.checkpoint_score)
             self.deployed_actor = copy.deepcopy(agent.actor).requires_grad_(False)
         self._sums: dict[str, float] = {}
         self._count = 0

@@ -8,6 +8,11 @@ steps are paid only when the window closes, so the assessed policy is the one th
 closes early as soon as one episode falls below the best minimum: that policy cannot win, so no more
 steps are spent on it.
 
+With ``score="mean"`` a window is judged by its MEAN return instead and always runs to its end. On
+LunarLander the minimum is a harsh judge: one crash among five episodes (about -100 to -300) vetoes a
+policy that lands the other four, and a bar set by five early near-random episodes can then hold a bad
+checkpoint for tens of thousands of steps; the mean still refuses a policy that mostly crashes.
+
 Early in training a window is one episode (cheap, fast to adopt improvements); after `widen_after`
 env steps it widens to `window` episodes and the best minimum is relaxed by `relax` so a policy judged
 on more episodes is not held to a bar set by a lucky single one. Only training episodes are used:
@@ -18,6 +23,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+SCORES = ("min", "mean")
+"""How a window is judged: by its worst episode (TD7) or by its mean."""
 
 
 @dataclass(frozen=True)
@@ -31,13 +39,18 @@ class WindowResult:
 class PolicyCheckpointer:
     """The assessment-window state machine; the trainer owns the actor copies and the update debt."""
 
-    def __init__(self, window: int, widen_after: int, relax: float = 0.9) -> None:
+    def __init__(self, window: int, widen_after: int, relax: float = 0.9, score: str = "min") -> None:
+        if score not in SCORES:
+            raise ValueError(f"score={score!r} is invalid: allowed {', '.join(SCORES)}")
         self.window = window
         self.widen_after = widen_after
         self.relax = relax
+        self.score = score
         self.episodes_in_window = 0
         self.window_min = math.inf
+        self.window_sum = 0.0
         self.best_min = -math.inf
+        """The best window score so far (its minimum, or its mean with score="mean")."""
         self.widened = False
 
     @property
@@ -48,16 +61,21 @@ class PolicyCheckpointer:
         """Account one finished training episode; say whether the window closed and what it decided."""
         self.episodes_in_window += 1
         self.window_min = min(self.window_min, episode_return)
-        if self.window_min < self.best_min:
+        self.window_sum += episode_return
+        if self.score == "min" and self.window_min < self.best_min:
             return self._close(adopt=False, env_step=env_step)
         if self.episodes_in_window >= self.current_window:
-            self.best_min = self.window_min
-            return self._close(adopt=True, env_step=env_step)
+            score = self.window_min if self.score == "min" else self.window_sum / self.episodes_in_window
+            adopt = score >= self.best_min
+            if adopt:
+                self.best_min = score
+            return self._close(adopt=adopt, env_step=env_step)
         return WindowResult(closed=False, adopt=False)
 
     def _close(self, adopt: bool, env_step: int) -> WindowResult:
         self.episodes_in_window = 0
         self.window_min = math.inf
+        self.window_sum = 0.0
         if not self.widened and env_step >= self.widen_after:
             self.widened = True
             if math.isfinite(self.best_min):
@@ -66,10 +84,11 @@ class PolicyCheckpointer:
 
     def state_dict(self) -> dict[str, float | int | bool]:
         return {"episodes_in_window": self.episodes_in_window, "window_min": self.window_min,
-                "best_min": self.best_min, "widened": self.widened}
+                "window_sum": self.window_sum, "best_min": self.best_min, "widened": self.widened}
 
     def load_state_dict(self, state: dict[str, float | int | bool]) -> None:
         self.episodes_in_window = int(state["episodes_in_window"])
         self.window_min = float(state["window_min"])
+        self.window_sum = float(state.get("window_sum", 0.0))
         self.best_min = float(state["best_min"])
         self.widened = bool(state["widened"])

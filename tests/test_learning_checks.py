@@ -20,6 +20,8 @@ OPTIONS = {
             "training.per_beta_start": 0.0, "training.per_beta_end": 0.0},
     "policy checkpoints": {"training.policy_checkpoints": True, "training.checkpoint_window": 3,
                            "training.checkpoint_widen_after": 0},
+    "policy checkpoints by mean": {"training.policy_checkpoints": True, "training.checkpoint_window": 3,
+                                   "training.checkpoint_widen_after": 0, "training.checkpoint_score": "mean"},
     "crossq": {"training.algorithm": "crossq"},
     "overlapped collection": {"run.overlap_collection": True},
 }

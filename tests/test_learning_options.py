@@ -62,6 +62,20 @@ def test_a_wide_window_is_judged_by_its_worst_episode_and_closes_early() -> None
     assert early.closed and not early.adopt
 
 
+def test_a_mean_window_runs_to_its_end_and_forgives_one_crash_that_min_would_not() -> None:
+    by_mean, by_min = PolicyCheckpointer(3, widen_after=0, score="mean"), PolicyCheckpointer(3, widen_after=0)
+    for ckpt in (by_mean, by_min):
+        ckpt.episode_ended(-50.0, env_step=100)  # the first, one-episode window sets the bar (relaxed to -55.6)
+    crash = by_mean.episode_ended(-200.0, env_step=400)
+    assert not crash.closed  # a mean can still recover: the window goes on
+    assert by_min.episode_ended(-200.0, env_step=400).closed  # the minimum already lost
+    by_mean.episode_ended(240.0, env_step=700)
+    full = by_mean.episode_ended(250.0, env_step=1000)
+    assert full.closed and full.adopt and by_mean.best_min == pytest.approx(290.0 / 3)
+    worse = [by_mean.episode_ended(r, env_step=1300 + 300 * i) for i, r in enumerate((100.0, 90.0, 80.0))]
+    assert worse[-1].closed and not worse[-1].adopt and by_mean.best_min == pytest.approx(290.0 / 3)
+
+
 def test_relaxing_a_negative_bar_lowers_it() -> None:
     ckpt = PolicyCheckpointer(window=4, widen_after=0, relax=0.9)
     ckpt.episode_ended(-90.0, env_step=100)
@@ -83,6 +97,8 @@ def test_config_names_the_new_fields_and_their_ranges() -> None:
         preset("tiny", **{"training.per_kind": "rank"})
     with pytest.raises(ConfigError, match="training.checkpoint_window"):
         preset("tiny", **{"training.checkpoint_window": 0})
+    with pytest.raises(ConfigError, match="training.checkpoint_score"):
+        preset("tiny", **{"training.checkpoint_score": "median"})
 
 
 def _tiny(tmp_path, **overrides):  # type: ignore[no-untyped-def]
