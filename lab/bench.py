@@ -206,6 +206,9 @@ def _result_from_json(data: dict[str, Any]) -> SolveResult:
 
 def _worker_main(job_path: str, result_path: str) -> None:
     """Entry point of one parallel seed: one torch thread, the job from JSON, the result to JSON."""
+    from lab.signals import die_with_parent
+
+    die_with_parent(os.getppid())  # a killed benchmark leaves no seed training on
     torch.set_num_threads(1)
     job = json.loads(Path(job_path).read_text())
     result = time_to_solve(Config.from_dict(job["config"]), job["seed"], **job["kwargs"])
