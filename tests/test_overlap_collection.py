@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tiny(tmp_path: Path, name: str = "run", **overrides: object) -> Trainer:
-    config = preset("tiny", **{"run.total_steps": 900, "training.learning_starts": 200, "run.eval_every": 0,
+    config = preset("tiny", **{"run.total_steps": 600, "training.learning_starts": 150, "run.eval_every": 0,
                                "run.checkpoint_every": 0, "run.analyze_episodes": False,
                                "env.max_episode_steps": 120, "run.overlap_collection": True, **overrides})
     return Trainer(config, run_dir=tmp_path / name)
@@ -38,13 +38,6 @@ def _fingerprint(trainer: Trainer) -> tuple[list[float], list[torch.Tensor]]:
     weights = [p.detach().clone() for p in trainer.agent.actor.parameters()]
     trainer.close()
     return returns, weights
-
-
-def test_the_same_seed_gives_the_same_overlapped_run(tmp_path) -> None:
-    a_returns, a_weights = _fingerprint(_tiny(tmp_path, "a"))
-    b_returns, b_weights = _fingerprint(_tiny(tmp_path, "b"))
-    assert len(a_returns) > 3 and a_returns == b_returns
-    assert all(torch.equal(x, y) for x, y in zip(a_weights, b_weights))
 
 
 def test_the_collector_runs_in_a_child_process_that_leaves_with_the_trainer(tmp_path) -> None:
@@ -61,7 +54,7 @@ def test_acting_lags_learning_by_one_step(tmp_path) -> None:
     trainer = _tiny(tmp_path, **{"env.num_envs": 2})
     trainer.fit()
     n = trainer.config.env.num_envs
-    learned = trainer.env_step - 200  # learning starts inside the vector step that crosses learning_starts
+    learned = trainer.env_step - 150  # learning starts inside the vector step that crosses learning_starts
     assert trainer.learner.update_debt >= 1.0
     assert trainer.agent.updates + trainer.learner.update_debt == pytest.approx(learned, abs=n)
     trainer.close()
@@ -88,10 +81,11 @@ def test_the_child_acts_with_the_actor_it_was_sent(tmp_path) -> None:
 
 
 def test_an_overlapped_run_resumes_exactly(tmp_path) -> None:
-    overrides = {"run.checkpoint_every": 500, "run.save_replay": True}
+    """Same seed, same run: the whole run and the half run resumed from its checkpoint end in the same place."""
+    overrides = {"run.checkpoint_every": 300, "run.save_replay": True}
     whole = _tiny(tmp_path, "whole", **overrides)
     whole_returns, whole_weights = _fingerprint(whole)
-    half = _tiny(tmp_path, "half", **{**overrides, "run.total_steps": 500})
+    half = _tiny(tmp_path, "half", **{**overrides, "run.total_steps": 300})
     half.fit()
     half.close()
     resumed = Trainer(whole.config, run_dir=tmp_path / "half", resume=half.checkpoint_path)
