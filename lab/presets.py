@@ -1,5 +1,4 @@
-"""Named starting points: ``fast`` is tuned for speed; ``steady`` (fast plus policy checkpoints) is the
-notebooks' default; ``seed-doc`` is the original design."""
+"""Named starting points. ``fast`` is our tuned default; ``seed-doc`` is the original design."""
 
 from __future__ import annotations
 
@@ -36,21 +35,6 @@ def _fast() -> Config:
         "run.total_steps": 200_000,
         "run.eval_every": 10_000,
         "run.torch_threads": 1,
-    })
-
-
-def _steady() -> Config:
-    """``fast`` deploying TD7's policy checkpoints: the default of the quickstart and the notebook panel.
-
-    A run deploys the actor whose worst return over a window of five training episodes is the best so
-    far, so a policy that lands is not lost to the next updates. Chosen on tuning seeds 20-23, where
-    ``fast`` solved none within 100,000 steps and this solved two; the README's performance section has
-    the screen and this preset's 10-seed table.
-    """
-    return _fast().with_overrides({
-        "training.policy_checkpoints": True,
-        "training.checkpoint_window": 5,
-        "training.checkpoint_widen_after": 0,
     })
 
 
@@ -105,7 +89,7 @@ def _tiny() -> Config:
     })
 
 
-PRESETS: dict[str, Callable[[], Config]] = {"fast": _fast, "steady": _steady, "seed-doc": _seed_doc, "tiny": _tiny}
+PRESETS: dict[str, Callable[[], Config]] = {"fast": _fast, "seed-doc": _seed_doc, "tiny": _tiny}
 
 
 def preset(name: str, **overrides: Any) -> Config:

@@ -44,7 +44,7 @@ REFUSED_EVENT: type | None = getattr(lab.events, "HyperparametersRefused", None)
 class PanelModel(RunModel):
     """The state behind one training panel: next run's config, the trainer, jobs, messages."""
 
-    def __init__(self, source: str | Path | Config | Trainer = "steady", run_dir: str | Path | None = None,
+    def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
                  name: str | None = None, watchers: Iterable[RunWatcher] = (), clips: bool = True) -> None:
         RunModel.__init__(self, run_dir, watchers)
         self.trainer: Trainer | None = None
