@@ -119,21 +119,38 @@ def time_to_solve_population(config: Config, seeds: list[int], max_steps: int, m
     population's shared training clock, so they are not comparable one to one with a seed
     trained alone.
     """
-    from lab.population.trainer import AgentEvent, Population
-
     if not seeds:
         raise ValueError("no seeds given: allowed one or more seeds")
-    config = config.with_overrides({"run.total_steps": max_steps, "run.eval_every": eval_every,
-                                    "run.eval_episodes": eval_episodes, "run.checkpoint_every": 0})
-    population = Population(config, seeds=seeds, run_dir=out, name="bench", log_to_disk=out is not None)
-    curves: list[list[tuple[int, float, float]]] = [[] for _ in seeds]
+    configs = [config.with_overrides({"run.seed": seed}) for seed in seeds]
+    return time_to_solve_agents(configs, max_steps, max_seconds, eval_every, eval_episodes, threshold, out,
+                                on_result, None if on_frozen is None else lambda _, r: on_frozen(r))
+
+
+def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: float, eval_every: int = 5_000,
+                         eval_episodes: int = 10, threshold: float = SUCCESS_RETURN, out: str | None = None,
+                         on_result: Callable[[SolveResult], None] | None = None,
+                         on_frozen: Callable[[int, SolveResult], None] | None = None) -> list[SolveResult]:
+    """``time_to_solve`` of agents that may differ in more than their seed (a lever screen), as one Population.
+
+    The configs must be able to share a population (lab.population.members.SHARED_FIELDS); results
+    come in the order of ``configs``, and ``on_frozen`` hears an agent's index with its result.
+    """
+    from lab.population.trainer import AgentEvent, Population
+
+    if not configs:
+        raise ValueError("no agents given: allowed one or more configs")
+    caps = {"run.total_steps": max_steps, "run.eval_every": eval_every, "run.eval_episodes": eval_episodes,
+            "run.checkpoint_every": 0}
+    configs = [c.with_overrides(caps) for c in configs]
+    population = Population(configs=configs, run_dir=out, name="bench", log_to_disk=out is not None)
+    curves: list[list[tuple[int, float, float]]] = [[] for _ in configs]
     frozen: dict[int, SolveResult] = {}
 
     def result(k: int) -> SolveResult:
         member, curve = population.members[k], curves[k]
         solved = [c for c in curve if c[2] >= threshold]
         step, seconds = (solved[0][0], solved[0][1]) if solved else (member.env_step, population.train_seconds)
-        return SolveResult(seed=seeds[k], solved=bool(solved), env_steps=step, train_seconds=seconds,
+        return SolveResult(seed=configs[k].run.seed, solved=bool(solved), env_steps=step, train_seconds=seconds,
                            steps_per_second=member.env_step / max(population.train_seconds, 1e-9),
                            best_eval=max((c[2] for c in curve), default=float("nan")), curve=list(curve))
 
@@ -146,14 +163,14 @@ def time_to_solve_population(config: Config, seeds: list[int], max_steps: int, m
             population.stop(agent=tagged.agent)  # frozen: its share of the work goes to the others
             frozen[tagged.agent] = result(tagged.agent)
             if on_frozen is not None:
-                on_frozen(frozen[tagged.agent])
+                on_frozen(tagged.agent, frozen[tagged.agent])
 
     population.events.subscribe(on_agent_event, AgentEvent)
     try:
         population.fit()
     finally:
         population.close()
-    results = [frozen.get(k) or result(k) for k in range(len(seeds))]
+    results = [frozen.get(k) or result(k) for k in range(len(configs))]
     if on_result is not None:
         for r in results:
             on_result(r)

@@ -63,6 +63,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     ovl.add_argument("--rounds", type=int, default=3, help="alternating rounds (sync, then overlapped)")
     ovl.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ovl.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides")
+    scr = sub.add_parser("screen", help="several levers (config changes) on the same seeds, trained as "
+                         "populations, with time-to-solve's statistics per lever",
+                         formatter_class=parser.formatter_class)
+    scr.add_argument("--preset", default="fast", choices=preset_names(), help="base configuration of every lever")
+    scr.add_argument("--lever", nargs="+", action="append", required=True, metavar="NAME [KEY=VALUE]",
+                     help="a lever: a name, then its dotted overrides (none: the baseline); repeat per lever")
+    add_seeds_argument(scr, default="20-24", help_text="seeds every lever trains on (tuning seeds, not reported ones)")
+    scr.add_argument("--max-steps", type=int, default=100_000, help="cap on env steps per agent")
+    scr.add_argument("--max-seconds", type=float, default=1e9, help="cap on training seconds per agent")
+    scr.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
+    scr.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
+    scr.add_argument("--max-agents", type=int, default=0,
+                     help="agents per population (0: every lever of one network shape in one population)")
+    scr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
@@ -71,7 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
-            "population": _population, "overlap": _overlap}[args.bench](args)
+            "population": _population, "overlap": _overlap, "screen": _screen}[args.bench](args)
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
@@ -129,6 +143,48 @@ def _time_to_solve(args: argparse.Namespace) -> int:
         return 0
     for line in _summary_lines(summary):
         print(line)
+    return 0
+
+
+def _screen(args: argparse.Namespace) -> int:
+    from lab.bench import SolveResult
+    from lab.lever_screen import parse_lever, screen_levers, summarize_levers
+    from lab.presets import preset
+    from lab.seeds import parse_seeds
+
+    seeds = parse_seeds(args.seeds)
+    levers = [parse_lever(tokens) for tokens in args.lever]
+    _at_least("--max-steps", args.max_steps, 1)
+    _above_zero("--max-seconds", args.max_seconds)
+    _at_least("--eval-every", args.eval_every, 1)
+    _at_least("--eval-episodes", args.eval_episodes, 1)
+    _at_least("--max-agents", args.max_agents, 0)
+
+    def row(name: str, r: SolveResult) -> None:
+        print(f"{name:>14} {r.seed:>4} {'yes' if r.solved else 'no':>6} {r.env_steps:>10,} {r.best_eval:>9.1f}",
+              flush=True)
+
+    if not args.json:
+        print(f"screen: preset {args.preset}, seeds {_seed_text(seeds)}, {len(levers)} levers; eval every "
+              f"{args.eval_every} steps on {args.eval_episodes} fixed seeds; cap {args.max_steps:,} steps")
+        print(f"{'lever':>14} {'seed':>4} {'solved':>6} {'env steps':>10} {'best eval':>9}")
+    results = screen_levers(preset(args.preset), levers, seeds, args.max_steps, args.max_seconds,
+                            args.eval_every, args.eval_episodes, args.max_agents,
+                            on_result=None if args.json else row)
+    summaries = summarize_levers(results, args.max_steps, args.max_seconds)
+    if args.json:
+        print(json.dumps({"preset": args.preset, "seeds": seeds,
+                          "levers": [{"name": lever.name, "overrides": list(lever.overrides),
+                                      "summary": summaries[lever.name],
+                                      "seeds": [dataclasses.asdict(r) for r in results[lever.name]]}
+                                     for lever in levers]}, indent=2))
+        return 0
+    print(f"{'lever':>14} {'solved':>6} {'median steps':>12}  IQM [95% CI] env steps to 200 (unsolved at the cap)")
+    for lever in levers:
+        s = summaries[lever.name]["env_steps"]
+        ci = "" if s["ci_low"] is None else f" [{s['ci_low']:,.0f}, {s['ci_high']:,.0f}]"
+        print(f"{lever.name:>14} {summaries[lever.name]['solved']:>3}/{len(seeds):<2} {s['median']:>12,.0f}  "
+              f"{s['iqm']:,.0f}{ci}   {' '.join(lever.overrides) or '(base)'}")
     return 0
 
 
