@@ -129,11 +129,13 @@ def time_to_solve_population(config: Config, seeds: list[int], max_steps: int, m
 def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: float, eval_every: int = 5_000,
                          eval_episodes: int = 10, threshold: float = SUCCESS_RETURN, out: str | None = None,
                          on_result: Callable[[SolveResult], None] | None = None,
-                         on_frozen: Callable[[int, SolveResult], None] | None = None) -> list[SolveResult]:
+                         on_frozen: Callable[[int, SolveResult], None] | None = None,
+                         on_evaluated: Callable[[int, Evaluated], None] | None = None) -> list[SolveResult]:
     """``time_to_solve`` of agents that may differ in more than their seed (a lever screen), as one Population.
 
     The configs must be able to share a population (lab.population.members.SHARED_FIELDS); results
-    come in the order of ``configs``, and ``on_frozen`` hears an agent's index with its result.
+    come in the order of ``configs``; ``on_frozen`` hears an agent's index with its result, and
+    ``on_evaluated`` with each of its evaluations (a long screen's sign of life).
     """
     from lab.population.trainer import AgentEvent, Population
 
@@ -159,6 +161,8 @@ def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: flo
         if not isinstance(event, Evaluated) or tagged.agent in frozen:
             return
         curves[tagged.agent].append((event.env_step, event.train_seconds, event.mean_return))
+        if on_evaluated is not None:
+            on_evaluated(tagged.agent, event)
         if event.mean_return >= threshold or event.train_seconds >= max_seconds:
             population.stop(agent=tagged.agent)  # frozen: its share of the work goes to the others
             frozen[tagged.agent] = result(tagged.agent)

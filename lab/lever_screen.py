@@ -16,6 +16,7 @@ from typing import Any
 
 from lab.bench import SolveResult, summarize_solves, time_to_solve_agents
 from lab.config import Config, ConfigError
+from lab.events import Evaluated
 from lab.population.members import REQUIRED, SHARED_FIELDS
 
 
@@ -51,6 +52,10 @@ def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -
             if _get(config, dotted) != allowed:
                 raise ConfigError(f"lever {lever.name}: {dotted}={_get(config, dotted)!r} cannot be screened in a "
                                   f"population (allowed {allowed!r}); use bench time-to-solve --parallel for it")
+        twin = next((name for name, members in configs.items() if members[0].with_overrides(
+            {"run.seed": config.run.seed}) == config), None)
+        if twin is not None:
+            raise ConfigError(f"levers {twin} and {lever.name} give the same config: allowed levers that differ")
         configs[lever.name] = [config.with_overrides({"run.seed": seed}) for seed in seeds]
     return configs
 
@@ -67,11 +72,13 @@ def shape_groups(configs: dict[str, list[Config]]) -> list[list[str]]:
 def screen_levers(base: Config, levers: Sequence[Lever], seeds: Sequence[int], max_steps: int,
                   max_seconds: float, eval_every: int = 5_000, eval_episodes: int = 10, max_agents: int = 0,
                   threshold: float | None = None,
-                  on_result: Callable[[str, SolveResult], None] | None = None) -> dict[str, list[SolveResult]]:
+                  on_result: Callable[[str, SolveResult], None] | None = None,
+                  on_evaluated: Callable[[str, int, Evaluated], None] | None = None) -> dict[str, list[SolveResult]]:
     """Every lever on every seed, each lever's results in seed order.
 
     Populations hold at most max_agents agents (0: a whole shape group). ``on_result`` hears each
-    agent as it solves or runs out of time, and the rest when their population ends. Solved means an
+    agent as it solves or runs out of time, and the rest when their population ends; ``on_evaluated``
+    hears every evaluation with its lever and seed. Solved means an
     evaluation mean at or above threshold (default: the base config's env.success_threshold).
     """
     if not seeds:
@@ -92,8 +99,12 @@ def screen_levers(base: Config, levers: Sequence[Lever], seeds: Sequence[int], m
                 if on_result is not None:
                     on_result(batch[k][0], r)
 
+            def evaluated(k: int, event: Evaluated, batch: list[tuple[str, Config]] = batch) -> None:
+                if on_evaluated is not None:
+                    on_evaluated(batch[k][0], batch[k][1].run.seed, event)
+
             solved = time_to_solve_agents([c for _, c in batch], max_steps, max_seconds, eval_every,
-                                          eval_episodes, threshold=goal, on_frozen=frozen)
+                                          eval_episodes, threshold=goal, on_frozen=frozen, on_evaluated=evaluated)
             for k, ((name, _), r) in enumerate(zip(batch, solved)):
                 results[name].append(r)
                 if on_result is not None and k not in heard:

@@ -25,6 +25,8 @@ def test_levers_are_checked_before_anything_trains() -> None:
         lever_configs(base, [Lever("a"), Lever("a", ("noise.sigma=0.2",))], [0])
     with pytest.raises(ConfigError, match=r"lever per: training.use_per=True cannot be screened in a population"):
         lever_configs(base, [Lever("per", ("training.use_per=true",))], [0])
+    with pytest.raises(ConfigError, match="levers a and b give the same config"):
+        lever_configs(base, [Lever("a"), Lever("b", (f"noise.sigma={base.noise.sigma}",))], [0])
     with pytest.raises(ConfigError, match="noise.sigma"):
         lever_configs(base, [Lever("bad", ("noise.sigma=-1",))], [0])
 
@@ -45,8 +47,10 @@ def test_each_lever_keeps_its_own_seeds_results() -> None:
         "training.learning_starts": 200, "training.gamma": 0.5, "noise.kind": "gaussian", "noise.sigma": 0.2})
     levers = [Lever("learns"), Lever("frozen", ("training.critic_lr=1e-9", "training.actor_lr=1e-9"))]
     heard: list[tuple[str, int]] = []
+    evaluations: list[tuple[str, int, int]] = []
     results = screen_levers(base, levers, [0, 1], max_steps=800, max_seconds=1e9, eval_every=200,
-                            eval_episodes=5, on_result=lambda name, r: heard.append((name, r.seed)))
+                            eval_episodes=5, on_result=lambda name, r: heard.append((name, r.seed)),
+                            on_evaluated=lambda name, seed, e: evaluations.append((name, seed, e.env_step)))
     assert [r.seed for r in results["learns"]] == [0, 1] and [r.seed for r in results["frozen"]] == [0, 1]
     assert all(r.solved and r.env_steps <= 800 for r in results["learns"])
     assert not any(r.solved for r in results["frozen"])
@@ -54,3 +58,5 @@ def test_each_lever_keeps_its_own_seeds_results() -> None:
     summary = summarize_levers(results, 800, 1e9)
     assert summary["learns"]["solved"] == 2 and summary["frozen"]["solved"] == 0
     assert summary["frozen"]["env_steps"]["median"] == 800
+    assert ("frozen", 1, 800) in evaluations and ("learns", 0, 200) in evaluations
+    assert {(name, seed) for name, seed, _ in evaluations} == set(heard)

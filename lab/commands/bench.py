@@ -76,6 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scr.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
     scr.add_argument("--max-agents", type=int, default=0,
                      help="agents per population (0: every lever of one network shape in one population)")
+    scr.add_argument("--verbose", action="store_true", help="print every evaluation to stderr as it happens")
     scr.add_argument("--json", action="store_true", help="print JSON instead of a table")
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
                          formatter_class=parser.formatter_class)
@@ -148,6 +149,7 @@ def _time_to_solve(args: argparse.Namespace) -> int:
 
 def _screen(args: argparse.Namespace) -> int:
     from lab.bench import SolveResult
+    from lab.events import Evaluated
     from lab.lever_screen import parse_lever, screen_levers, summarize_levers
     from lab.presets import preset
     from lab.seeds import parse_seeds
@@ -164,13 +166,17 @@ def _screen(args: argparse.Namespace) -> int:
         print(f"{name:>14} {r.seed:>4} {'yes' if r.solved else 'no':>6} {r.env_steps:>10,} {r.best_eval:>9.1f}",
               flush=True)
 
+    def evaluated(name: str, seed: int, event: Evaluated) -> None:
+        print(f"{name} seed {seed}: {event.env_step:,} steps, eval {event.mean_return:.1f}", file=sys.stderr,
+              flush=True)
+
     if not args.json:
         print(f"screen: preset {args.preset}, seeds {_seed_text(seeds)}, {len(levers)} levers; eval every "
               f"{args.eval_every} steps on {args.eval_episodes} fixed seeds; cap {args.max_steps:,} steps")
         print(f"{'lever':>14} {'seed':>4} {'solved':>6} {'env steps':>10} {'best eval':>9}")
     results = screen_levers(preset(args.preset), levers, seeds, args.max_steps, args.max_seconds,
                             args.eval_every, args.eval_episodes, args.max_agents,
-                            on_result=None if args.json else row)
+                            on_result=None if args.json else row, on_evaluated=evaluated if args.verbose else None)
     summaries = summarize_levers(results, args.max_steps, args.max_seconds)
     if args.json:
         print(json.dumps({"preset": args.preset, "seeds": seeds,
