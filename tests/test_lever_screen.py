@@ -32,11 +32,11 @@ def test_levers_are_checked_before_anything_trains() -> None:
 
 
 def test_levers_of_one_network_shape_share_a_population_and_others_get_their_own() -> None:
-    levers = [Lever("base"), Lever("ln", ("network.layer_norm=true",)), Lever("sigma", ("noise.sigma=0.3",)),
+    levers = [Lever("base"), Lever("ln", ("network.layer_norm=true",)), Lever("sigma", ("noise.sigma=0.4",)),
               Lever("lr", ("training.actor_lr=3e-4",))]
     configs = lever_configs(preset("tiny"), levers, [3, 4])
     assert [c.run.seed for c in configs["sigma"]] == [3, 4]
-    assert configs["sigma"][1].noise.sigma == 0.3
+    assert configs["sigma"][1].noise.sigma == 0.4
     assert shape_groups(configs) == [["base", "sigma", "lr"], ["ln"]]
 
 
