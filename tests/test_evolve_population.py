@@ -250,3 +250,14 @@ def test_evolve_on_a_population_stops_on_sigterm_with_the_last_generation_saved(
     assert lineage["generations"] and (out / "elite" / "policy.pt").exists()
     finished = len(lineage["generations"])
     assert lineage["elite"]["generation"] == finished  # the files hold the last finished generation
+
+
+def test_the_example_population_evolve_file_is_valid_for_both_paths():
+    from lab.search.evolve import load_evolve_spec, settings
+    from lab.search.evolve_population import check_population_spec, population_refusal
+
+    spec = load_evolve_spec(ROOT / "examples" / "evolve_population.yaml")
+    check_population_spec(spec)
+    assert population_refusal(spec) is None and settings(spec)["shared_replay"] is None
+    s = settings(spec)
+    assert s["generations"] * s["generation_steps"] <= 100_000
