@@ -261,3 +261,13 @@ def test_the_example_population_evolve_file_is_valid_for_both_paths():
     assert population_refusal(spec) is None and settings(spec)["shared_replay"] is None
     s = settings(spec)
     assert s["generations"] * s["generation_steps"] <= 100_000
+
+
+def test_evolve_on_a_population_is_reproducible_with_the_same_file_and_seed(tmp_path):
+    def fitness(folder):
+        run_evolve(pbt_spec(shared_replay=True), folder, log=lambda _: None, population=True)
+        lineage = json.loads((folder / "lineage.json").read_text())
+        assert lineage["shared_replay"] is True
+        return [[m["fitness"] for m in g["members"]] for g in lineage["generations"]], lineage["agents"]
+
+    assert fitness(tmp_path / "a") == fitness(tmp_path / "b")

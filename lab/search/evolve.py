@@ -162,6 +162,9 @@ class Population:
     A member's hyperparameters are its frozen Config, swapped in when it drives.
     """
 
+    trained_as = "one after another"
+    shared_replay = True
+
     def __init__(self, spec: SearchSpec) -> None:
         import torch
 
@@ -316,11 +319,8 @@ def run_evolve(spec: SearchSpec, folder: str | Path | None = None, log: Log = pr
     pop = make_population(spec, population, log)
     agents = {m.id: {"parent": None, "born": 0, "slot": i, "hyperparameters": dict(m.hyperparameters)}
               for i, m in enumerate(pop.members)}
-    batched = not isinstance(pop, Population)
     lineage: dict[str, Any] = {"name": spec.name, "spec": spec.raw, "settings": s, "generations": [],
-                               "agents": agents, "trained_as": "population" if batched else "one after another",
-                               "shared_replay": bool(getattr(pop.population.buffer, "shared", False)) if batched
-                               else True}
+                               "agents": agents, "trained_as": pop.trained_as, "shared_replay": pop.shared_replay}
     started = time.perf_counter()
     try:
         for g in range(1, s["generations"] + 1):

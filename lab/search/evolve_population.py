@@ -58,6 +58,8 @@ class Slot:
 class BatchedPopulation:
     """lab.search.evolve.Population's interface over one batched lab.Population."""
 
+    trained_as = "population"
+
     def __init__(self, spec: SearchSpec, settings: dict[str, Any]) -> None:
         from lab.checkpoint import seed_everything
         from lab.population import Population
@@ -71,8 +73,9 @@ class BatchedPopulation:
                   "run.checkpoint_every": 0, "run.save_replay": False}
         configs = [spec.config_for(v).with_overrides({**budget, "run.seed": spec.seed + i})
                    for i, v in enumerate(values)]
+        self.shared_replay = bool(settings["shared_replay"])
         self.population = Population(configs=configs, log_to_disk=False, name=spec.name,
-                                     shared_replay=bool(settings["shared_replay"]))
+                                     shared_replay=self.shared_replay)
         self.obs_dim, self.act_dim = self.population.obs_dim, self.population.act_dim
         self.members = [Slot(i, i, v) for i, v in enumerate(values)]
         self.next_id = n
@@ -89,8 +92,6 @@ class BatchedPopulation:
         self.population.fit(until_step=self.generation * self.per_agent)
         if self.population.interrupted is not None:
             raise self.population.interrupted
-        if self.population.state == "failed":
-            raise RuntimeError(f"the population failed: {self.population.error}")
 
     def evaluate(self) -> list[float]:
         """Every agent's mean return on the same fixed seeds."""
