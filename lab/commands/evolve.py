@@ -13,7 +13,11 @@ DESCRIPTION = ("Population-based training (see examples/evolve.yaml): N TD3 agen
                "into losers and mutates their learning rates, batch size, noise and policy delay within bounds. "
                "Writes lineage.json and the elite agent as elite/policy.pt (watch, gif and eval accept it), "
                "elite/agent.pt and elite/config.yaml. Ctrl-C, SIGTERM or SIGHUP stop it between steps; the files "
-               "then hold the last finished generation (exit code 128 + the signal number).")
+               "then hold the last finished generation (exit code 128 + the signal number). With --population "
+               "the agents train at once as one batched population (both cores, one stacked update), each with "
+               "its own replay buffer unless the file says shared_replay: true; batch_size cannot evolve there "
+               "(the agents share one batch), and a config a population refuses (use_per, crossq, ...) trains "
+               "one agent after another as without the flag, saying so.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,6 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: sweep_results/<timestamp>_<name>)")
     parser.add_argument("--generations", type=int_in(1, 1_000_000), default=None,
                         help="override the file's generations")
+    parser.add_argument("--population", action="store_true",
+                        help="train the agents at once as one batched population (default: one after another, "
+                             "sharing one replay buffer)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     folder = args.out or default_folder(spec)
     try:
         with signals_as_interrupt():
-            result = run_evolve(spec, folder)
+            result = run_evolve(spec, folder, population=args.population)
     except KeyboardInterrupt as exc:
         print(f"evolve {str(exc) or 'interrupted'}: {folder} holds the last finished generation "
               "(lineage.json, elite/)", file=sys.stderr)

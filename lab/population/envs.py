@@ -5,21 +5,23 @@ step, with the NEXT_STEP autoreset of Gymnasium's vector envs (a sub-env that en
 returns its reset observation on its next step, with zero reward). A frozen or
 finished agent is simply not named again, so its physics costs nothing.
 
-InlineEnvs steps them in this process. EnvWorker steps them in a child process,
-so env physics on one core overlaps the batched update on the other: the loop sends
-actions, updates while the worker steps, then collects the results.
+InlineEnvs steps them in this process. EnvWorker steps them in a child process
+(lab.worker_process, as the overlapped collector does), so env physics on one core
+overlaps the batched update on the other: the loop sends actions, updates while the
+worker steps, then collects the results. An error in the child (a bad env.env_id)
+is raised again in the parent with its own message.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from lab.config import EnvironmentConfig
+from lab.config import ConfigError, EnvironmentConfig
 from lab.envs import make_env
+from lab.worker_process import Worker
 
 StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """Observations, rewards, terminated and truncated of the stepped agents' sub-envs, agent after agent."""
@@ -30,7 +32,14 @@ class AgentEnvs:
 
     def __init__(self, cfg: EnvironmentConfig, agents: int, num_envs: int) -> None:
         self.num_envs = num_envs
-        self.envs = [make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps) for _ in range(agents * num_envs)]
+        self.envs = []
+        try:
+            for _ in range(agents * num_envs):
+                self.envs.append(make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps))
+        except ValueError as exc:
+            self.close()
+            raise ConfigError(f"{exc} (allowed: a registered Gymnasium id with a continuous action space, "
+                              "e.g. LunarLanderContinuous-v3)") from None
         self.single_observation_space = self.envs[0].observation_space
         self.single_action_space = self.envs[0].action_space
         self._ended = np.zeros(len(self.envs), dtype=bool)
@@ -92,84 +101,64 @@ class InlineEnvs:
         self.envs.close()
 
 
-def _serve(conn: Any, cfg: EnvironmentConfig, agents: int, num_envs: int) -> None:
-    """The worker: step or reset on request until told to close."""
-    envs = AgentEnvs(cfg, agents, num_envs)
-    try:
-        while True:
-            command, payload = conn.recv()
-            if command == "step":
-                conn.send(envs.step(*payload))
-            elif command == "reset":
-                conn.send(envs.reset(payload))
-            elif command == "spaces":
-                conn.send((envs.single_observation_space, envs.single_action_space))
-            elif command == "steps":
-                conn.send(envs.steps)
-            else:
-                break
-    except (EOFError, KeyboardInterrupt):
-        pass
-    finally:
-        envs.close()
-        conn.close()
+def _env_handler(cfg: EnvironmentConfig, agents: int, num_envs: int) -> Callable[[str, Any], Any]:
+    """The worker's side. The envs are built on the first command, so a bad env.env_id comes back to the
+    parent as its ConfigError (through lab.worker_process) rather than as a dead child."""
+    envs: list[AgentEnvs] = []
+
+    def handle(command: str, payload: Any) -> Any:
+        if command == "close":
+            for e in envs:
+                e.close()
+            return None
+        if not envs:
+            envs.append(AgentEnvs(cfg, agents, num_envs))
+        if command == "step":
+            return envs[0].step(*payload)
+        if command == "reset":
+            return envs[0].reset(payload)
+        if command == "spaces":
+            return envs[0].single_observation_space, envs[0].single_action_space
+        if command == "steps":
+            return envs[0].steps
+        raise ValueError(f"unknown env worker command {command!r}")
+
+    return handle
 
 
 class EnvWorker:
-    """All sub-envs in one child process; step_async returns at once, step_wait collects."""
+    """All sub-envs in one child process (lab.worker_process); step_async returns at once, step_wait collects."""
 
     def __init__(self, cfg: EnvironmentConfig, agents: int, num_envs: int) -> None:
-        context = mp.get_context("spawn")
-        self._conn, child = context.Pipe()
-        self._process = context.Process(target=_serve, args=(child, cfg, agents, num_envs), name="lab-population-envs",
-                                        daemon=True)
-        self._process.start()
-        child.close()
-        self._busy = False
-        self.single_observation_space, self.single_action_space = self._call("spaces", None)
-
-    def _call(self, command: str, payload: Any) -> Any:
-        self._conn.send((command, payload))
-        return self._receive()
-
-    def _receive(self) -> Any:
+        self._worker = Worker("lab-population-envs", _env_handler, cfg, agents, num_envs)
         try:
-            return self._conn.recv()
-        except (EOFError, ConnectionError) as exc:
-            self._process.join(1)
-            raise RuntimeError(f"the population's env worker process died (exit code {self._process.exitcode}); "
-                               "its own error is printed above") from exc
+            self.single_observation_space, self.single_action_space = self._worker.call("spaces")
+        except BaseException:
+            self._worker.close()
+            raise
 
     def reset(self, seeds: list[int]) -> np.ndarray:
-        if self._busy:
+        if self._worker.busy:
             self.step_wait()
-        return self._call("reset", seeds)
+        return self._worker.call("reset", seeds)
 
     def step_async(self, actions: np.ndarray, agents: Sequence[int]) -> None:
-        self._conn.send(("step", (actions, list(agents))))
-        self._busy = True
+        self._worker.send("step", (actions, list(agents)))
 
     def step_wait(self) -> StepResult:
-        self._busy = False
-        return self._receive()
+        return self._worker.receive()
 
     def steps_taken(self) -> np.ndarray:
-        if self._busy:
+        if self._worker.busy:
             raise RuntimeError("steps_taken while a step is under way: call step_wait first")
-        return self._call("steps", None)
+        return self._worker.call("steps")
+
+    @property
+    def alive(self) -> bool:
+        return self._worker.alive
 
     def close(self) -> None:
-        if self._process.is_alive():
-            try:
-                if self._busy:
-                    self.step_wait()
-                self._conn.send(("close", None))
-            except (BrokenPipeError, EOFError, OSError):
-                pass
-            self._process.join(10)
-            if self._process.is_alive():
-                self._process.terminate()
-        self._conn.close()
+        self._worker.close()
 
 
 def make_population_envs(cfg: EnvironmentConfig, agents: int, num_envs: int, worker: bool) -> InlineEnvs | EnvWorker:

@@ -232,11 +232,34 @@ class PopulationTD3:
             torch._foreach_lerp_(target, online, [agent_view(tau, p) for p in target])
 
     # ---- one agent in and out ---------------------------------------------------------
+    def copy_agent(self, source: int, target: int) -> None:
+        """Agent target becomes agent source: weights, targets, Adam moments and steps, per-agent settings and
+        update count. Its target-smoothing noise stream stays its own, so the two go on differently."""
+        with self._lock:
+            self.slots.copy(source, target)
+            if target in self._parked_actors:
+                self._parked_actors[target] = self.agent_actor(source)
+
     def agent_actor(self, k: int) -> Actor:
         """Agent k's policy network (a copy), whether it still learns or not."""
         with self._lock:
             pos = self.slots.position(k)
             return copy.deepcopy(self._parked_actors[k]) if pos is None else self.actor.unstack(pos)
+
+    def agent_state(self, k: int) -> dict:
+        """Agent k alone: its networks as single-agent state_dicts (lab.networks layout) and every per-agent row
+        of the stacks (weights, targets, Adam moments and steps, settings) in the population's own layout."""
+        with self._lock:
+            rows = {name: self.slots.read(name, k).detach().clone() for name in self.slots.tensors}
+            pos = self.slots.position(k)
+            actor = self.agent_actor(k)
+            if pos is None:
+                return {"actor": actor.state_dict(), "population_rows": rows}
+            net, obs_dim, act_dim = self.actor.network_config, self.actor.obs_dim, self.actor.act_dim
+            return {"actor": actor.state_dict(), "actor_target": self.actor_target.unstack(pos).state_dict(),
+                    "critic": self.critic.unstack(pos, obs_dim, act_dim, net).state_dict(),
+                    "critic_target": self.critic_target.unstack(pos, obs_dim, act_dim, net).state_dict(),
+                    "updates": int(rows["updates"]), "population_rows": rows}
 
     def actor_state(self) -> dict[str, torch.Tensor]:
         """The stacked actor's state_dict with all K agents, as lab.policy reads it from a checkpoint."""

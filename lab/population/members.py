@@ -125,12 +125,16 @@ class Member:
         self.last_eval_step = -1
         self.schedule_overrides: dict[str, float] = {}
         self.stopped = False
+        self.pause_at: int | None = None
+        """Stop acting at this env_step for now (the end of a fit(until_step=...)); None: the budget rules."""
         self.traces: list[EpisodeTrace] = []
 
     @property
     def active(self) -> bool:
-        """Still acting and learning: neither stopped nor at its step budget."""
-        return not self.stopped and self.env_step < self.config.run.total_steps
+        """Still acting and learning: neither stopped nor paused nor at its step budget."""
+        limit = self.config.run.total_steps if self.pause_at is None else min(self.pause_at,
+                                                                               self.config.run.total_steps)
+        return not self.stopped and self.env_step < limit
 
     def live_values(self) -> dict[str, Any]:
         """Every live hyperparameter's value now, by its live name (noise_scale and per_beta as scheduled)."""

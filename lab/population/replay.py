@@ -4,6 +4,10 @@ Agent k owns rows [k, :] of every column and its own index generator, so what on
 agent stores or samples never changes another's batches. A sample is one batch per
 agent asked for, shaped (agents, batch, ...), ready for the stacked learner; agents
 that no longer learn are not asked for, and cost nothing.
+
+Shared (PBT's option, as lab evolve's single-agent path has always trained): one ring
+that every agent adds to and samples from, each agent still drawing its indices with
+its own generator. ``size`` and ``pos`` then read the same for every agent.
 """
 
 from __future__ import annotations
@@ -23,21 +27,26 @@ class StackedReplayBuffer:
     COLUMNS = ("obs", "actions", "rewards", "next_obs", "terminated", "nsteps")
     _weights: np.ndarray | None = None
 
-    def __init__(self, agents: int, capacity: int, obs_dim: int, act_dim: int, seeds: list[int]) -> None:
+    def __init__(self, agents: int, capacity: int, obs_dim: int, act_dim: int, seeds: list[int],
+                 shared: bool = False) -> None:
         if len(seeds) != agents:
             raise ValueError(f"StackedReplayBuffer needs one seed per agent: got {len(seeds)} for {agents} agents")
-        self.agents, self.capacity = agents, capacity
-        self.obs = np.zeros((agents, capacity, obs_dim), dtype=np.float32)
-        self.next_obs = np.zeros((agents, capacity, obs_dim), dtype=np.float32)
-        self.actions = np.zeros((agents, capacity, act_dim), dtype=np.float32)
-        self.rewards = np.zeros((agents, capacity), dtype=np.float32)
-        self.terminated = np.zeros((agents, capacity), dtype=np.bool_)
-        self.nsteps = np.ones((agents, capacity), dtype=np.uint8)
+        self.agents, self.capacity, self.shared = agents, capacity, shared
+        rings = 1 if shared else agents
+        self.obs = np.zeros((rings, capacity, obs_dim), dtype=np.float32)
+        self.next_obs = np.zeros((rings, capacity, obs_dim), dtype=np.float32)
+        self.actions = np.zeros((rings, capacity, act_dim), dtype=np.float32)
+        self.rewards = np.zeros((rings, capacity), dtype=np.float32)
+        self.terminated = np.zeros((rings, capacity), dtype=np.bool_)
+        self.nsteps = np.ones((rings, capacity), dtype=np.uint8)
         self.pos = np.zeros(agents, dtype=np.int64)
         self.size = np.zeros(agents, dtype=np.int64)
         self.rngs = [np.random.default_rng(s) for s in seeds]
-        self._offsets = (np.arange(agents, dtype=np.int64) * capacity)[:, None]
+        self._offsets = (np.arange(agents, dtype=np.int64) * capacity * (not shared))[:, None]
         self._out: dict[str, np.ndarray] = {}
+
+    def _ring(self, agent: int) -> int:
+        return 0 if self.shared else agent
 
     @property
     def nbytes(self) -> int:
@@ -53,16 +62,17 @@ class StackedReplayBuffer:
             return self.add(agent, obs[-self.capacity:], actions[-self.capacity:], rewards[-self.capacity:],
                             next_obs[-self.capacity:], terminated[-self.capacity:],
                             nsteps[-self.capacity:] if isinstance(nsteps, np.ndarray) else nsteps)
-        pos = int(self.pos[agent])
+        pos, ring = int(self.pos[agent]), self._ring(agent)
         idx = np.arange(pos, pos + n) % self.capacity if pos + n > self.capacity else slice(pos, pos + n)
-        self.obs[agent, idx] = obs
-        self.actions[agent, idx] = actions
-        self.rewards[agent, idx] = rewards
-        self.next_obs[agent, idx] = next_obs
-        self.terminated[agent, idx] = terminated
-        self.nsteps[agent, idx] = nsteps
-        self.pos[agent] = (pos + n) % self.capacity
-        self.size[agent] = min(int(self.size[agent]) + n, self.capacity)
+        self.obs[ring, idx] = obs
+        self.actions[ring, idx] = actions
+        self.rewards[ring, idx] = rewards
+        self.next_obs[ring, idx] = next_obs
+        self.terminated[ring, idx] = terminated
+        self.nsteps[ring, idx] = nsteps
+        owners = slice(None) if self.shared else agent
+        self.pos[owners] = (pos + n) % self.capacity
+        self.size[owners] = min(int(self.size[agent]) + n, self.capacity)
 
     def sample(self, batch_size: int, gammas: np.ndarray, agents: Sequence[int] | None = None,
                draw: np.ndarray | None = None) -> Batch:
@@ -94,7 +104,7 @@ class StackedReplayBuffer:
                          for c in self.COLUMNS}
         for c in self.COLUMNS:
             column = getattr(self, c)
-            np.take(column.reshape(self.agents * self.capacity, *column.shape[2:]), flat, axis=0,
+            np.take(column.reshape(-1, *column.shape[2:]), flat, axis=0,
                     out=self._out[c].reshape(rows * batch_size, *column.shape[2:]))
         return self._out
 
@@ -106,8 +116,8 @@ class StackedReplayBuffer:
     # ---- checkpointing ----------------------------------------------------------------
     def agent_state(self, agent: int) -> dict[str, Any]:
         """Agent's buffer in the single-agent ReplayBuffer.state_dict format."""
-        size = int(self.size[agent])
-        data: dict[str, Any] = {c: torch.from_numpy(getattr(self, c)[agent, :size].copy()) for c in self.COLUMNS}
+        size, ring = int(self.size[agent]), self._ring(agent)
+        data: dict[str, Any] = {c: torch.from_numpy(getattr(self, c)[ring, :size].copy()) for c in self.COLUMNS}
         data.update(pos=int(self.pos[agent]), size=size, capacity=self.capacity,
                     rng=self.rngs[agent].bit_generator.state)
         return data
@@ -116,8 +126,8 @@ class StackedReplayBuffer:
         if int(data["capacity"]) != self.capacity:
             raise ValueError(f"agent {agent}'s replay buffer in the checkpoint has capacity {data['capacity']}, "
                              f"the config asks for {self.capacity}")
-        size = int(data["size"])
+        size, owners = int(data["size"]), slice(None) if self.shared else agent
         for c in self.COLUMNS:
-            getattr(self, c)[agent, :size] = data[c].numpy()
-        self.pos[agent], self.size[agent] = int(data["pos"]), size
+            getattr(self, c)[self._ring(agent), :size] = data[c].numpy()
+        self.pos[owners], self.size[owners] = int(data["pos"]), size
         self.rngs[agent].bit_generator.state = data["rng"]

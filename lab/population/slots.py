@@ -74,3 +74,11 @@ class AgentSlots:
             self.parked[agent][name].fill_(value)
         else:
             self.tensors[name][pos] = value
+
+    def copy(self, source: int, target: int) -> None:
+        """Every named tensor's row of target becomes a copy of source's, parked or not."""
+        with torch.no_grad():
+            for name in self.tensors:
+                row = self.read(name, source).detach().clone()
+                pos = self.position(target)
+                (self.parked[target][name] if pos is None else self.tensors[name][pos]).copy_(row)

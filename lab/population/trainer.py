@@ -59,7 +59,8 @@ class Population:
     def __init__(self, config: Config | str | Path = "fast", seeds: Sequence[int] | None = None,
                  configs: Sequence[Config] | None = None, run_dir: str | Path | None = None,
                  name: str | None = None, resume: str | Path | None = None, log_to_disk: bool = True,
-                 overlap: bool = True) -> None:
+                 overlap: bool = True, shared_replay: bool = False) -> None:
+        """shared_replay: every agent stores into and samples from one buffer (PBT's option) instead of its own."""
         base = _as_config(config if configs is None else configs[0])
         self.configs = member_configs(base, seeds, configs)
         named = configs is None and isinstance(config, str) and "/" not in config
@@ -74,42 +75,82 @@ class Population:
         self.run_dir = Path(run_dir) if run_dir else _new_run_dir(first.run.out_dir, f"{self.name}-x{self.agents}")
         if log_to_disk:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-        self.envs = make_population_envs(first.env, self.agents, self.num_envs, worker=overlap)
-        self.obs_dim = obs_dim = int(np.prod(self.envs.single_observation_space.shape))
-        self.act_dim = act_dim = int(np.prod(self.envs.single_action_space.shape))
-        saved = None if resume is None else read_checkpoint_file(resume, kind="population")
-        resume_at = [None] * self.agents if saved is None else resume_steps(saved, self.agents)
-        self.members = [Member(k, c, self.run_dir / f"agent{k}_seed{c.run.seed}", act_dim, log_to_disk,
-                               resume_step=step) for k, (c, step) in enumerate(zip(self.configs, resume_at))]
-        starts = [initial_modules(c.run.seed, obs_dim, act_dim, c.network) for c in self.configs]
-        self.learner = PopulationTD3([s[0] for s in starts], [s[1] for s in starts],
-                                     [c.training for c in self.configs], [s[2] for s in starts])
-        self.buffer = StackedReplayBuffer(self.agents, first.training.buffer_size, obs_dim, act_dim,
-                                          [c.run.seed + 1 for c in self.configs])
-        self.collector = PopulationCollector(self.members, self.buffer, self._publish, self.num_envs, obs_dim,
-                                             act_dim)
-        self.updates = PopulationUpdates(self.learner, self.buffer, self.members, self._publish,
-                                         lambda: self.train_seconds)
         self.epoch = 0
         self.train_seconds = 0.0
         self.state = "idle"
         self.error: BaseException | None = None
+        self.interrupted: KeyboardInterrupt | None = None
+        """The Ctrl-C or signal that stopped the last fit, for a caller that must stop too (lab evolve)."""
         self._boundary_step = -1
         self._lock = threading.Lock()
         self._pending: list[tuple[int | None, dict[str, Any]]] = []
         self._stop = False
         self._thread: threading.Thread | None = None
-        if saved is not None:
-            self.epoch, self.train_seconds = restore_population(str(resume), saved, self.members, self.learner,
-                                                                self.buffer)
-        self.collector.fresh_episodes(self.envs, self.epoch)
+        self.envs = make_population_envs(first.env, self.agents, self.num_envs, worker=overlap)
+        self.members: list[Member] = []
+        try:
+            self.obs_dim = obs_dim = int(np.prod(self.envs.single_observation_space.shape))
+            self.act_dim = act_dim = int(np.prod(self.envs.single_action_space.shape))
+            saved = None if resume is None else read_checkpoint_file(resume, kind="population")
+            resume_at = [None] * self.agents if saved is None else resume_steps(saved, self.agents)
+            self.members = [Member(k, c, self.run_dir / f"agent{k}_seed{c.run.seed}", act_dim, log_to_disk,
+                                   resume_step=step) for k, (c, step) in enumerate(zip(self.configs, resume_at))]
+            starts = [initial_modules(c.run.seed, obs_dim, act_dim, c.network) for c in self.configs]
+            self.learner = PopulationTD3([s[0] for s in starts], [s[1] for s in starts],
+                                         [c.training for c in self.configs], [s[2] for s in starts])
+            self.buffer = StackedReplayBuffer(self.agents, first.training.buffer_size, obs_dim, act_dim,
+                                              [c.run.seed + 1 for c in self.configs], shared=shared_replay)
+            self.collector = PopulationCollector(self.members, self.buffer, self._publish, self.num_envs, obs_dim,
+                                                 act_dim)
+            self.updates = PopulationUpdates(self.learner, self.buffer, self.members, self._publish,
+                                             lambda: self.train_seconds)
+            if saved is not None:
+                self.epoch, self.train_seconds = restore_population(str(resume), saved, self.members, self.learner,
+                                                                    self.buffer)
+            self.collector.fresh_episodes(self.envs, self.epoch)
+        except BaseException:
+            self._close_resources()  # the env worker and any log files: nothing outlives a failed constructor
+            raise
 
     # ==== public control ===================================================================
-    def fit(self) -> dict[str, Any]:
-        """Train every agent to its run.total_steps in this thread; Ctrl-C stops with a checkpoint."""
+    def fit(self, until_step: int | None = None) -> dict[str, Any]:
+        """Train every agent to its run.total_steps in this thread; Ctrl-C stops with a checkpoint.
+
+        until_step: return once every agent has reached this many env steps of its own (or its budget), a
+        pause rather than the end: a later fit goes on from each agent's counters (lab evolve's generations).
+        After a Ctrl-C or signal, ``interrupted`` holds it.
+        """
         if self.running:
             raise RuntimeError("this population is already training in the background")
-        return self._run()
+        if until_step is not None and (isinstance(until_step, bool) or not isinstance(until_step, int)
+                                       or until_step < 0):
+            raise ConfigError(f"until_step={until_step!r} is invalid: allowed an integer >= 0")
+        for m in self.members:
+            m.pause_at = until_step
+        try:
+            return self._run()
+        finally:
+            for m in self.members:
+                m.pause_at = None
+
+    def copy_agent(self, source: int, target: int) -> None:
+        """Make agent target a copy of agent source (PBT's exploit): its weights, targets, optimizer moments and
+        steps, learner settings, live hyperparameters and exploration noise state.
+
+        What makes target its own slot stays: its seed and random streams, counters and budget, envs and
+        their running episodes, and its replay buffer.
+        """
+        if self.running:
+            raise RuntimeError("copy_agent while the population trains: stop it first")
+        src, dst = self._member(source), self._member(target)
+        if source == target:
+            return
+        self.learner.copy_agent(source, target)
+        dst.config = src.config.with_overrides({"run.seed": dst.seed})
+        dst.schedule_overrides = dict(src.schedule_overrides)
+        dst.noise.config = dst.config.noise
+        dst.noise.state[...] = src.noise.state
+        self.configs = [m.config for m in self.members]
 
     def start(self) -> Population:
         """Train in a background thread and return at once."""
@@ -191,6 +232,9 @@ class Population:
         """Release the envs and files; the run folders stay."""
         if self.running:
             self.stop()
+        self._close_resources()
+
+    def _close_resources(self) -> None:
         self.envs.close()
         for m in self.members:
             m.close()
@@ -209,6 +253,7 @@ class Population:
             self.error = exc
 
     def _run(self) -> dict[str, Any]:
+        self.interrupted = None
         self._set_state("running")
         checkpoint_every = self.configs[0].run.checkpoint_every
         next_ckpt = [_next_multiple(m.env_step, checkpoint_every) for m in self.members]
@@ -228,15 +273,18 @@ class Population:
                     next_ckpt = [_next_multiple(m.env_step, checkpoint_every) for m in self.members]
             else:
                 self._settle_debt()
-                for m in self.members:
+                paused = any(m.pause_at is not None and not m.stopped and m.env_step < m.config.run.total_steps
+                             for m in self.members)
+                for m in [] if paused else self.members:
                     if m.config.run.eval_every and m.last_eval_step != m.env_step:
                         self._evaluate(m)
-                self._finish("finished")
+                self._finish("paused" if paused else "finished")
                 return self.summary()
             self._settle_debt()
             self._finish("stopped")
             return self.summary()
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
+            self.interrupted = exc
             self._finish("stopped")
             return self.summary()
         except BaseException as exc:

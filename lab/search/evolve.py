@@ -10,6 +10,9 @@ hyperparameters, kept inside the search file's bounds.
 
 The agents drive the Trainer's own Collector and learn through its Learner, so
 n-step returns, prioritized replay and the noise schedule apply as configured.
+With ``population=True`` (``lab evolve --population``) they train at once as one
+batched lab.Population instead, each with its own replay buffer unless the file
+says ``shared_replay: true`` (lab.search.evolve_population).
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ from lab.io import atomic_write_json, atomic_write_text
 from lab.search.space import Parameter, Range, SearchSpec, SpecError, format_params, load_spec
 
 EVOLVE_KEYS = ("population", "generations", "generation_steps", "tournament_size", "elite", "perturb",
-               "resample_probability")
+               "resample_probability", "shared_replay")
 MUTABLE = tuple(LIVE_CONFIG_FIELDS[name] for name in ("actor_lr", "critic_lr", "batch_size", "sigma", "policy_delay"))
 """The live hyperparameters PBT evolves (a member's change is a live change between its turns)."""
 DEFAULTS: dict[str, Any] = {"population": 4, "generations": 5, "generation_steps": 5000, "tournament_size": 2,
-                            "elite": 1, "perturb": [0.8, 1.25], "resample_probability": 0.2}
+                            "elite": 1, "perturb": [0.8, 1.25], "resample_probability": 0.2, "shared_replay": None}
+"""shared_replay None: the path's own way (one shared buffer alone, a buffer per agent on a population)."""
 RESULTS_ROOT = Path("sweep_results")
 
 Log = Callable[[str], None]
@@ -63,6 +67,8 @@ def check_evolve_spec(spec: SearchSpec) -> None:
     if not (isinstance(perturb, list) and perturb and all(_positive(f) for f in perturb)):
         raise SpecError(f"{where}: perturb={perturb!r} is invalid: allowed a list of positive factors, "
                         "e.g. [0.8, 1.25]")
+    if s["shared_replay"] not in (None, True, False):
+        raise SpecError(f"{where}: shared_replay={s['shared_replay']!r} is invalid: allowed true or false")
     p = s["resample_probability"]
     if not (_number(p) and 0.0 <= p <= 1.0):
         raise SpecError(f"{where}: resample_probability={p!r} is invalid: allowed a number in [0, 1]")
@@ -156,6 +162,9 @@ class Population:
     A member's hyperparameters are its frozen Config, swapped in when it drives.
     """
 
+    trained_as = "one after another"
+    shared_replay = True
+
     def __init__(self, spec: SearchSpec) -> None:
         import torch
 
@@ -235,6 +244,11 @@ class Population:
         self.events.publish(UpdateMetrics(env_step=self.env_step, noise_scale=float("nan"),
                                           steps_per_second=float("nan"), **metrics))
 
+    def train_generation(self) -> None:
+        """The members take turns driving, generation_steps env steps in all."""
+        for m in self.members:
+            self.drive(m, self.settings["generation_steps"] // len(self.members))
+
     def evaluate(self) -> list[float]:
         """Every member's mean return on the same fixed seeds."""
         from lab.evaluation import evaluate
@@ -263,6 +277,10 @@ class Population:
     def config_of(self, m: Member) -> Any:
         return self.spec.config_for(m.hyperparameters)
 
+    def elite_parts(self, m: Member) -> tuple[Any, Any, dict[str, Any]]:
+        """The config, actor and learner state elite/ saves for member m."""
+        return self.config_of(m), m.agent.actor, copy.deepcopy(m.agent.state_dict())
+
     def close(self) -> None:
         self.collector.close()
 
@@ -273,20 +291,40 @@ def default_folder(spec: SearchSpec) -> Path:
     return RESULTS_ROOT / f"{stamp}_{spec.name}"
 
 
-def run_evolve(spec: SearchSpec, folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
-    """Evolve for the configured generations; writes lineage.json and elite/ after every generation."""
+def make_population(spec: SearchSpec, batched: bool, log: Log = print) -> Any:
+    """The agents: a batched lab.Population when asked for and the config allows it, else one after another."""
+    from lab.search.evolve_population import BatchedPopulation, check_population_spec, population_refusal
+
+    s = settings(spec)
+    if batched:
+        check_population_spec(spec)
+        refusal = population_refusal(spec)
+        if refusal is None:
+            return BatchedPopulation(spec, {**s, "shared_replay": bool(s["shared_replay"])})
+        log(f"evolve trains its agents one after another (not as a population): {refusal}")
+    if s["shared_replay"] is False:
+        raise SpecError(f"{spec.source}: shared_replay=false needs a population (--population): agents trained "
+                        "one after another share one replay buffer")
+    return Population(spec)
+
+
+def run_evolve(spec: SearchSpec, folder: str | Path | None = None, log: Log = print,
+               population: bool = False) -> dict[str, Any]:
+    """Evolve for the configured generations; writes lineage.json and elite/ after every generation.
+
+    population: train the agents at once as a batched lab.Population (lab.search.evolve_population).
+    """
     folder = Path(folder) if folder is not None else default_folder(spec)
     s = settings(spec)
-    pop = Population(spec)
+    pop = make_population(spec, population, log)
     agents = {m.id: {"parent": None, "born": 0, "slot": i, "hyperparameters": dict(m.hyperparameters)}
               for i, m in enumerate(pop.members)}
     lineage: dict[str, Any] = {"name": spec.name, "spec": spec.raw, "settings": s, "generations": [],
-                               "agents": agents}
+                               "agents": agents, "trained_as": pop.trained_as, "shared_replay": pop.shared_replay}
     started = time.perf_counter()
     try:
         for g in range(1, s["generations"] + 1):
-            for m in pop.members:
-                pop.drive(m, s["generation_steps"] // len(pop.members))
+            pop.train_generation()
             fitness = pop.evaluate()
             best = pop.members[int(np.argmax(fitness))]
             record = {"generation": g, "env_step": pop.env_step, "seconds": round(time.perf_counter() - started, 2),
@@ -310,7 +348,7 @@ def run_evolve(spec: SearchSpec, folder: str | Path | None = None, log: Log = pr
     return {"folder": str(folder), "elite": lineage["elite"], "generations": len(lineage["generations"])}
 
 
-def _replace(pop: Population, offspring: list[Offspring], agents: dict[int, Any], generation: int) -> list[dict]:
+def _replace(pop: Any, offspring: list[Offspring], agents: dict[int, Any], generation: int) -> list[dict]:
     """Apply the offspring; record each new agent's parent in ``agents``; return what happened per slot."""
     parents = pop.replace(offspring)
     changes = []
@@ -324,19 +362,19 @@ def _replace(pop: Population, offspring: list[Offspring], agents: dict[int, Any]
     return changes
 
 
-def save_elite(pop: Population, m: Member, fitness: float, generation: int, folder: Path) -> dict[str, Any]:
+def save_elite(pop: Any, m: Any, fitness: float, generation: int, folder: Path) -> dict[str, Any]:
     """elite/policy.pt (watch, gif, eval), elite/agent.pt (with the full learner state) and elite/config.yaml."""
     from lab.checkpoint import save_policy, write_checkpoint_file
 
     elite_dir = folder / "elite"
-    config = pop.config_of(m)
+    config, actor_module, agent_state = pop.elite_parts(m)
     meta = {"env_step": pop.env_step, "generation": generation, "fitness": float(fitness), "agent_id": m.id,
             "hyperparameters": dict(m.hyperparameters)}
-    policy = save_policy(m.agent.actor, elite_dir / "policy.pt", config.network, meta)
-    actor = {k: v.detach().cpu().clone() for k, v in m.agent.actor.state_dict().items()}
+    policy = save_policy(actor_module, elite_dir / "policy.pt", config.network, meta)
+    actor = {k: v.detach().cpu().clone() for k, v in actor_module.state_dict().items()}
     agent = write_checkpoint_file(elite_dir / "agent.pt", {
         "kind": "policy", "network": config.to_dict()["network"], "actor": actor, "obs_dim": pop.obs_dim,
-        "act_dim": pop.act_dim, "agent": copy.deepcopy(m.agent.state_dict()), "config": config.to_dict(), **meta})
+        "act_dim": pop.act_dim, "agent": agent_state, "config": config.to_dict(), **meta})
     atomic_write_text(elite_dir / "config.yaml", f"# PBT elite: agent {m.id}, generation {generation}, fitness "
                                                  f"{fitness:.2f}\n" + config.to_yaml())
     return {"policy": str(policy), "agent": str(agent), "config": str(elite_dir / "config.yaml"), **meta}
