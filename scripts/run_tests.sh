@@ -11,6 +11,7 @@ VENV="${LAB_VENV:-.venv}"  # relative to the repo, or absolute
 case "$VENV" in /*) ;; *) VENV="$PWD/$VENV" ;; esac
 export PATH="$VENV/bin:$PATH"
 export SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy MPLBACKEND=Agg
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"  # this checkout's lab/ and widgets/, even from a shared venv
 
 pg_stop() { :; }
 if [ -z "${LAB_TEST_POSTGRES_URL:-}" ] && [ -f scripts/postgres.sh ] && ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1; then
