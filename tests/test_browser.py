@@ -32,7 +32,10 @@ NOTEBOOK = "notebooks/02_hyperparameter_playground.ipynb"
 ARTIFACTS = ROOT / "test-artifacts"
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              # JupyterLab may autosave the notebook with outputs until the fixture puts it back: the tests
+              # that read the committed notebooks run on this test's pytest-xdist worker, never beside it
+              pytest.mark.xdist_group("committed_notebooks")]
 
 
 def _free_port() -> int:

@@ -38,6 +38,7 @@ def test_every_notebook_has_its_py_source_and_every_source_its_notebook():
     assert {p.stem for p in SOURCES} == {p.stem for p in NOTEBOOKS}
 
 
+@pytest.mark.xdist_group("committed_notebooks")  # not beside the browser test, which may autosave outputs
 @pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
 def test_each_notebook_is_in_step_with_its_py_source(source):
     """The .py (Jupytext percent format) is the source; the .ipynb holds the same cells, a kernelspec, no outputs."""

@@ -3,6 +3,7 @@
 import tomllib
 from pathlib import Path
 
+import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,7 @@ def test_environment_yml_pins_the_same_dependencies_as_pyproject():
     assert "-e .[dev]" in pip_section  # the package itself with its dev extra
 
 
+@pytest.mark.xdist_group("committed_notebooks")  # not beside the browser test, which may autosave outputs
 def test_every_notebook_has_a_kernelspec_and_no_outputs():
     import json
 

@@ -496,7 +496,7 @@ def test_in_a_kernel_the_panel_redraws_on_its_own_and_interrupt_or_shutdown_stop
         """Read the cell's messages until it is idle (or, with until_text, until it prints that)."""
         out, error = [], None
         while True:
-            msg = kc.get_iopub_msg(timeout=120)
+            msg = kc.get_iopub_msg(timeout=300)  # a hang guard, generous for a busy machine
             if msg["parent_header"].get("msg_id") != msg_id:
                 continue
             if msg["msg_type"] == "stream":
