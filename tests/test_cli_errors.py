@@ -228,18 +228,20 @@ generations: 1000
 generation_steps: 120
 tournament_size: 1
 elite: 1
-overrides: {run.eval_episodes: 1, env.max_episode_steps: 60, training.learning_starts: 50, env.num_envs: 1}
+overrides: {run.eval_episodes: 1, env.max_episode_steps: 60, training.learning_starts: 50, env.num_envs: 1,
+            training.batch_size: 16}
 parameters:
   actor_lr: {min: 1.0e-4, max: 3.0e-3, type: log}
 """
 
 
-def test_evolve_stops_on_sigterm_with_the_last_generation_saved(tmp_path):
+@pytest.mark.parametrize("flags, trained_as", [([], "one after another"), (["--population"], "population")])
+def test_evolve_stops_on_sigterm_with_the_last_generation_saved(tmp_path, flags, trained_as):
     spec = tmp_path / "evolve.yaml"
     spec.write_text(EVOLVE_SPEC)
     out = tmp_path / "pbt"
     env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "lab", "evolve", str(spec), "--out", str(out)], cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "lab", "evolve", str(spec), "--out", str(out), *flags], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -255,7 +257,9 @@ def test_evolve_stops_on_sigterm_with_the_last_generation_saved(tmp_path):
     assert proc.returncode == 128 + signal.SIGTERM, stderr[-2000:]
     assert "stopped by SIGTERM" in stderr and "Traceback" not in stderr
     lineage = json.loads((out / "lineage.json").read_text())
+    assert lineage["trained_as"] == trained_as
     assert lineage["generations"] and (out / "elite" / "policy.pt").exists()
+    assert lineage["elite"]["generation"] == len(lineage["generations"])  # the files hold the last finished one
 
 
 def test_report_warns_about_one_bad_line_and_reports_the_rest(capsys, tmp_path):

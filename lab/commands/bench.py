@@ -29,10 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          formatter_class=parser.formatter_class)
     tts.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
     add_seeds_argument(tts, default="0-4", help_text="one run per seed")
-    tts.add_argument("--max-steps", type=int, default=300_000, help="cap on env steps per seed")
-    tts.add_argument("--max-seconds", type=float, default=600.0, help="cap on training seconds per seed")
-    tts.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
-    tts.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
+    _add_solve_arguments(tts, max_steps=300_000, max_seconds=600.0, per="seed")
     tts.add_argument("--parallel", type=int, default=1,
                      help="seeds trained side by side, each in its own process on one torch thread (one per core)")
     tts.add_argument("--population", action="store_true",
@@ -70,10 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scr.add_argument("--lever", nargs="+", action="append", required=True, metavar="NAME [KEY=VALUE]",
                      help="a lever: a name, then its dotted overrides (none: the baseline); repeat per lever")
     add_seeds_argument(scr, default="20-24", help_text="seeds every lever trains on (tuning seeds, not reported ones)")
-    scr.add_argument("--max-steps", type=int, default=100_000, help="cap on env steps per agent")
-    scr.add_argument("--max-seconds", type=float, default=1e9, help="cap on training seconds per agent")
-    scr.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
-    scr.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
+    _add_solve_arguments(scr, max_steps=100_000, max_seconds=1e9, per="agent")
     scr.add_argument("--max-agents", type=int, default=0,
                      help="agents per population (0: every lever of one network shape in one population)")
     scr.add_argument("--verbose", action="store_true", help="print every evaluation to stderr as it happens")
@@ -82,6 +76,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
     _add_population_arguments(sub, parser)
+
+
+def _add_solve_arguments(parser: argparse.ArgumentParser, max_steps: int, max_seconds: float, per: str) -> None:
+    """The caps and the evaluation rhythm that decide when a run counts as solved."""
+    parser.add_argument("--max-steps", type=int, default=max_steps, help=f"cap on env steps per {per}")
+    parser.add_argument("--max-seconds", type=float, default=max_seconds, help=f"cap on training seconds per {per}")
+    parser.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
+    parser.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
 
 
 def run(args: argparse.Namespace) -> int:
