@@ -17,7 +17,7 @@ from typing import Any
 from lab.bench import SolveResult, summarize_solves, time_to_solve_agents
 from lab.config import Config, ConfigError
 from lab.events import Evaluated
-from lab.population.members import REQUIRED, SHARED_FIELDS
+from lab.population.members import REQUIRED, SHARED_FIELDS, config_value
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,10 @@ def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -
     for lever in levers:
         config = base.with_overrides(list(lever.overrides))
         for dotted, allowed in REQUIRED.items():
-            if _get(config, dotted) != allowed:
-                raise ConfigError(f"lever {lever.name}: {dotted}={_get(config, dotted)!r} cannot be screened in a "
-                                  f"population (allowed {allowed!r}); use bench time-to-solve --parallel for it")
+            value = config_value(config, dotted)
+            if value != allowed:
+                raise ConfigError(f"lever {lever.name}: {dotted}={value!r} cannot be screened in a population "
+                                  f"(allowed {allowed!r}); use bench time-to-solve --parallel for it")
         twin = next((name for name, members in configs.items() if members[0].with_overrides(
             {"run.seed": config.run.seed}) == config), None)
         if twin is not None:
@@ -64,7 +65,7 @@ def shape_groups(configs: dict[str, list[Config]]) -> list[list[str]]:
     """Lever names grouped so each group can train as one population (same SHARED_FIELDS), in given order."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     for name, members in configs.items():
-        key = tuple(repr(_get(members[0], f)) for f in SHARED_FIELDS)
+        key = tuple(repr(config_value(members[0], f)) for f in SHARED_FIELDS)
         groups.setdefault(key, []).append(name)
     return list(groups.values())
 
@@ -116,8 +117,3 @@ def summarize_levers(results: dict[str, list[SolveResult]], max_steps: int,
                      max_seconds: float) -> dict[str, dict[str, Any]]:
     """time-to-solve's statistics per lever."""
     return {name: summarize_solves(rs, max_steps, max_seconds) for name, rs in results.items()}
-
-
-def _get(config: Config, dotted: str) -> Any:
-    section, name = dotted.split(".")
-    return getattr(getattr(config, section), name)

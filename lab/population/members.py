@@ -45,7 +45,8 @@ REFUSED = {"run.device": ("cuda", "'auto' or 'cpu' (a population trains on the C
 MAX_AGENTS = 256
 
 
-def _get(config: Config, dotted: str) -> Any:
+def config_value(config: Config, dotted: str) -> Any:
+    """A field by its dotted name (``training.batch_size``)."""
     section, name = dotted.split(".")
     return getattr(getattr(config, section), name)
 
@@ -75,17 +76,17 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
     first = configs[0]
     for k, c in enumerate(configs):
         for dotted, allowed in REQUIRED.items():
-            if _get(c, dotted) != allowed:
-                raise ConfigError(f"agent {k}: {dotted}={_get(c, dotted)!r} is not supported in a population: "
+            if config_value(c, dotted) != allowed:
+                raise ConfigError(f"agent {k}: {dotted}={config_value(c, dotted)!r} is not supported in a population: "
                                   f"allowed {allowed!r} (train it alone with lab.Trainer)")
         for dotted, (refused, allowed) in REFUSED.items():
-            if _get(c, dotted) == refused:
+            if config_value(c, dotted) == refused:
                 raise ConfigError(f"agent {k}: {dotted}={refused!r} is not supported in a population: "
                                   f"allowed {allowed}")
         for dotted in SHARED_FIELDS:
-            if _get(c, dotted) != _get(first, dotted):
-                raise ConfigError(f"agent {k} has {dotted}={_get(c, dotted)!r} but agent 0 has "
-                                  f"{_get(first, dotted)!r}: agents of one population must share {dotted} "
+            if config_value(c, dotted) != config_value(first, dotted):
+                raise ConfigError(f"agent {k} has {dotted}={config_value(c, dotted)!r} but agent 0 has "
+                                  f"{config_value(first, dotted)!r}: agents of one population must share {dotted} "
                                   "(group members by shape into separate populations)")
     return configs
 
