@@ -17,7 +17,7 @@ from typing import Any
 from lab.bench import SolveResult, summarize_solves, time_to_solve_agents
 from lab.config import Config, ConfigError
 from lab.events import Evaluated
-from lab.population.members import REQUIRED, SHARED_FIELDS, config_value
+from lab.population.members import SHARED_FIELDS, config_value, population_refusal
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,16 @@ def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -
     if repeated:
         raise ConfigError(f"lever name {repeated[0]!r} is given twice: allowed each name once")
     configs: dict[str, list[Config]] = {}
+    unseeded: dict[str, Config] = {}
     for lever in levers:
         config = base.with_overrides(list(lever.overrides))
-        for dotted, allowed in REQUIRED.items():
-            value = config_value(config, dotted)
-            if value != allowed:
-                raise ConfigError(f"lever {lever.name}: {dotted}={value!r} cannot be screened in a population "
-                                  f"(allowed {allowed!r}); use bench time-to-solve --parallel for it")
-        twin = next((name for name, members in configs.items() if members[0].with_overrides(
-            {"run.seed": config.run.seed}) == config), None)
+        why = population_refusal(config)
+        if why is not None:
+            raise ConfigError(f"lever {lever.name}: {why}; screen it with bench time-to-solve --parallel")
+        twin = next((name for name, other in unseeded.items() if other == config), None)
         if twin is not None:
             raise ConfigError(f"levers {twin} and {lever.name} give the same config: allowed levers that differ")
+        unseeded[lever.name] = config
         configs[lever.name] = [config.with_overrides({"run.seed": seed}) for seed in seeds]
     return configs
 

@@ -51,6 +51,18 @@ def config_value(config: Config, dotted: str) -> Any:
     return getattr(getattr(config, section), name)
 
 
+def population_refusal(config: Config) -> str | None:
+    """Why this config cannot be a population's agent (a setting it supports only one way), or None."""
+    for dotted, allowed in REQUIRED.items():
+        if config_value(config, dotted) != allowed:
+            return (f"{dotted}={config_value(config, dotted)!r} is not supported in a population: "
+                    f"allowed {allowed!r} (train it alone with lab.Trainer)")
+    for dotted, (refused, allowed) in REFUSED.items():
+        if config_value(config, dotted) == refused:
+            return f"{dotted}={refused!r} is not supported in a population: allowed {allowed}"
+    return None
+
+
 def member_configs(config: Config, seeds: Sequence[int] | None = None,
                    configs: Sequence[Config] | None = None) -> list[Config]:
     """One Config per agent, checked; from a base config and seeds, or given outright."""
@@ -75,14 +87,9 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
         seen.setdefault(c.run.seed, []).append(k)
     first = configs[0]
     for k, c in enumerate(configs):
-        for dotted, allowed in REQUIRED.items():
-            if config_value(c, dotted) != allowed:
-                raise ConfigError(f"agent {k}: {dotted}={config_value(c, dotted)!r} is not supported in a population: "
-                                  f"allowed {allowed!r} (train it alone with lab.Trainer)")
-        for dotted, (refused, allowed) in REFUSED.items():
-            if config_value(c, dotted) == refused:
-                raise ConfigError(f"agent {k}: {dotted}={refused!r} is not supported in a population: "
-                                  f"allowed {allowed}")
+        why = population_refusal(c)
+        if why is not None:
+            raise ConfigError(f"agent {k}: {why}")
         for dotted in SHARED_FIELDS:
             if config_value(c, dotted) != config_value(first, dotted):
                 raise ConfigError(f"agent {k} has {dotted}={config_value(c, dotted)!r} but agent 0 has "
