@@ -260,12 +260,12 @@ class NoiseConfig(_Section):
 
     SECTION = "noise"
 
-    kind: str = choice("ou", ("ou", "gaussian"))
-    """Noise process: ou (Ornstein-Uhlenbeck, per-env state) or gaussian."""
+    kind: str = choice("ou", ("ou", "gaussian", "pink"))
+    """Noise process: ou (Ornstein-Uhlenbeck, per-env state), gaussian, or pink (1/f, lab.noise.PinkNoise)."""
     mu: float = number(0.0, -1.0, 1.0)
     """Long-run mean of the OU process."""
     sigma: float = number(0.3, 0.0, 5.0, typical=(0.0, 1.0))
-    """Noise std (OU diffusion, or the Gaussian std)."""
+    """Noise std (OU diffusion, or the Gaussian and pink std)."""
     theta: float = number(0.2, 0.0, 10.0, typical=(0.0, 2.0))
     """OU mean-reversion rate."""
     dt: float = number(0.01, 0.0, 1.0, low_open=True)
@@ -346,6 +346,10 @@ class EnvironmentConfig(_Section):
     """Parallel envs in the vector env."""
     max_episode_steps: int = integer(0, 0, 100_000)
     """Time limit per episode; 0 keeps the env's own (1000 for LunarLander)."""
+    train_episode_steps: int = integer(0, 0, 100_000)
+    """Time limit of training episodes only; 0 uses max_episode_steps. Evaluation keeps max_episode_steps,
+    so a run is judged on the whole task; a shorter limit gives a hovering agent more starts to learn
+    descents from, and since truncation is bootstrapped the values learned stay those of the whole task."""
     vectorization: str = choice("sync", ("sync", "async"))
     """sync (one process) or async (one process per env)."""
     reward_shaping: bool = flag(False)

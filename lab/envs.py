@@ -30,9 +30,14 @@ def env_dims(cfg: EnvironmentConfig) -> tuple[int, int]:
         env.close()
 
 
+def training_time_limit(cfg: EnvironmentConfig) -> int:
+    """Steps per training episode (0: the env's own); evaluation always uses cfg.max_episode_steps."""
+    return cfg.train_episode_steps or cfg.max_episode_steps
+
+
 def make_vector_env(cfg: EnvironmentConfig) -> gym.vector.VectorEnv:
-    """num_envs copies, sync (one process) or async (a process per env)."""
-    fns = [lambda: make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps) for _ in range(cfg.num_envs)]
+    """num_envs copies for training, sync (one process) or async (a process per env)."""
+    fns = [lambda: make_env(cfg.env_id, max_episode_steps=training_time_limit(cfg)) for _ in range(cfg.num_envs)]
     if cfg.vectorization == "async":
         return gym.vector.AsyncVectorEnv(fns, context="spawn")
     return gym.vector.SyncVectorEnv(fns)

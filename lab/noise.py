@@ -1,6 +1,6 @@
-"""Exploration noise: Ornstein-Uhlenbeck with one state per env, or Gaussian, times a decaying scale.
+"""Exploration noise: Ornstein-Uhlenbeck or pink with one state per env, or Gaussian, times a decaying scale.
 
-Both read their parameters from a frozen NoiseConfig; a live change swaps ``config``.
+All read their parameters from a frozen NoiseConfig; a live change swaps ``config``.
 """
 
 from __future__ import annotations
@@ -65,13 +65,54 @@ class GaussianNoise:
         """Stateless: nothing to reset."""
 
 
-Noise = OUNoise | GaussianNoise
+PINK_TIMESCALES = (1.0, 4.0, 16.0, 64.0, 256.0, 1024.0)
+"""Correlation times (steps) of the one-pole processes summed into pink noise: from a step to an episode."""
+
+
+class PinkNoise:
+    """Pink (1/f) Gaussian noise: equal-variance AR(1) processes with log-spaced correlation times, summed.
+
+    Eberhard et al. 2023, "Pink Noise Is All You Need: Colored Noise Exploration in Deep Reinforcement
+    Learning" (ICLR): 1/f noise beats white (Gaussian) and red (OU) noise as a default for off-policy
+    control. Its slow parts hold an action for tens of steps (long enough here to cut the engine and come
+    to rest), its fast parts still jitter. One-pole processes spaced two octaves apart sum to a 1/f
+    spectrum between the fastest and slowest time scale, and keep a Markov state (one row per env, as
+    OU's) that checkpoints store as they are. An episode's end draws its env fresh from the stationary
+    law, as the paper draws a fresh sequence per episode.
+    """
+
+    def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, rng: np.random.Generator) -> None:
+        self.config = NoiseConfig(kind="pink", mu=mu, sigma=sigma)
+        self.rng = rng
+        self.act_dim = act_dim
+        self.decay = np.exp(-1.0 / np.asarray(PINK_TIMESCALES))
+        self.state = rng.standard_normal((num_envs, act_dim * len(PINK_TIMESCALES)))
+
+    @property
+    def sigma(self) -> float:
+        return self.config.sigma
+
+    def sample(self) -> np.ndarray:
+        parts = self.state.reshape(len(self.state), self.act_dim, len(self.decay))
+        parts *= self.decay
+        parts += np.sqrt(1.0 - self.decay**2) * self.rng.standard_normal(parts.shape)
+        unit = parts.sum(axis=-1) / np.sqrt(len(self.decay))
+        return (self.config.mu + self.config.sigma * unit).astype(np.float32)
+
+    def reset(self, env_mask: np.ndarray | None = None) -> None:
+        rows = np.arange(len(self.state)) if env_mask is None else np.flatnonzero(env_mask)
+        self.state[rows] = self.rng.standard_normal((len(rows), self.state.shape[1]))
+
+
+Noise = OUNoise | GaussianNoise | PinkNoise
 
 
 def make_noise(cfg: NoiseConfig, num_envs: int, act_dim: int, rng: np.random.Generator) -> Noise:
     noise: Noise
     if cfg.kind == "ou":
         noise = OUNoise(num_envs, act_dim, cfg.mu, cfg.sigma, cfg.theta, cfg.dt, rng)
+    elif cfg.kind == "pink":
+        noise = PinkNoise(num_envs, act_dim, cfg.mu, cfg.sigma, rng)
     else:
         noise = GaussianNoise(num_envs, act_dim, cfg.mu, cfg.sigma, rng)
     noise.config = cfg

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lab.config import NoiseConfig
-from lab.noise import GaussianNoise, OUNoise, make_noise, noise_scale
+from lab.noise import PINK_TIMESCALES, GaussianNoise, OUNoise, PinkNoise, make_noise, noise_scale
 
 
 def test_ou_has_the_stationary_mean_and_variance():
@@ -55,3 +55,42 @@ def test_make_noise_picks_the_configured_kind():
     rng = np.random.default_rng(0)
     assert isinstance(make_noise(NoiseConfig(kind="ou"), 2, 2, rng), OUNoise)
     assert isinstance(make_noise(NoiseConfig(kind="gaussian"), 2, 2, rng), GaussianNoise)
+    assert isinstance(make_noise(NoiseConfig(kind="pink"), 2, 2, rng), PinkNoise)
+
+
+def test_pink_noise_has_the_configured_mean_and_std_from_the_first_step():
+    noise = PinkNoise(400, 2, 0.1, 0.2, np.random.default_rng(4))
+    samples = np.stack([noise.sample() for _ in range(300)])
+    assert samples.std() == pytest.approx(0.2, rel=0.05)
+    assert samples.mean() == pytest.approx(0.1, abs=0.02)
+
+
+def test_pink_noise_spectrum_falls_as_one_over_frequency():
+    steps = 4096
+    noise = PinkNoise(64, 1, 0.0, 1.0, np.random.default_rng(5))
+    xs = np.stack([noise.sample()[:, 0] for _ in range(steps)], axis=1)  # (env, time)
+    power = (np.abs(np.fft.rfft(xs, axis=1)) ** 2).mean(axis=0)
+    freqs = np.fft.rfftfreq(steps)
+    band = (freqs > 1 / PINK_TIMESCALES[-1]) & (freqs < 1 / (4 * PINK_TIMESCALES[0]))
+    slope = np.polyfit(np.log(freqs[band]), np.log(power[band]), 1)[0]
+    assert slope == pytest.approx(-1.0, abs=0.2)  # white noise: 0; OU and brown noise: -2
+
+
+def test_pink_noise_holds_an_action_longer_than_gaussian_noise():
+    def lag_correlation(noise, lag: int = 25) -> float:
+        xs = np.stack([noise.sample()[:, 0] for _ in range(400)])
+        return float(np.corrcoef(xs[:-lag].ravel(), xs[lag:].ravel())[0, 1])
+
+    rng = np.random.default_rng(6)
+    assert lag_correlation(PinkNoise(64, 1, 0.0, 0.2, rng)) > 0.3
+    assert abs(lag_correlation(GaussianNoise(64, 1, 0.0, 0.2, rng))) < 0.05
+
+
+def test_pink_noise_redraws_only_the_envs_asked():
+    noise = PinkNoise(3, 2, 0.0, 0.5, np.random.default_rng(7))
+    for _ in range(10):
+        noise.sample()
+    before = noise.state.copy()
+    noise.reset(np.array([False, True, False]))
+    assert not np.array_equal(noise.state[1], before[1])
+    assert np.array_equal(noise.state[[0, 2]], before[[0, 2]])

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from lab.config import ConfigError, EnvironmentConfig
-from lab.envs import make_env
+from lab.envs import make_env, training_time_limit
 from lab.worker_process import Worker
 
 StepResult = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
@@ -35,7 +35,7 @@ class AgentEnvs:
         self.envs = []
         try:
             for _ in range(agents * num_envs):
-                self.envs.append(make_env(cfg.env_id, max_episode_steps=cfg.max_episode_steps))
+                self.envs.append(make_env(cfg.env_id, max_episode_steps=training_time_limit(cfg)))
         except ValueError as exc:
             self.close()
             raise ConfigError(f"{exc} (allowed: a registered Gymnasium id with a continuous action space, "

@@ -27,7 +27,7 @@ from lab.run_log import RunLogger
 
 SHARED_FIELDS = (
     "network.actor_hidden", "network.critic_hidden", "network.layer_norm", "network.activation",
-    "env.env_id", "env.num_envs", "env.max_episode_steps",
+    "env.env_id", "env.num_envs", "env.max_episode_steps", "env.train_episode_steps",
     "training.batch_size", "training.buffer_size", "training.updates_per_step", "training.n_step",
     "run.torch_threads", "run.checkpoint_every", "run.save_replay",
 )
