@@ -77,8 +77,9 @@ class PinkNoise:
     control. Its slow parts hold an action for tens of steps (long enough here to cut the engine and come
     to rest), its fast parts still jitter. One-pole processes spaced two octaves apart sum to a 1/f
     spectrum between the fastest and slowest time scale, and keep a Markov state (one row per env, as
-    OU's) that checkpoints store as they are. An episode's end draws its env fresh from the stationary
-    law, as the paper draws a fresh sequence per episode.
+    OU's) that checkpoints store as they are. The process starts stationary and runs on across episodes
+    (the paper draws a fresh sequence per episode): a redraw at each reset would make a run resumed from
+    a checkpoint, which starts fresh episodes after restoring the state, differ from the unbroken run.
     """
 
     def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, rng: np.random.Generator) -> None:
@@ -100,8 +101,7 @@ class PinkNoise:
         return (self.config.mu + self.config.sigma * unit).astype(np.float32)
 
     def reset(self, env_mask: np.ndarray | None = None) -> None:
-        rows = np.arange(len(self.state)) if env_mask is None else np.flatnonzero(env_mask)
-        self.state[rows] = self.rng.standard_normal((len(rows), self.state.shape[1]))
+        """Runs on: the state is already a draw from the stationary law."""
 
 
 Noise = OUNoise | GaussianNoise | PinkNoise

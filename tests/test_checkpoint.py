@@ -93,10 +93,11 @@ def _run(config, run_dir, resume=None):
     return returns, params, trainer
 
 
-def test_resume_equals_an_uninterrupted_run(tiny_config, tmp_path):
+@pytest.mark.parametrize("noise", ["ou", "pink"])
+def test_resume_equals_an_uninterrupted_run(tiny_config, tmp_path, noise):
     config = tiny_config.with_overrides({"run.analyze_episodes": False, "run.checkpoint_every": 400,
                                          "run.save_replay": True, "run.total_steps": 800,
-                                         "training.n_step": 2, "noise.kind": "ou"})
+                                         "training.n_step": 2, "noise.kind": noise})
     full_returns, full_params, full = _run(config, tmp_path / "full")
     half = config.with_overrides({"run.total_steps": 400})
     first_returns, _, first = _run(half, tmp_path / "first")
