@@ -119,6 +119,14 @@ def make_noise(cfg: NoiseConfig, num_envs: int, act_dim: int, rng: np.random.Gen
     return noise
 
 
+def reconfigured(noise: Noise, cfg: NoiseConfig, num_envs: int, act_dim: int, rng: np.random.Generator) -> Noise:
+    """noise reading cfg from now on; a fresh process of cfg.kind if the kind changed (each kind has its own state)."""
+    if noise.config.kind != cfg.kind:
+        return make_noise(cfg, num_envs, act_dim, rng)
+    noise.config = cfg
+    return noise
+
+
 def noise_scale(cfg: NoiseConfig, episodes_done: int) -> float:
     """Linear decay from scale_start to scale_end over scale_decay_episodes."""
     if cfg.scale_decay_episodes <= 0:

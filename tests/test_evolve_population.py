@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from lab.config import ConfigError
+from lab.noise import PinkNoise
 from lab.population import Population
 from lab.population.replay import StackedReplayBuffer
 from lab.search.evolve import EVOLVE_KEYS, check_evolve_spec, run_evolve
@@ -76,6 +77,19 @@ def test_copy_agent_copies_exactly_slot_j_into_slot_i_and_leaves_the_others_bit_
         assert [m.counters() for m in population.members] == counters  # budgets and counters stay the slot's
         obs = torch.randn(5, 8)
         assert torch.equal(population.policy(0).actor(obs), population.policy(2).actor(obs))
+
+
+def test_copy_agent_across_noise_kinds_gives_the_target_the_sources_process(pop_config):
+    configs = [pop_config.with_overrides({"run.seed": s, "noise.kind": kind})
+               for s, kind in ((0, "ou"), (1, "pink"))]
+    with Population(configs=configs, log_to_disk=False, overlap=False) as population:
+        population.fit(until_step=60)
+        population.copy_agent(1, 0)
+        dst, src = population.members
+        assert isinstance(dst.noise, PinkNoise) and dst.noise is not src.noise
+        assert np.array_equal(dst.noise.state, src.noise.state)
+        population.fit(until_step=120)  # the copied process trains on
+        assert dst.env_step == 120
 
 
 def test_fit_until_a_step_pauses_and_a_later_fit_goes_on_exactly_as_one_fit(pop_config):

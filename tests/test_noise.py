@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from lab.config import NoiseConfig
-from lab.noise import PINK_TIMESCALES, GaussianNoise, OUNoise, PinkNoise, make_noise, noise_scale
+from lab.noise import PINK_TIMESCALES, GaussianNoise, OUNoise, PinkNoise, make_noise, noise_scale, reconfigured
 
 
 def test_ou_has_the_stationary_mean_and_variance():
@@ -94,3 +94,12 @@ def test_pink_noise_runs_on_across_episodes():
     noise.reset(np.array([False, True, False]))
     noise.reset()
     assert np.array_equal(noise.state, before)
+
+
+def test_reconfigured_keeps_the_process_for_its_kind_and_swaps_it_for_another_kind():
+    rng = np.random.default_rng(8)
+    ou = make_noise(NoiseConfig(kind="ou", sigma=0.3), 2, 2, rng)
+    wider = NoiseConfig(kind="ou", sigma=0.6)
+    assert reconfigured(ou, wider, 2, 2, rng) is ou and ou.config == wider
+    pink = reconfigured(ou, NoiseConfig(kind="pink", sigma=0.2), 2, 2, rng)
+    assert isinstance(pink, PinkNoise) and pink.sigma == 0.2 and pink.sample().shape == (2, 2)

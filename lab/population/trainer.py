@@ -32,6 +32,7 @@ from lab.checkpoint import read_checkpoint_file, write_checkpoint_file
 from lab.config import Config, ConfigError
 from lab.events import CheckpointSaved, EventBus, RunStateChanged
 from lab.io import atomic_write_json
+from lab.noise import reconfigured
 from lab.policy import POPULATION_FILE, Policy
 from lab.population.checkpoints import population_state, restore_population, resume_steps, write_agent_files
 from lab.population.collector import PopulationCollector
@@ -148,7 +149,7 @@ class Population:
         self.learner.copy_agent(source, target)
         dst.config = src.config.with_overrides({"run.seed": dst.seed})
         dst.schedule_overrides = dict(src.schedule_overrides)
-        dst.noise.config = dst.config.noise
+        dst.noise = reconfigured(dst.noise, dst.config.noise, self.num_envs, self.act_dim, dst.rng)
         dst.noise.state[...] = src.noise.state
         self.configs = [m.config for m in self.members]
 

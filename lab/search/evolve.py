@@ -205,10 +205,12 @@ class Population:
 
     def _configure(self, m: Member) -> None:
         """A member's values are a config swap: its learner and its noise read them from now on."""
+        from lab.noise import reconfigured
+
         config = self.config_of(m).with_overrides({"run.total_steps": self.total_steps})
         m.learner.set_config(config)
         m.agent.apply_schedule(self.env_step / self.total_steps)  # the optimizers' lr follows at once
-        m.noise.config = config.noise
+        m.noise = reconfigured(m.noise, config.noise, config.env.num_envs, self.act_dim, self.rng)
 
     # ---- collecting and learning ------------------------------------------------------------------
     def drive(self, m: Member, steps: int) -> None:
