@@ -74,12 +74,13 @@ class PinkNoise:
 
     Eberhard et al. 2023, "Pink Noise Is All You Need: Colored Noise Exploration in Deep Reinforcement
     Learning" (ICLR): 1/f noise beats white (Gaussian) and red (OU) noise as a default for off-policy
-    control. Its slow parts hold an action for tens of steps (long enough here to cut the engine and come
-    to rest), its fast parts still jitter. One-pole processes spaced two octaves apart sum to a 1/f
-    spectrum between the fastest and slowest time scale, and keep a Markov state (one row per env, as
-    OU's) that checkpoints store as they are. The process starts stationary and runs on across episodes
-    (the paper draws a fresh sequence per episode): a redraw at each reset would make a run resumed from
-    a checkpoint, which starts fresh episodes after restoring the state, differ from the unbroken run.
+    control. Its slow parts can hold an action for tens of steps (as long as coming to rest takes here:
+    about 25 steps with the engines off), its fast parts still jitter. One-pole processes spaced two
+    octaves apart sum to a 1/f spectrum between the fastest and slowest time scale, and keep a Markov
+    state (one row per env, as OU's) that checkpoints store as they are. The process starts stationary
+    and runs on across episodes (the paper draws a fresh sequence per episode): a redraw at each reset
+    would make a run resumed from a checkpoint, which starts fresh episodes after restoring the state,
+    differ from the unbroken run.
     """
 
     def __init__(self, num_envs: int, act_dim: int, mu: float, sigma: float, rng: np.random.Generator) -> None:
