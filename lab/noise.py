@@ -88,6 +88,8 @@ class PinkNoise:
         self.rng = rng
         self.act_dim = act_dim
         self.decay = np.exp(-1.0 / np.asarray(PINK_TIMESCALES))
+        self.innovation = np.sqrt(1.0 - self.decay**2)
+        """Std of each process's fresh draw per step, so each keeps unit variance."""
         self.state = rng.standard_normal((num_envs, act_dim * len(PINK_TIMESCALES)))
 
     @property
@@ -97,7 +99,7 @@ class PinkNoise:
     def sample(self) -> np.ndarray:
         parts = self.state.reshape(len(self.state), self.act_dim, len(self.decay))
         parts *= self.decay
-        parts += np.sqrt(1.0 - self.decay**2) * self.rng.standard_normal(parts.shape)
+        parts += self.innovation * self.rng.standard_normal(parts.shape)
         unit = parts.sum(axis=-1) / np.sqrt(len(self.decay))
         return (self.config.mu + self.config.sigma * unit).astype(np.float32)
 
