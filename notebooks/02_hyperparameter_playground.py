@@ -51,9 +51,9 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the HUD off sc
 # Each A/B run below trains both agents for 60,000 env steps: enough for their lines to part, not
 # enough for them to land. `fast` agents trained as a population land (a 10-episode evaluation mean
 # of 200) on 2 of 10 seeds within 60,000 steps and 8 of 10 within 120,000, and agent A's seed 0 is one
-# of the two that had not by 120,000 (README, performance section). Two agents share the machine, so a
-# run takes roughly twice as long as one agent's would. To watch your own agent land, use the
-# quickstart: its single-agent run lands on 9 of 10 seeds within its budget.
+# of the two that had not by 120,000 (README, performance section). The two agents train as one
+# batched population, so a run takes about 1.3 times as long as one agent's would. To watch your own
+# agent land, use the quickstart: its single-agent run lands on 9 of 10 seeds within its budget.
 
 # %%
 from lab.presets import preset
