@@ -207,6 +207,9 @@ class TrainingConfig(_Section):
     """Max global gradient norm per network; 0 turns clipping off."""
     weight_decay: float = number(0.0, 0.0, 1.0)
     """L2 weight decay for both optimizers."""
+    action_penalty: float = number(0.0, 0.0, 100.0, typical=(0.0, 1.0))
+    """Weight of the mean squared pre-tanh action in the actor's loss: keeps the policy out of tanh's flat,
+    saturated ends, where its gradient vanishes (cf. the action L2 term of Andrychowicz et al. 2017, HER); 0 is off."""
     lr_schedule: str = choice("constant", ("constant", "linear", "cosine"))
     """Learning-rate schedule over total_steps: constant, linear or cosine."""
     critic_loss: str = choice("mse", ("mse", "huber"))

@@ -65,8 +65,12 @@ class Actor(nn.Module):
         nn.init.constant_(self.main_head.bias, net.main_engine_bias)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.pre_tanh(obs))
+
+    def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
+        """The actions before tanh squashes them: what training.action_penalty keeps small."""
         h = self.trunk(obs)
-        return torch.tanh(torch.cat([self.main_head(h), self.side_head(h)], dim=-1))
+        return torch.cat([self.main_head(h), self.side_head(h)], dim=-1)
 
 
 class TwinCritic(nn.Module):

@@ -54,6 +54,14 @@ def smoothed_target_action(target_actor: Actor, next_obs: torch.Tensor, noise_st
     return (action + noise).clamp_(-1.0, 1.0)
 
 
+def actor_objective(q: torch.Tensor, pre_tanh: torch.Tensor, action_penalty: float | torch.Tensor) -> torch.Tensor:
+    """-mean Q(s, pi(s)) + action_penalty * mean(u**2) over the batch's last dimension, u = pi's pre-tanh output."""
+    loss = -q.mean(dim=-1)
+    if isinstance(action_penalty, torch.Tensor) or action_penalty > 0:
+        loss = loss + action_penalty * pre_tanh.square().mean(dim=(-2, -1))
+    return loss
+
+
 def resolve_device(name: str) -> torch.device:
     """run.device as a torch device; asking for CUDA where there is none is a config error."""
     if name == "auto":
@@ -145,10 +153,12 @@ class TD3:
         return critic_loss.detach(), q.detach().mean(), td_errors.detach()[0].abs(), norm
 
     def actor_step(self, batch: Batch, want_metrics: bool = False) -> tuple:
-        """Push the actor up the first critic's Q surface."""
+        """Push the actor up the first critic's Q surface (less the action penalty, when configured)."""
         self.critic.requires_grad_(False)  # the actor step needs no critic weight gradients: skip them
         try:
-            actor_loss = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean()
+            pre_tanh = self.actor.pre_tanh(batch.obs)
+            actor_loss = actor_objective(self.critic.q1(batch.obs, torch.tanh(pre_tanh)), pre_tanh,
+                                         self.config.action_penalty)
             self.actor_opt.zero_grad(set_to_none=True)
             actor_loss.backward()
         finally:

@@ -24,6 +24,7 @@ OPTIONS = {
                                    "training.checkpoint_widen_after": 0, "training.checkpoint_score": "mean"},
     "crossq": {"training.algorithm": "crossq"},
     "overlapped collection": {"run.overlap_collection": True},
+    "action penalty": {"training.action_penalty": 0.1},
 }
 
 

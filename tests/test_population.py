@@ -96,6 +96,7 @@ def test_initial_weights_are_those_of_a_single_agent_run_with_the_same_seed():
     {},
     {"grad_clip": 0.5, "critic_loss": "huber"},
     {"weight_decay": 1e-3, "target_policy_noise": 0.0},
+    {"action_penalty": 0.5},
 ])
 def test_batched_update_equals_td3_update_agent_by_agent(options):
     # Different learning rates, tau and delays per agent: each must still match its own TD3.

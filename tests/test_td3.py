@@ -7,7 +7,7 @@ import torch
 from lab.config import NetworkConfig, TrainingConfig
 from lab.networks import Actor, TwinCritic
 from lab.replay import Batch
-from lab.td3 import TD3, smoothed_target_action, td3_target
+from lab.td3 import TD3, actor_objective, smoothed_target_action, td3_target
 
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
 
@@ -55,6 +55,35 @@ def test_actor_has_separate_heads_and_main_engine_bias():
     assert actor.side_head.bias.item() == 0.0
     out = actor(torch.zeros(3, 8))
     assert out.shape == (3, 2) and torch.all(out[:, 0] > 0.3)
+
+
+def test_actor_objective_adds_the_weighted_mean_square_of_the_pre_tanh_actions():
+    q = torch.tensor([1.0, 3.0])
+    pre_tanh = torch.tensor([[2.0, 0.0], [0.0, -4.0]])
+    assert actor_objective(q, pre_tanh, 0.0).item() == pytest.approx(-2.0)
+    assert actor_objective(q, pre_tanh, 0.5).item() == pytest.approx(-2.0 + 0.5 * (4 + 16) / 4)
+
+
+def test_action_penalty_pulls_a_saturated_actor_back_where_the_critic_does_not_care():
+    # A critic that ignores the action gives the actor no gradient; the penalty alone shrinks |pre-tanh|.
+    def saturated_agent(penalty):
+        torch.manual_seed(0)
+        agent = TD3(8, 2, NET, TrainingConfig(policy_delay=1, action_penalty=penalty, actor_lr=1e-2))
+        with torch.no_grad():
+            agent.actor.main_head.bias.fill_(4.0)
+            agent.critic.weights[0][:, 8:].zero_()  # Q independent of the action
+        return agent
+
+    batch = _batch()
+    magnitudes = {}
+    for penalty in (0.0, 1.0):
+        agent = saturated_agent(penalty)
+        before = agent.actor.pre_tanh(batch.obs)[:, 0].abs().mean().item()
+        for _ in range(20):
+            agent.actor_step(batch)
+        magnitudes[penalty] = (before, agent.actor.pre_tanh(batch.obs)[:, 0].abs().mean().item())
+    assert magnitudes[0.0][1] == pytest.approx(magnitudes[0.0][0])
+    assert magnitudes[1.0][1] < magnitudes[1.0][0] - 0.5
 
 
 def test_actor_and_targets_update_only_every_policy_delay_steps():

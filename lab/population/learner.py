@@ -24,10 +24,10 @@ from lab.population.networks import StackedActor, StackedTwinCritic
 from lab.population.optim import StackedAdam, agent_view
 from lab.population.slots import AgentSlots
 from lab.replay import Batch
-from lab.td3 import LEARNER_PARTS, load_parts
+from lab.td3 import LEARNER_PARTS, actor_objective, load_parts
 
 HYPERPARAMETERS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
-                   "grad_clip", "weight_decay")
+                   "grad_clip", "weight_decay", "action_penalty")
 """Learner settings held as one value per agent."""
 
 
@@ -195,7 +195,10 @@ class PopulationTD3:
 
     def actor_step(self, batch: Batch, mask: torch.Tensor | None = None) -> torch.Tensor:
         """Push each actor up its own first critic's Q surface; the critics get no gradients."""
-        per_agent = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean(dim=1)
+        pre_tanh = self.actor.pre_tanh(batch.obs)
+        penalty = self.values["action_penalty"].float()
+        per_agent = actor_objective(self.critic.q1(batch.obs, torch.tanh(pre_tanh)), pre_tanh,
+                                    penalty if bool((penalty > 0).any()) else 0.0)
         params = list(self.actor.parameters())
         grads = list(torch.autograd.grad(per_agent.sum(), params))
         self._clip(grads)

@@ -61,13 +61,17 @@ class StackedActor(nn.Module):
         return self.head_weight.shape[0]
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.pre_tanh(obs))
+
+    def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
+        """Each agent's actions before tanh, (K, N, 2)."""
         x = obs
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b, x, w)
             if self.layer_norm:
                 x = F.layer_norm(x, x.shape[-1:]) * self.norm_weights[i] + self.norm_biases[i]
             x = self.activation(x)
-        return torch.tanh(torch.baddbmm(self.head_bias, x, self.head_weight))
+        return torch.baddbmm(self.head_bias, x, self.head_weight)
 
     def unstack(self, k: int) -> Actor:
         """Agent k's policy as an ordinary single-agent Actor (a copy)."""
