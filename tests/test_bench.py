@@ -152,7 +152,8 @@ def test_time_to_solve_population_command(capsys):
                  "env.max_episode_steps=50"]) == 0
     text = capsys.readouterr().out
     assert "seeds 0 1, all at once (population)" in text and "IQM [95% stratified-bootstrap CI]" in text
-    assert "/2 (an unsolved seed counts at the cap: 300 steps, 600 s)" in text
+    # two seeds share the population's clock, so each gets the default 600 s per seed: 1,200 s
+    assert "/2 (an unsolved seed counts at the cap: 300 steps, 1200 s)" in text
 
 
 def test_population_and_parallel_clash_in_one_line(capsys):

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          formatter_class=parser.formatter_class)
     tts.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
     add_seeds_argument(tts, default="0-4", help_text="one run per seed")
-    _add_solve_arguments(tts, max_steps=300_000, max_seconds=600.0, per="seed")
+    _add_solve_arguments(tts, max_steps=300_000, max_seconds=None, per="seed")
     tts.add_argument("--parallel", type=int, default=1,
                      help="seeds trained side by side, each in its own process on one torch thread (one per core)")
     tts.add_argument("--population", action="store_true",
@@ -78,10 +78,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _add_population_arguments(sub, parser)
 
 
-def _add_solve_arguments(parser: argparse.ArgumentParser, max_steps: int, max_seconds: float, per: str) -> None:
+SECONDS_PER_SEED = 600.0
+"""time-to-solve's default cap on one seed's training seconds; a population's seeds share one clock, so each
+gets this much per seed in the population."""
+
+
+def _add_solve_arguments(parser: argparse.ArgumentParser, max_steps: int, max_seconds: float | None,
+                         per: str) -> None:
     """The caps and the evaluation rhythm that decide when a run counts as solved."""
     parser.add_argument("--max-steps", type=int, default=max_steps, help=f"cap on env steps per {per}")
-    parser.add_argument("--max-seconds", type=float, default=max_seconds, help=f"cap on training seconds per {per}")
+    shared_clock = (f" (default: {SECONDS_PER_SEED:.0f}, times the number of seeds with --population, whose "
+                    "seeds share one clock)") if max_seconds is None else ""
+    parser.add_argument("--max-seconds", type=float, default=max_seconds,
+                        help=f"cap on training seconds per {per}{shared_clock}")
     parser.add_argument("--eval-every", type=int, default=5_000, help="env steps between evaluations")
     parser.add_argument("--eval-episodes", type=int, default=10, help="fixed-seed episodes per evaluation")
 
@@ -98,6 +107,8 @@ def _time_to_solve(args: argparse.Namespace) -> int:
 
     seed_tokens, trailing = take_overrides(args.seeds)
     seeds, overrides = parse_seeds(seed_tokens), [*args.overrides, *trailing]
+    if args.max_seconds is None:
+        args.max_seconds = SECONDS_PER_SEED * (len(seeds) if args.population else 1)
     _at_least("--max-steps", args.max_steps, 1)
     _above_zero("--max-seconds", args.max_seconds)
     _at_least("--eval-every", args.eval_every, 1)
