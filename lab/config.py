@@ -210,6 +210,11 @@ class TrainingConfig(_Section):
     action_penalty: float = number(0.0, 0.0, 100.0, typical=(0.0, 1.0))
     """Weight of the mean squared pre-tanh action in the actor's loss: keeps the policy out of tanh's flat,
     saturated ends, where its gradient vanishes (cf. the action L2 term of Andrychowicz et al. 2017, HER); 0 is off."""
+    target_pessimism: float = number(1.0, 0.0, 2.0, typical=(0.0, 1.0))
+    """How far the bootstrap target leans to the lower twin critic: mean(Q1', Q2') - target_pessimism *
+    |Q1' - Q2'| / 2, so 1 is TD3's clipped double-Q (their min) and 0 their mean (the optimism/pessimism
+    knob of Moskovitz et al. 2021, Tactical Optimism and Pessimism); below 1, risky states such as a
+    touchdown look less bad than the min makes them."""
     lr_schedule: str = choice("constant", ("constant", "linear", "cosine"))
     """Learning-rate schedule over total_steps: constant, linear or cosine."""
     critic_loss: str = choice("mse", ("mse", "huber"))

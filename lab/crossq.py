@@ -119,7 +119,7 @@ class CrossQ(TD3):
                                                  self.config.target_policy_noise, self.config.target_noise_clip)
         both = self.critic(torch.cat([batch.obs, batch.next_obs]), torch.cat([batch.actions, next_action]))
         q, next_q = both[:, :n], both[:, n:].detach()  # (2, batch) each; the target half is a constant
-        target = td3_target(batch.rewards, batch.discounts, next_q[0], next_q[1])
+        target = td3_target(batch.rewards, batch.discounts, next_q[0], next_q[1], self.config.target_pessimism)
         return self.regress_critics(q, target, batch, want_metrics)
 
     def soft_update(self) -> None:

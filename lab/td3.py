@@ -40,10 +40,30 @@ def _adam(params, lr: float, weight_decay: float) -> torch.optim.Adam:  # type: 
         return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
 
 
+def twin_estimate(next_q1: torch.Tensor, next_q2: torch.Tensor,
+                  pessimism: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """mean(Q1', Q2') - pessimism * |Q1' - Q2'| / 2: their min at 1 (TD3), their mean at 0.
+
+    The min is taken as torch.minimum wherever pessimism is 1, so TD3's runs stay the same bit for bit.
+    A tensor pessimism holds one value per row of the Q tensors (one per agent of a population).
+    """
+    low = torch.minimum(next_q1, next_q2)
+    if not isinstance(pessimism, torch.Tensor):
+        if pessimism == 1.0:
+            return low
+        return (next_q1 + next_q2) / 2 - pessimism * (next_q1 - next_q2).abs() / 2
+    if bool((pessimism == 1).all()):
+        return low
+    weight = pessimism.to(next_q1.dtype).reshape(-1, *([1] * (next_q1.dim() - 1)))
+    blend = (next_q1 + next_q2) / 2 - weight * (next_q1 - next_q2).abs() / 2
+    return torch.where(weight == 1, low, blend)
+
+
 def td3_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q1: torch.Tensor,
-               next_q2: torch.Tensor) -> torch.Tensor:
-    """y = r + discount * min(Q1', Q2'); discount is gamma**n, or 0 after termination."""
-    return rewards + discounts * torch.minimum(next_q1, next_q2)
+               next_q2: torch.Tensor, pessimism: float | torch.Tensor = 1.0) -> torch.Tensor:
+    """y = r + discount * min(Q1', Q2') (or a milder blend, see twin_estimate); discount is gamma**n, or 0
+    after termination."""
+    return rewards + discounts * twin_estimate(next_q1, next_q2, pessimism)
 
 
 def smoothed_target_action(target_actor: Actor, next_obs: torch.Tensor, noise_std: float,
@@ -136,7 +156,8 @@ class TD3:
             next_action = smoothed_target_action(self.actor_target, batch.next_obs,
                                                  self.config.target_policy_noise, self.config.target_noise_clip)
             next_q1, next_q2 = self.critic_target(batch.next_obs, next_action)
-            target = td3_target(batch.rewards, batch.discounts, next_q1, next_q2)
+            target = td3_target(batch.rewards, batch.discounts, next_q1, next_q2,
+                                self.config.target_pessimism)
         q = self.critic(batch.obs, batch.actions)  # (2, batch)
         return self.regress_critics(q, target, batch, want_metrics)
 

@@ -97,12 +97,14 @@ def test_initial_weights_are_those_of_a_single_agent_run_with_the_same_seed():
     {"grad_clip": 0.5, "critic_loss": "huber"},
     {"weight_decay": 1e-3, "target_policy_noise": 0.0},
     {"action_penalty": 0.5},
+    {"target_pessimism": (1.0, 0.0, 0.5)},  # a tuple gives each agent its own value
 ])
 def test_batched_update_equals_td3_update_agent_by_agent(options):
     # Different learning rates, tau and delays per agent: each must still match its own TD3.
-    configs = [TrainingConfig(actor_lr=1e-3, critic_lr=2e-3, tau=0.005, policy_delay=2, **options),
-               TrainingConfig(actor_lr=3e-4, critic_lr=1e-3, tau=0.05, policy_delay=1, **options),
-               TrainingConfig(actor_lr=5e-3, critic_lr=5e-4, tau=0.2, policy_delay=3, **options)]
+    mine = [{n: v[k] if isinstance(v, tuple) else v for n, v in options.items()} for k in range(3)]
+    configs = [TrainingConfig(actor_lr=1e-3, critic_lr=2e-3, tau=0.005, policy_delay=2, **mine[0]),
+               TrainingConfig(actor_lr=3e-4, critic_lr=1e-3, tau=0.05, policy_delay=1, **mine[1]),
+               TrainingConfig(actor_lr=5e-3, critic_lr=5e-4, tau=0.2, policy_delay=3, **mine[2])]
     learner = _learner(configs)
     singles = [_single(SEEDS[k], c, learner, k) for k, c in enumerate(configs)]
     for step in range(4):

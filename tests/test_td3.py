@@ -7,7 +7,7 @@ import torch
 from lab.config import NetworkConfig, TrainingConfig
 from lab.networks import Actor, TwinCritic
 from lab.replay import Batch
-from lab.td3 import TD3, actor_objective, smoothed_target_action, td3_target
+from lab.td3 import TD3, actor_objective, smoothed_target_action, td3_target, twin_estimate
 
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
 
@@ -25,6 +25,24 @@ def test_target_takes_the_smaller_critic_and_zeroes_after_termination():
     q1 = torch.tensor([10.0, 10.0, 4.0])
     q2 = torch.tensor([5.0, 20.0, 8.0])
     assert td3_target(rewards, discounts, q1, q2).tolist() == pytest.approx([5.5, 1.0, 1.0])
+
+
+def test_target_pessimism_blends_the_twins_from_their_min_to_their_mean():
+    q1 = torch.tensor([10.0, 1.0, 3.0])
+    q2 = torch.tensor([6.0, 5.0, 3.0])
+    assert torch.equal(twin_estimate(q1, q2, 1.0), torch.minimum(q1, q2))
+    assert twin_estimate(q1, q2, 0.0).tolist() == pytest.approx([8.0, 3.0, 3.0])
+    assert twin_estimate(q1, q2, 0.5).tolist() == pytest.approx([7.0, 2.0, 3.0])
+    assert twin_estimate(q1, q2, 2.0).tolist() == pytest.approx([4.0, -1.0, 3.0])
+
+
+def test_target_pessimism_per_row_leaves_rows_at_one_exactly_the_min():
+    g = torch.Generator().manual_seed(0)
+    q1, q2 = torch.randn(3, 64, generator=g) * 100, torch.randn(3, 64, generator=g) * 100
+    blended = twin_estimate(q1, q2, torch.tensor([1.0, 0.0, 0.25], dtype=torch.float64))
+    assert torch.equal(blended[0], torch.minimum(q1[0], q2[0]))
+    assert torch.allclose(blended[1], (q1[1] + q2[1]) / 2)
+    assert torch.allclose(blended[2], twin_estimate(q1[2], q2[2], 0.25))
 
 
 def test_target_smoothing_noise_is_clipped_and_actions_stay_in_bounds():

@@ -24,10 +24,10 @@ from lab.population.networks import StackedActor, StackedTwinCritic
 from lab.population.optim import StackedAdam, agent_view
 from lab.population.slots import AgentSlots
 from lab.replay import Batch
-from lab.td3 import LEARNER_PARTS, actor_objective, load_parts
+from lab.td3 import LEARNER_PARTS, actor_objective, load_parts, td3_target
 
 HYPERPARAMETERS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
-                   "grad_clip", "weight_decay", "action_penalty")
+                   "grad_clip", "weight_decay", "action_penalty", "target_pessimism")
 """Learner settings held as one value per agent."""
 
 
@@ -179,7 +179,8 @@ class PopulationTD3:
         with torch.no_grad():
             next_action = self._smoothed_target_action(batch.next_obs, mask)
             next_q = self.critic_target(batch.next_obs, next_action)  # (K, 2, B)
-            target = batch.rewards + batch.discounts * torch.minimum(next_q[:, 0], next_q[:, 1])
+            target = td3_target(batch.rewards, batch.discounts, next_q[:, 0], next_q[:, 1],
+                                self.values["target_pessimism"])
         q = self.critic(batch.obs, batch.actions)
         target = target.unsqueeze(1).expand_as(q)
         per_sample = (q - target).square()
