@@ -47,16 +47,16 @@ def twin_estimate(next_q1: torch.Tensor, next_q2: torch.Tensor,
     The min is taken as torch.minimum wherever pessimism is 1, so TD3's runs stay the same bit for bit.
     A tensor pessimism holds one value per row of the Q tensors (one per agent of a population).
     """
-    low = torch.minimum(next_q1, next_q2)
     if not isinstance(pessimism, torch.Tensor):
-        if pessimism == 1.0:
-            return low
-        return (next_q1 + next_q2) / 2 - pessimism * (next_q1 - next_q2).abs() / 2
+        return torch.minimum(next_q1, next_q2) if pessimism == 1.0 else _blend(next_q1, next_q2, pessimism)
     if bool((pessimism == 1).all()):
-        return low
+        return torch.minimum(next_q1, next_q2)
     weight = pessimism.to(next_q1.dtype).reshape(-1, *([1] * (next_q1.dim() - 1)))
-    blend = (next_q1 + next_q2) / 2 - weight * (next_q1 - next_q2).abs() / 2
-    return torch.where(weight == 1, low, blend)
+    return torch.where(weight == 1, torch.minimum(next_q1, next_q2), _blend(next_q1, next_q2, weight))
+
+
+def _blend(next_q1: torch.Tensor, next_q2: torch.Tensor, weight: float | torch.Tensor) -> torch.Tensor:
+    return (next_q1 + next_q2) / 2 - weight * (next_q1 - next_q2).abs() / 2
 
 
 def td3_target(rewards: torch.Tensor, discounts: torch.Tensor, next_q1: torch.Tensor,
