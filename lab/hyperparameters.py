@@ -21,6 +21,7 @@ LIVE_CONFIG_FIELDS: dict[str, str] = {
     "updates_per_step": "training.updates_per_step",
     "target_policy_noise": "training.target_policy_noise",
     "target_noise_clip": "training.target_noise_clip",
+    "target_pessimism": "training.target_pessimism",
     "per_alpha": "training.per_alpha",
     "sigma": "noise.sigma",
     "theta": "noise.theta",

@@ -293,12 +293,13 @@ def test_live_changes_apply_to_the_chosen_agent_only(pop_config, tmp_path):
     with Population(pop_config, seeds=[0, 1], run_dir=tmp_path / "pop", overlap=False) as population:
         changes: list[AgentEvent] = []
         population.events.subscribe(changes.append)
-        population.update_hyperparameters(agent=1, sigma=0.6, critic_lr=3e-3, policy_delay=3)
+        population.update_hyperparameters(agent=1, sigma=0.6, critic_lr=3e-3, policy_delay=3, target_pessimism=0.5)
         assert population.members[1].noise.sigma == 0.6 and population.members[0].noise.sigma != 0.6
         assert population.learner.get("critic_lr", 1) == 3e-3 and population.learner.get("policy_delay", 1) == 3
+        assert [population.learner.get("target_pessimism", k) for k in (0, 1)] == [1.0, 0.5]
         assert population.learner.get("critic_lr", 0) == pop_config.training.critic_lr
         assert [(e.agent, sorted(e.event.changes)) for e in changes if isinstance(e.event, HyperparametersChanged)] \
-            == [(1, ["critic_lr", "policy_delay", "sigma"])]
+            == [(1, ["critic_lr", "policy_delay", "sigma", "target_pessimism"])]
         population.update_hyperparameters(tau=0.01)  # agent=None: everyone
         assert population.learner.values["tau"].tolist() == pytest.approx([0.01, 0.01])
         with pytest.raises(ConfigError, match="batch_size is shared"):

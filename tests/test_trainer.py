@@ -142,7 +142,8 @@ def test_live_hyperparameter_change_reaches_the_next_update(tiny_config, tmp_pat
     trainer.events.subscribe(changes.append, HyperparametersChanged)
     trainer.start()
     assert _wait_for(lambda: trainer.agent.updates > 10)
-    trainer.update_hyperparameters(actor_lr=3e-4, tau=0.02, sigma=0.05, batch_size=16, noise_scale=0.5)
+    trainer.update_hyperparameters(actor_lr=3e-4, tau=0.02, sigma=0.05, batch_size=16, noise_scale=0.5,
+                                   target_pessimism=0.0)
     assert _wait_for(lambda: bool(changes))
     step = changes[0].env_step
     assert changes[0].changes["actor_lr"] == (1e-3, 3e-4)
@@ -155,6 +156,7 @@ def test_live_hyperparameter_change_reaches_the_next_update(tiny_config, tmp_pat
     assert trainer.collector.config is trainer.config and trainer.config.training.batch_size == 16
     assert trainer.agent.actor_opt.param_groups[0]["lr"] == pytest.approx(3e-4)
     assert trainer.hyperparameters()["batch_size"] == 16
+    assert trainer.agent.config.target_pessimism == 0.0 and changes[0].changes["target_pessimism"] == (1.0, 0.0)
     trainer.stop()
     trainer.close()
 

@@ -68,6 +68,8 @@ LOOKS: dict[str, Look] = {
                              fmt=".2f"),
     "target_policy_noise": Look("Learning", "target noise", step=0.05, help="target policy smoothing std", fmt=".2f"),
     "target_noise_clip": Look("Learning", "target clip", step=0.05, help="clip of the smoothing noise", fmt=".2f"),
+    "target_pessimism": Look("Learning", "pessimism", step=0.05,
+                             help="bootstrap from the twin critics' min (1, TD3) to their mean (0)", fmt=".2f"),
     "kind": Look("Exploration", "noise type", "toggle", options=("gaussian", "ou", "pink"),
                  help="Gaussian (independent), Ornstein-Uhlenbeck (correlated in time) or pink (1/f)"),
     "sigma": Look("Exploration", "sigma", help="noise std", fmt=".2f"),

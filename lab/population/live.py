@@ -17,7 +17,8 @@ from lab.hyperparameters import validate_changes
 from lab.population.learner import PopulationTD3
 from lab.population.members import Member
 
-LEARNER_FIELDS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip")
+LEARNER_FIELDS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
+                  "target_pessimism")
 """Live names (also training.* fields) held in the learner's per-agent tensors."""
 SHARED_LIVE = ("batch_size", "updates_per_step")
 """Live names that shape the shared batch: they change for all agents at once or not at all."""
