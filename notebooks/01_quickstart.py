@@ -89,9 +89,10 @@ viewer
 # This run uses the `fast` preset on training seed 1. It evaluates its deterministic policy every
 # 5,000 steps on 10 fixed episodes and ends at the first evaluation whose mean reaches 200
 # (`run.stop_when_solved`): your agent lands, and the policy that landed is the one it keeps.
-# Training is deterministic on a CPU, so seed 1 lands where the README's ten-seed table says: at
-# 40,000 env steps, after about 75 seconds of training on the README's 2-core machine (up to three
-# times that on a slower one), plus a few seconds per evaluation. Not every seed is so quick: on that
+# Training is deterministic on a given kind of CPU, and on the README's machine seed 1 lands at
+# 40,000 env steps, after about 75 seconds of training (up to three times that on a slower machine),
+# plus a few seconds per evaluation; another kind of CPU rounds differently and trains another run
+# (seed 1 landed at 15,000 on the one of an earlier round). Not every seed is so quick: on that
 # table `fast` lands 6 of 10 seeds within 100,000 steps and 7 within this budget of 120,000 (median
 # 72,500 steps). Pick another seed in the Run tab to see the spread; on a seed that does not land the
 # agent ends hovering after the whole budget (about 4 minutes there): raise *total steps* and press
