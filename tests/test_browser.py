@@ -22,6 +22,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,9 +60,12 @@ def _wait_for_server(url: str, proc: subprocess.Popen, timeout: float = 90.0) ->
     raise TimeoutError(f"JupyterLab did not answer {url} within {timeout:.0f} s")
 
 
-@pytest.fixture
-def jupyterlab(tmp_path):
-    """JupyterLab on loopback with a token, quiet settings, and LAB_SMOKE=1 kernels; killed at teardown."""
+@contextmanager
+def running_jupyterlab(tmp_path: Path, notebook: str, smoke: bool = True) -> Iterator[tuple[str, str]]:
+    """JupyterLab on loopback with a token and quiet settings; kernels run LAB_SMOKE=1 budgets when smoke.
+
+    Yields (base URL, token); on exit the server is killed and ``notebook`` put back as committed.
+    """
     port, token = _free_port(), secrets.token_hex(16)
     settings = tmp_path / "settings"
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
@@ -70,13 +75,16 @@ def jupyterlab(tmp_path):
     tracker.parent.mkdir(parents=True)
     # no "Select Kernel" dialog; every cell attached to the page, so every prompt can be read
     tracker.write_text(json.dumps({"autoStartDefaultKernel": True, "windowingMode": "none"}))
-    env = {**os.environ, "LAB_SMOKE": "1", "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
+    env = {**os.environ, "SDL_VIDEODRIVER": "dummy", "SDL_AUDIODRIVER": "dummy",
            "JUPYTER_TOKEN": token, "JUPYTERLAB_SETTINGS_DIR": str(settings),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"), "JUPYTER_PLATFORM_DIRS": "1",
            "TMPDIR": str(tmp_path)}  # the notebook's smoke runs land here, not in /tmp
+    env.pop("LAB_SMOKE", None)
+    if smoke:
+        env["LAB_SMOKE"] = "1"
     log = (tmp_path / "jupyterlab.log").open("w")
-    committed = (ROOT / NOTEBOOK).read_bytes()  # JupyterLab autosaves the notebook with outputs; put it back
+    committed = (ROOT / notebook).read_bytes()  # JupyterLab autosaves the notebook with outputs; put it back
     proc = subprocess.Popen([sys.executable, "-m", "lab", "lab", "--no-browser", "--port", str(port),
                              "--ip", "127.0.0.1"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
@@ -90,12 +98,26 @@ def jupyterlab(tmp_path):
             proc.kill()
             proc.wait()
         log.close()
-        if (ROOT / NOTEBOOK).read_bytes() != committed:
+        if (ROOT / notebook).read_bytes() != committed:
             from lab.io import atomic_write
 
-            atomic_write(ROOT / NOTEBOOK, lambda fh: fh.write(committed))
+            atomic_write(ROOT / notebook, lambda fh: fh.write(committed))
         ARTIFACTS.mkdir(exist_ok=True)
         shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
+
+
+@pytest.fixture
+def jupyterlab(tmp_path):
+    """The playground's JupyterLab with LAB_SMOKE=1 kernels; killed at teardown."""
+    with running_jupyterlab(tmp_path, NOTEBOOK) as server:
+        yield server
+
+
+def open_chromium(playwright):
+    """Debian's Chromium, headless, as these checks drive it."""
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=[
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-dev-shm-usage"])
 
 
 def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
@@ -106,9 +128,7 @@ def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
     base, token = jupyterlab
     ARTIFACTS.mkdir(exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-dev-shm-usage"])
+        browser = open_chromium(p)
         page = browser.new_page(viewport={"width": 1500, "height": 1700})
         page.set_default_timeout(120_000)
         try:
