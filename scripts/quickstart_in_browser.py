@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.test_browser import _run_all_cells, _tracebacks, _wait_for_idle_kernel, open_chromium, running_jupyterlab
+from tests.test_browser import _run_all_cells, _tracebacks, open_chromium, open_notebook, running_jupyterlab
 
 NOTEBOOK = "notebooks/01_quickstart.ipynb"
 VERDICTS = ("your agent landed", "not landed yet")
@@ -30,9 +30,7 @@ def main(screenshot: Path) -> int:
             browser = open_chromium(p)
             page = browser.new_page(viewport={"width": 1500, "height": 1700})
             page.set_default_timeout(1_800_000)
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-            page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
-            _wait_for_idle_kernel(page)
+            open_notebook(page, base, token, NOTEBOOK)
             _run_all_cells(page, timeout=1_800)
             outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
             errors = _tracebacks(page)

@@ -120,6 +120,13 @@ def open_chromium(playwright):
         "--disable-dev-shm-usage"])
 
 
+def open_notebook(page, base: str, token: str, notebook: str) -> None:
+    """Open the notebook in JupyterLab and wait until its kernel is idle."""
+    page.goto(f"{base}/lab/tree/{notebook}?token={token}")
+    page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
+    _wait_for_idle_kernel(page)
+
+
 def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
     assert CHROMIUM.exists(), (f"{CHROMIUM} is missing: the browser test needs Debian's chromium "
                                "(apt-get install -y chromium), or set LAB_CHROMIUM to a Chromium binary")
@@ -132,9 +139,7 @@ def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
         page = browser.new_page(viewport={"width": 1500, "height": 1700})
         page.set_default_timeout(120_000)
         try:
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}")
-            page.locator(".jp-NotebookPanel .jp-Notebook .jp-Cell").first.wait_for()
-            _wait_for_idle_kernel(page)
+            open_notebook(page, base, token, NOTEBOOK)
 
             # 3. Run > Run All Cells, and wait until every code cell has run
             _run_all_cells(page)

@@ -13,13 +13,13 @@ from typing import Any
 
 from lab.config import ConfigError
 from lab.events import HyperparametersChanged
-from lab.hyperparameters import validate_changes
-from lab.population.learner import PopulationTD3
+from lab.hyperparameters import LIVE_CONFIG_FIELDS, validate_changes
+from lab.population.learner import HYPERPARAMETERS, PopulationTD3
 from lab.population.members import Member
 
-LEARNER_FIELDS = ("actor_lr", "critic_lr", "tau", "policy_delay", "target_policy_noise", "target_noise_clip",
-                  "target_pessimism")
-"""Live names (also training.* fields) held in the learner's per-agent tensors."""
+LEARNER_FIELDS = tuple(name for name in HYPERPARAMETERS if LIVE_CONFIG_FIELDS.get(name) == f"training.{name}")
+"""Live names (also training.* fields) held in the learner's per-agent tensors: a learner setting made live
+in lab.hyperparameters is live per agent here too."""
 SHARED_LIVE = ("batch_size", "updates_per_step")
 """Live names that shape the shared batch: they change for all agents at once or not at all."""
 UNSUPPORTED_LIVE = ("per_alpha", "per_beta")
