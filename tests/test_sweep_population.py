@@ -201,6 +201,29 @@ def test_a_run_resumes_where_its_progress_is(tmp_path):
     assert wanted_runs(tmp_path, 1, groups) == [2, 1]  # its checkpoint's members, in agent order
 
 
+def test_a_checkpointed_populations_run_waits_until_its_partners_are_queued_again(tmp_path):
+    """A dead worker's trials go stale one by one: the first one back must not train alone."""
+    import optuna
+
+    from lab.search.storage import pop_waiting
+
+    runs = tmp_path / "runs"
+    home = runs / "population_001-002"
+    for k, r in enumerate((1, 2)):
+        (home / f"agent{k}_seed0").mkdir(parents=True)
+        population_runs.link_run_folder(runs / f"run_{r:03d}", home / f"agent{k}_seed0")
+    (home / "population.pt").write_bytes(b"x")
+    (home / "sweep_runs.json").write_text(json.dumps({"runs": [1, 2]}))
+    study = optuna.create_study()
+    for r in (1, 2, 3):
+        study.enqueue_trial({}, user_attrs={"run": r})
+    assert pop_waiting(study, runs={2}) is not None  # run 2 still "runs" on the dead worker
+    assert population_runs.takeable_runs(study, tmp_path) == {3}
+    study.tell(study.get_trials()[1].number, state=optuna.trial.TrialState.FAIL)  # stale at last, queued again
+    study.enqueue_trial({}, user_attrs={"run": 2})
+    assert population_runs.takeable_runs(study, tmp_path) == {1, 2, 3}
+
+
 def test_without_the_flag_a_run_left_in_a_population_trains_alone_and_the_population_stays(tmp_path):
     folder = tmp_path / "sweep"
     member = folder / "runs" / "population_001-002" / "agent0_seed0"

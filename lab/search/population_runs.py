@@ -153,6 +153,20 @@ def wanted_runs(folder: Path, run: int, groups: Mapping[int, tuple[int, ...]]) -
             if r == run or not (has_own_checkpoint(folder, r) or saved_population(folder, r))]
 
 
+def takeable_runs(study: Any, folder: Path) -> set[int]:
+    """Queued runs a worker may take now: not those of a checkpointed population while a partner still runs.
+
+    A dead worker's trials go stale one by one (each beats on its own), so the first one queued again
+    would otherwise be taken alone, splitting its population and starting every member over.
+    """
+    from optuna.trial import TrialState
+
+    trials = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
+    running = {t.user_attrs.get("run") for t in trials if t.state == TrialState.RUNNING}
+    waiting = {int(t.user_attrs["run"]) for t in trials if t.state == TrialState.WAITING and "run" in t.user_attrs}
+    return {r for r in waiting if not running & (set(saved_population(folder, r) or ()) - {r})}
+
+
 def claim_partners(study: Any, trial: Any, folder: Path, groups: Mapping[int, tuple[int, ...]]) -> list[Any]:
     """The taken trial and whichever of its wanted partners are still queued (taken now), in agent order."""
     from lab.search.storage import pop_waiting

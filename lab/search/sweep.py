@@ -41,7 +41,13 @@ from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
-from lab.search.population_runs import check_population_size, claim_partners, plan_groups, train_population
+from lab.search.population_runs import (
+    check_population_size,
+    claim_partners,
+    plan_groups,
+    takeable_runs,
+    train_population,
+)
 from lab.search.processes import die_with_parent, sleep_unless_stopped, stop_requested, terminate_as_interrupt
 from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
 from lab.search.storage import (
@@ -298,7 +304,7 @@ def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, l
             raise KeyboardInterrupt
         fail_stale(study)
         with taking():
-            trial = pop_waiting(study)
+            trial = pop_waiting(study, runs=takeable_runs(study, folder) if groups else None)
             trials = [] if trial is None else claim_partners(study, trial, folder, groups) if groups else [trial]
         if not trials:
             others = running(study)
