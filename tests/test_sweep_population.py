@@ -182,6 +182,17 @@ def test_runs_with_one_seed_share_a_population_unless_their_configs_are_identica
         member_configs(base, configs=[base, base])
 
 
+def checkpointed_population(runs: Path, members: list[int]) -> Path:
+    """A population's folder as a killed sweep leaves it: checkpoint, member list, run folders linked in agent order."""
+    home = population_runs.population_dir(runs, members)
+    for k, r in enumerate(members):
+        (home / f"agent{k}_seed0").mkdir(parents=True)
+        population_runs.link_run_folder(runs / f"run_{r:03d}", home / f"agent{k}_seed0")
+    (home / "population.pt").write_bytes(b"x")
+    (home / "sweep_runs.json").write_text(json.dumps({"runs": members}))
+    return home
+
+
 def test_a_run_resumes_where_its_progress_is(tmp_path):
     groups = {1: (1, 2, 3), 2: (1, 2, 3), 3: (1, 2, 3)}
     runs = tmp_path / "runs"
@@ -190,13 +201,7 @@ def test_a_run_resumes_where_its_progress_is(tmp_path):
     (runs / "run_003" / "checkpoint.pt").write_bytes(b"x")  # run 3 was trained alone once: it resumes alone
     assert wanted_runs(tmp_path, 3, groups) == [3]
     assert wanted_runs(tmp_path, 1, groups) == [1, 2]
-    home = runs / "population_002-001"  # a population saved with another membership and order
-    (home / "agent0_seed0").mkdir(parents=True)
-    (home / "agent1_seed0").mkdir()
-    (home / "population.pt").write_bytes(b"x")
-    (home / "sweep_runs.json").write_text(json.dumps({"runs": [2, 1]}))
-    population_runs.link_run_folder(runs / "run_002", home / "agent0_seed0")
-    population_runs.link_run_folder(runs / "run_001", home / "agent1_seed0")
+    home = checkpointed_population(runs, [2, 1])  # a population saved with another membership and order
     assert (runs / "run_002").resolve() == (home / "agent0_seed0").resolve()
     assert wanted_runs(tmp_path, 1, groups) == [2, 1]  # its checkpoint's members, in agent order
 
@@ -207,13 +212,7 @@ def test_a_checkpointed_populations_run_waits_until_its_partners_are_queued_agai
 
     from lab.search.storage import pop_waiting
 
-    runs = tmp_path / "runs"
-    home = runs / "population_001-002"
-    for k, r in enumerate((1, 2)):
-        (home / f"agent{k}_seed0").mkdir(parents=True)
-        population_runs.link_run_folder(runs / f"run_{r:03d}", home / f"agent{k}_seed0")
-    (home / "population.pt").write_bytes(b"x")
-    (home / "sweep_runs.json").write_text(json.dumps({"runs": [1, 2]}))
+    checkpointed_population(tmp_path / "runs", [1, 2])
     study = optuna.create_study()
     for r in (1, 2, 3):
         study.enqueue_trial({}, user_attrs={"run": r})
