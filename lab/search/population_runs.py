@@ -164,6 +164,8 @@ def takeable_runs(study: Any, folder: Path) -> set[int]:
     trials = study.get_trials(deepcopy=False, states=(TrialState.WAITING, TrialState.RUNNING))
     running = {t.user_attrs.get("run") for t in trials if t.state == TrialState.RUNNING}
     waiting = {int(t.user_attrs["run"]) for t in trials if t.state == TrialState.WAITING and "run" in t.user_attrs}
+    if not running:  # the usual case: no folder need be read
+        return waiting
     return {r for r in waiting if not running & (set(saved_population(folder, r) or ()) - {r})}
 
 
