@@ -22,7 +22,7 @@ import numpy as np
 from lab.config import Config
 from lab.envs import make_vector_env
 from lab.events import Trajectory
-from lab.noise import make_noise
+from lab.noise import make_noise, quieted_on_ground
 from lab.nstep import NStepAccumulator
 from lab.shaping import shaping_bonus
 
@@ -135,7 +135,8 @@ class Collector:
             from lab.learner import DivergenceError
 
             raise DivergenceError("actor actions became NaN")
-        return np.clip(greedy + noise_scale * self.noise.sample(), -1.0, 1.0).astype(np.float32)
+        noise = quieted_on_ground(self.noise.sample(), self.obs, self.config.noise)
+        return np.clip(greedy + noise_scale * noise, -1.0, 1.0).astype(np.float32)
 
     def _transitions(self, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray, terminated: np.ndarray,
                      done: np.ndarray, real: np.ndarray) -> tuple | None:

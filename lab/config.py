@@ -284,6 +284,11 @@ class NoiseConfig(_Section):
     """Multiplier reached after scale_decay_episodes."""
     scale_decay_episodes: int = integer(300, 0, 10_000_000)
     """Episodes over which the multiplier decays linearly; 0 keeps scale_start."""
+    ground_scale: float = number(1.0, 0.0, 10.0, typical=(0.0, 1.0))
+    """Multiplier on the noise of an env whose lander has a leg on the ground; 1 changes nothing. A lander
+    earns a landing's +100 only once it is at rest: Box2D puts a body to sleep after about 25 steps without
+    an impulse, and noise on a main engine held near its off threshold (0) fires it now and then and wakes the
+    body, so noisy training rarely sees that reward. 0 flies the policy's own actions while on the ground."""
 
 
 @dataclass(frozen=True)

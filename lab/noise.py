@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lab import lander
 from lab.config import NoiseConfig
 
 
@@ -136,3 +137,14 @@ def noise_scale(cfg: NoiseConfig, episodes_done: int) -> float:
         return cfg.scale_start
     frac = min(1.0, episodes_done / cfg.scale_decay_episodes)
     return cfg.scale_start + frac * (cfg.scale_end - cfg.scale_start)
+
+
+def quieted_on_ground(noise: np.ndarray, obs: np.ndarray, cfg: NoiseConfig) -> np.ndarray:
+    """noise with the rows of envs whose lander touches the ground scaled by cfg.ground_scale (why: its docstring).
+
+    At 1 the draw is returned as it is, so runs that leave the option off stay bit for bit what they were.
+    """
+    if cfg.ground_scale == 1.0:
+        return noise
+    right, left = lander.legs(obs)
+    return np.where((right | left)[:, None], np.float32(cfg.ground_scale) * noise, noise)

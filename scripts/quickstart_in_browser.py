@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.test_browser import _run_all_cells, _tracebacks, open_chromium, open_notebook, running_jupyterlab
+from tests.test_browser import notebook_tracebacks, open_chromium, open_notebook, run_all_cells, running_jupyterlab
 
 NOTEBOOK = "notebooks/01_quickstart.ipynb"
 VERDICTS = ("your agent landed", "not landed yet")
@@ -31,9 +31,9 @@ def main(screenshot: Path) -> int:
             page = browser.new_page(viewport={"width": 1500, "height": 1700})
             page.set_default_timeout(1_800_000)
             open_notebook(page, base, token, NOTEBOOK)
-            _run_all_cells(page, timeout=1_800)
+            run_all_cells(page, timeout=1_800)
             outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-            errors = _tracebacks(page)
+            errors = notebook_tracebacks(page)
             page.screenshot(path=str(screenshot))
             browser.close()
     verdicts = [line for text in outputs for line in text.splitlines() if line.startswith(VERDICTS)]

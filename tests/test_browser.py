@@ -142,9 +142,9 @@ def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
             open_notebook(page, base, token, NOTEBOOK)
 
             # 3. Run > Run All Cells, and wait until every code cell has run
-            _run_all_cells(page)
+            run_all_cells(page)
             page.screenshot(path=str(ARTIFACTS / "playground-after-run-all.png"))
-            assert _tracebacks(page) == []
+            assert notebook_tracebacks(page) == []
 
             # 4. the A/B panel: its selector, sliders, buttons and the Plotly chart are in the DOM
             panel = page.locator(".lander-lab-compare").first
@@ -242,7 +242,7 @@ _DONE = f"""() => {{ const prompts = {_PROMPTS};
     return failed || (prompts.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t))); }}"""
 
 
-def _run_all_cells(page, timeout: float = 240.0) -> None:
+def run_all_cells(page, timeout: float = 240.0) -> None:
     """Run > Run All Cells from the menu, then wait until no cell is queued or running, or one failed."""
     for attempt in range(2):
         page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
@@ -257,5 +257,6 @@ def _run_all_cells(page, timeout: float = 240.0) -> None:
     page.wait_for_function(_DONE, timeout=timeout * 1000)
 
 
-def _tracebacks(page) -> list[str]:
+def notebook_tracebacks(page) -> list[str]:
+    """Tracebacks printed in cell outputs (a failed cell shows one; a warning does not)."""
     return [t for t in page.locator(STDERR).all_inner_texts() if "Traceback" in t]

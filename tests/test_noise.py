@@ -103,3 +103,23 @@ def test_reconfigured_keeps_the_process_for_its_kind_and_swaps_it_for_another_ki
     assert reconfigured(ou, wider, 2, 2, rng) is ou and ou.config == wider
     pink = reconfigured(ou, NoiseConfig(kind="pink", sigma=0.2), 2, 2, rng)
     assert isinstance(pink, PinkNoise) and pink.sigma == 0.2 and pink.sample().shape == (2, 2)
+
+
+def test_ground_scale_scales_only_the_rows_of_landers_with_a_leg_down():
+    from lab.noise import quieted_on_ground
+
+    obs = np.zeros((4, 8), np.float32)
+    obs[1, 6] = obs[2, 7] = 1.0  # right leg down, left leg down; row 3 touches nothing
+    obs[3, 6] = 0.4  # under the contact threshold: still airborne
+    noise = np.full((4, 2), 0.5, np.float32)
+    quiet = quieted_on_ground(noise, obs, NoiseConfig(ground_scale=0.2))
+    assert quiet.dtype == np.float32
+    np.testing.assert_allclose(quiet, [[0.5, 0.5], [0.1, 0.1], [0.1, 0.1], [0.5, 0.5]])
+    assert quieted_on_ground(noise, obs, NoiseConfig()) is noise  # 1 (the default) leaves the draw untouched
+
+
+def test_ground_scale_is_validated_with_its_range():
+    from lab.config import ConfigError
+
+    with pytest.raises(ConfigError, match=r"noise.ground_scale=-1 .*\[0.0, 10.0\]"):
+        NoiseConfig(ground_scale=-1)

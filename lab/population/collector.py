@@ -17,6 +17,7 @@ import torch
 
 from lab.envs import episode_seeds
 from lab.events import EpisodeEnded, Trajectory
+from lab.noise import quieted_on_ground
 from lab.population.events import Publish
 from lab.population.learner import PopulationTD3
 from lab.population.members import EpisodeTrace, Member
@@ -62,7 +63,8 @@ class PopulationCollector:
             if policy is None:
                 obs = self.obs.reshape(len(self.members), n, self.obs_dim)[learner.active]
                 policy = dict(zip(learner.active, learner.act(torch.from_numpy(obs)).numpy()))
-            noisy = policy[k] + m.noise_scale() * m.noise.sample()
+            noise = quieted_on_ground(m.noise.sample(), self.obs[self._rows(k)], m.config.noise)
+            noisy = policy[k] + m.noise_scale() * noise
             actions[row] = np.clip(noisy, -1.0, 1.0)
         return actions.reshape(len(acting) * n, self.act_dim)
 
