@@ -295,3 +295,23 @@ def test_a_search_file_that_differs_from_the_stored_plan_is_refused_naming_the_d
     with pytest.raises(SpecError, match=r"base config training.tau: stored 0.005, file 0.02"):
         open_sweep_study(load_spec(spec_path), load_spec(spec_path).plans(), url, "g")
     assert len(load(url).get_trials()) == 6  # nothing was queued twice
+
+
+def test_a_trial_taken_by_a_worker_killed_before_its_first_beat_goes_stale_and_comes_back(tmp_path):
+    """The hang of a resumed sweep: a trial left RUNNING with no heartbeat at all was never failed as stale."""
+    import optuna
+    from optuna.trial import TrialState
+
+    from lab.search.storage import fail_stale, open_storage, pop_waiting
+
+    storage = open_storage(f"sqlite:///{tmp_path / 'optuna.db'}", heartbeat=1, grace=1)
+    study = optuna.create_study(study_name="s", storage=storage)
+    study.enqueue_trial({}, user_attrs={"run": 1})
+    taken = pop_waiting(study)
+    assert taken is not None  # the worker dies here: no heartbeat thread ever starts
+    time.sleep(2.5)  # past the grace period
+    fail_stale(study)
+    states = {t.number: t.state for t in study.get_trials(deepcopy=False)}
+    assert states[taken.number] == TrialState.FAIL
+    queued = [t for t in study.get_trials(deepcopy=False) if t.state == TrialState.WAITING]
+    assert [t.user_attrs["run"] for t in queued] == [1]  # the retry callback queued the run again

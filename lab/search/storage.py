@@ -183,10 +183,24 @@ def pop_waiting(study: Any, runs: Container[int] | None = None) -> Any | None:
             continue
         try:
             if study._storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                beat_now(study, frozen._trial_id)
                 return optuna.trial.Trial(study, frozen._trial_id)
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
     return None
+
+
+def beat_now(study: Any, trial_id: int) -> None:
+    """Record a trial's first heartbeat the moment it is taken, not when its heartbeat thread first runs.
+
+    Optuna fails as stale only RUNNING trials whose last beat is old; a worker killed between the take and
+    its thread's first beat (seen on a loaded machine) left a RUNNING trial with no beat at all, which no
+    later worker ever failed or re-queued, so every resumed sweep waited for it forever.
+    """
+    from optuna.storages._heartbeat import is_heartbeat_enabled
+
+    if is_heartbeat_enabled(study._storage):
+        study._storage.record_heartbeat(trial_id)
 
 
 def running(study: Any) -> int:

@@ -30,6 +30,7 @@ from lab.search.space import Choice, Parameter, Range, SearchSpec, SpecError, fo
 from lab.search.storage import (
     DEFAULT_GRACE,
     DEFAULT_HEARTBEAT,
+    beat_now,
     driver_url,
     fail_stale,
     heartbeat,
@@ -126,7 +127,9 @@ def ask_within_budget(study: Any, spec: SearchSpec, url: str, trials: int) -> An
         study.sampler = _sampler(spec, number)
         with warnings.catch_warnings():  # ask/tell with heartbeats is what we do on purpose (see heartbeat())
             warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
-            return study.ask()
+            trial = study.ask()
+        beat_now(study, trial._trial_id)  # as pop_waiting does: a kill before the thread's first beat stays stale-able
+        return trial
 
 
 def suggest(trial: Any, parameters: tuple[Parameter, ...]) -> dict[str, Any]:
