@@ -140,7 +140,7 @@ def noise_scale(cfg: NoiseConfig, episodes_done: int) -> float:
 
 
 def quieted_on_ground(noise: np.ndarray, obs: np.ndarray, cfg: NoiseConfig) -> np.ndarray:
-    """noise with the rows of envs whose lander touches the ground scaled by cfg.ground_scale (why: its docstring).
+    """noise with the rows of envs whose lander touches the ground scaled by cfg.ground_scale (why: NoiseConfig).
 
     At 1 the draw is returned as it is, so runs that leave the option off stay bit for bit what they were.
     """
