@@ -300,6 +300,24 @@ def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, p
     return n / (time.perf_counter() - start)
 
 
+def learner_update_ms(config: Config, updates: int = 300, seed: int = 0) -> float:
+    """Median ms of one update of the config's learner (TD3, CrossQ or SAC) on one fixed batch, after a warm-up."""
+    from lab.trainer import LEARNERS
+
+    torch.manual_seed(seed)
+    agent = LEARNERS[config.training.algorithm](OBS_DIM, ACT_DIM, config.network, config.training)
+    size = config.training.batch_size
+    batch = _filled_buffer(size * 4, size * 4, per=False, seed=seed).sample(size, config.training.gamma)
+    for _ in range(20):
+        agent.update(batch)
+    times = []
+    for _ in range(updates):
+        start = time.perf_counter()
+        agent.update(batch)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
 def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 200,
                  capacity: int = 200_000, precision: str = "float32") -> dict[str, float]:
     """Median ms of each part of an update: sampling, critic, actor (+targets), priority update."""

@@ -234,8 +234,13 @@ class TrainingConfig(_Section):
     per_kind: str = choice("proportional", ("proportional", "lap"))
     """PER priorities: proportional (|td| + eps)**alpha, or lap: max(|td|, 1)**alpha (LAP; Fujimoto et al. 2020:
     pair it with critic_loss=huber and per_beta 0, since LAP needs no importance weights)."""
-    algorithm: str = choice("td3", ("td3", "crossq"))
-    """Learner: td3 (Fujimoto et al. 2018) or crossq (Bhatt et al. 2024: Batch Renorm critics, no target networks)."""
+    algorithm: str = choice("td3", ("td3", "crossq", "sac"))
+    """Learner: td3 (Fujimoto et al. 2018), crossq (Bhatt et al. 2024: Batch Renorm critics, no target networks)
+    or sac (Haarnoja et al. 2018: a Gaussian actor that samples its own exploration; pair it with noise.sigma 0)."""
+    sac_initial_alpha: float = number(1.0, 0.0, 100.0, low_open=True, log=True)
+    """SAC: the entropy temperature at the start; it is then learned (CleanRL and Stable-Baselines3 start at 1)."""
+    sac_target_entropy: float = number(-2.0, -20.0, 2.0)
+    """SAC: the policy entropy the temperature steers towards (the paper's -act_dim: -2 for the lander)."""
     crossq_adam_beta1: float = number(0.5, 0.0, 1.0, high_open=True)
     """CrossQ: Adam's beta1 for actor and critic (the paper's 0.5; Adam's default is 0.9)."""
     crossq_renorm_momentum: float = number(0.01, 0.0, 1.0, low_open=True, log=True)
@@ -452,6 +457,10 @@ class Config:
         for name, cls in SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
+        if self.run.overlap_collection and self.training.algorithm == "sac":
+            raise ConfigError("run.overlap_collection=True is invalid with training.algorithm='sac': allowed "
+                              "false (the overlapped collector acts with a copy of the deterministic actor, "
+                              "not SAC's sampler)")
 
     # ---- conversion -------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:

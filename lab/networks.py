@@ -69,8 +69,11 @@ class Actor(nn.Module):
 
     def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
         """The actions before tanh squashes them: what training.action_penalty keeps small."""
-        h = self.trunk(obs)
-        return torch.cat([self.main_head(h), self.side_head(h)], dim=-1)
+        return self.heads(self.trunk(obs))
+
+    def heads(self, features: torch.Tensor) -> torch.Tensor:
+        """The pre-tanh actions from the trunk's features (SAC reads the same features for its log-std)."""
+        return torch.cat([self.main_head(features), self.side_head(features)], dim=-1)
 
 
 class TwinCritic(nn.Module):

@@ -133,6 +133,10 @@ class TD3:
         """Deterministic actions for a batch of observations."""
         return self.actor(torch.as_tensor(obs, dtype=torch.float32, device=self.device)).cpu().numpy()
 
+    def explore(self, obs: np.ndarray) -> np.ndarray:
+        """The actions a training collector starts from (and adds its noise to): TD3's deterministic ones."""
+        return self.act(obs)
+
     # ---- learning ---------------------------------------------------------------------
     def update(self, batch: Batch, want_metrics: bool = False) -> UpdateResult:
         """One critic step, and every policy_delay-th call an actor step and a target update."""

@@ -48,10 +48,11 @@ from lab.learner import DivergenceError, Learner, finite_weights, make_buffer
 from lab.policy import Policy
 from lab.run_control import RunControl, stop_on_signals
 from lab.run_log import RunLogger, claim_run_folder
+from lab.sac import SAC
 from lab.td3 import TD3, resolve_device
 
-LEARNERS: dict[str, type[TD3]] = {"td3": TD3, "crossq": CrossQ}
-"""training.algorithm -> the learner class; both share TD3's interface."""
+LEARNERS: dict[str, type[TD3]] = {"td3": TD3, "crossq": CrossQ, "sac": SAC}
+"""training.algorithm -> the learner class; all share TD3's interface."""
 
 
 class Trainer:
@@ -248,7 +249,7 @@ class Trainer:
             step = collector.step(None if warming_up else self.agent.actor, self.current_noise_scale(),
                                   meanwhile=self._pay_debt)
         else:
-            step = collector.step(None if warming_up else self.agent.act, self.current_noise_scale())
+            step = collector.step(None if warming_up else self.agent.explore, self.current_noise_scale())
         self.learner.store(step.transitions)
         p.env_step += step.new_transitions
         for episode in step.episodes:

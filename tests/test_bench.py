@@ -90,6 +90,8 @@ def test_time_to_solve_command_prints_the_statistics(capsys):
     (["time-to-solve", "--max-steps", "0"], "--max-steps 0"),
     (["time-to-solve", "--eval-every", "900", "--max-steps", "500"], "--eval-every 900"),
     (["analyzer", "--episodes", "0"], "--episodes 0"),
+    (["updates", "--lever", "td3", "--rounds", "0"], "--rounds 0"),
+    (["updates", "--lever", "sac", "training.algorithm=ppo"], "training.algorithm='ppo'"),
 ])
 def test_bad_bench_arguments_get_one_line(argv, named, capsys):
     assert main(["bench", *argv]) == 2
@@ -173,3 +175,29 @@ def test_lander_facts_come_from_lab_lander():
     assert inspect.signature(evaluation.evaluate).parameters["env_id"].default == lander.ENV_ID
     buffer = bench._filled_buffer(64, 64, per=False)
     assert buffer.sample(8, 0.99).obs.shape == (8, lander.OBS_DIM)
+
+
+def test_updates_times_each_levers_own_learner_and_gives_ratios_to_the_first(capsys):
+    assert main(["bench", "updates", "--preset", "tiny", "--updates", "3", "--rounds", "2", "--lever", "td3",
+                 "--lever", "sac", "training.algorithm=sac", "--lever", "crossq", "training.algorithm=crossq"]) == 0
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[2:]]
+    assert [row[0] for row in rows] == ["td3", "sac", "crossq"] and rows[0][2] == "1.00x"
+    assert all(float(row[1]) > 0 for row in rows)
+
+
+def test_learner_update_ms_builds_the_configured_learner(monkeypatch):
+    from lab import trainer
+
+    built = []
+
+    def recording(cls):  # type: ignore[no-untyped-def]
+        def build(*args, **kwargs):  # type: ignore[no-untyped-def]
+            built.append(cls.__name__)
+            return cls(*args, **kwargs)
+        return build
+
+    for name, cls in list(trainer.LEARNERS.items()):
+        monkeypatch.setitem(trainer.LEARNERS, name, recording(cls))
+    for algorithm in ("td3", "sac", "crossq"):
+        assert bench.learner_update_ms(preset("tiny", **{"training.algorithm": algorithm}), updates=2) > 0
+    assert built == ["TD3", "SAC", "CrossQ"]

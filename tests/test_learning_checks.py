@@ -23,6 +23,8 @@ OPTIONS = {
     "policy checkpoints by mean": {"training.policy_checkpoints": True, "training.checkpoint_window": 3,
                                    "training.checkpoint_widen_after": 0, "training.checkpoint_score": "mean"},
     "crossq": {"training.algorithm": "crossq"},
+    "sac": {"training.algorithm": "sac", "noise.sigma": 0.0, "training.policy_delay": 1,
+            "training.sac_initial_alpha": 0.1},
     "overlapped collection": {"run.overlap_collection": True},
     "action penalty": {"training.action_penalty": 0.1},
 }

@@ -22,6 +22,7 @@ def _agents(base, *overrides: dict) -> list:
 
 @pytest.mark.parametrize(("dotted", "value", "allowed"), [
     ("training.algorithm", "crossq", "allowed 'td3'"),
+    ("training.algorithm", "sac", "allowed 'td3'"),
     ("training.policy_checkpoints", True, "allowed False"),
     ("training.use_per", True, "allowed False"),
     ("training.precision", "bfloat16", "allowed 'float32'"),

@@ -72,6 +72,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="agents per population (0: every lever of one network shape in one population)")
     scr.add_argument("--verbose", action="store_true", help="print every evaluation to stderr as it happens")
     scr.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    upd = sub.add_parser("updates", help="milliseconds per update of each lever's learner (TD3, CrossQ, SAC), "
+                         "in alternating rounds in one invocation, as ratios to the first lever",
+                         formatter_class=parser.formatter_class)
+    upd.add_argument("--preset", default="fast", choices=preset_names(), help="base configuration of every lever")
+    upd.add_argument("--lever", nargs="+", action="append", required=True, metavar="NAME [KEY=VALUE]",
+                     help="a lever: a name, then its dotted overrides (none: the baseline); repeat per lever")
+    upd.add_argument("--updates", type=int, default=300, help="timed updates per lever and round")
+    upd.add_argument("--rounds", type=int, default=5, help="alternating rounds over the levers")
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
@@ -97,7 +105,8 @@ def _add_solve_arguments(parser: argparse.ArgumentParser, max_steps: int, max_se
 
 def run(args: argparse.Namespace) -> int:
     return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
-            "population": _population, "overlap": _overlap, "screen": _screen}[args.bench](args)
+            "population": _population, "overlap": _overlap, "screen": _screen,
+            "updates": _updates}[args.bench](args)
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
@@ -157,6 +166,31 @@ def _time_to_solve(args: argparse.Namespace) -> int:
         return 0
     for line in _summary_lines(summary):
         print(line)
+    return 0
+
+
+def _updates(args: argparse.Namespace) -> int:
+    import torch
+
+    from lab.bench import learner_update_ms
+    from lab.lever_screen import parse_lever
+    from lab.presets import preset
+
+    _at_least("--updates", args.updates, 1)
+    _at_least("--rounds", args.rounds, 1)
+    levers = [parse_lever(tokens) for tokens in args.lever]
+    configs = {lever.name: preset(args.preset).with_overrides(list(lever.overrides)) for lever in levers}
+    torch.set_num_threads(1)
+    times: dict[str, list[float]] = {name: [] for name in configs}
+    for _ in range(args.rounds):
+        for name, config in configs.items():
+            times[name].append(learner_update_ms(config, args.updates))
+    first = statistics.median(times[levers[0].name])
+    print(f"updates: preset {args.preset}, {args.rounds} rounds of {args.updates} updates per lever, 1 torch thread")
+    print(f"{'lever':>14} {'ms/update':>10} {'vs first':>9}")
+    for name, values in times.items():
+        median = statistics.median(values)
+        print(f"{name:>14} {median:>10.3f} {median / first:>8.2f}x")
     return 0
 
 
