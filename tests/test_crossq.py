@@ -3,24 +3,20 @@ import copy
 import numpy as np
 import pytest
 import torch
+from learner_batches import BEST_ACTION, random_batch, round_trip, train_on_known_problem
 
 from lab.batch_renorm import BatchRenorm
 from lab.config import ConfigError, NetworkConfig, TrainingConfig
 from lab.crossq import CrossQ, CrossQSettings
 from lab.networks import Actor
 from lab.policy import Policy
-from lab.replay import Batch
 from lab.td3 import TD3
 
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
 QUICK = CrossQSettings(renorm_warmup=3, renorm_relax=5)  # reaches the Batch Renorm phase within a test
 
 
-def _batch(n=32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return Batch(torch.randn(n, 8, generator=g), torch.rand(n, 2, generator=g) * 2 - 1,
-                 torch.randn(n, generator=g), torch.randn(n, 8, generator=g), torch.full((n,), 0.99),
-                 torch.ones(n), np.arange(n))
+_batch = random_batch
 
 
 def _agent(seed=0, settings=QUICK, **training):
@@ -189,18 +185,7 @@ def test_q1_is_the_first_critic_in_eval_mode():
 
 
 def test_state_dict_round_trip_reproduces_the_next_update_exactly():
-    agent = _agent(seed=0)
-    for k in range(5):  # into the Batch Renorm phase, with Adam moments and running stats
-        agent.update(_batch(seed=k))
-    state = copy.deepcopy(agent.state_dict())
-    torch.manual_seed(7)  # the same target smoothing noise in both
-    expected = agent.update(_batch(seed=9))
-    restored = _agent(seed=123)
-    restored.load_state_dict(state)
-    torch.manual_seed(7)
-    got = restored.update(_batch(seed=9))
-    assert float(got.critic_loss) == float(expected.critic_loss)
-    assert float(got.actor_loss) == float(expected.actor_loss)
+    agent, restored = round_trip(lambda seed: _agent(seed=seed))  # past Batch Renorm's warm-up for CrossQ
     for name in ("actor", "critic"):
         a, b = getattr(agent, name).state_dict(), getattr(restored, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
@@ -239,21 +224,13 @@ def test_bfloat16_updates_learn_and_keep_float32_weights_and_stats():
 
 
 def test_learns_the_best_action_and_its_value_on_a_known_problem():
-    """Eight states, reward 1 - |a - a*|^2 on every step, never terminating, gamma 0.5: Q(s, a*) = 2, pi(s) = a*."""
+    """The known problem (tests/learner_batches.py): Q(s, a*) = 2 and pi(s) = a*."""
     torch.manual_seed(0)
-    best = torch.tensor([0.5, -0.3])
-    g = torch.Generator().manual_seed(1)
-    states = torch.randn(8, 8, generator=g)
-    n = 512
-    obs, next_obs = states[torch.randint(8, (n,), generator=g)], states[torch.randint(8, (n,), generator=g)]
-    actions = torch.rand(n, 2, generator=g) * 2 - 1
-    rewards = 1.0 - (actions - best).square().sum(1)
-    cfg = TrainingConfig(critic_lr=3e-3, batch_size=64, buffer_size=n, target_policy_noise=0.0)
+    cfg = TrainingConfig(critic_lr=3e-3, batch_size=64, buffer_size=512, target_policy_noise=0.0)
     agent = CrossQ(8, 2, NetworkConfig(actor_hidden=(32, 32), critic_hidden=(64, 64)), cfg,
                    settings=CrossQSettings(renorm_warmup=500, renorm_relax=1000))
-    for _ in range(2000):
-        i = torch.randint(n, (64,), generator=g)
-        agent.update(Batch(obs[i], actions[i], rewards[i], next_obs[i], torch.full((64,), 0.5), torch.ones(64), i))
+    states = train_on_known_problem(agent)
+    best = BEST_ACTION
     with torch.no_grad():
         pi = agent.actor(states)
         q = agent.critic.q1(states, pi)

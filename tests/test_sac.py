@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from learner_batches import BEST_ACTION, random_batch, round_trip, train_on_known_problem
 from torch.distributions import Normal, TanhTransform, TransformedDistribution
 
 from lab.config import Config, ConfigError, NetworkConfig, TrainingConfig
 from lab.networks import Actor
 from lab.policy import Policy
 from lab.presets import preset
-from lab.replay import Batch
 from lab.sac import LOG_STD_RANGE, SAC, soft_target, squashed_gaussian, temperature_loss
 from lab.td3 import TD3
 from lab.trainer import Trainer
@@ -22,11 +22,7 @@ from lab.trainer import Trainer
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
 
 
-def _batch(n=32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return Batch(torch.randn(n, 8, generator=g), torch.rand(n, 2, generator=g) * 2 - 1,
-                 torch.randn(n, generator=g), torch.randn(n, 8, generator=g), torch.full((n,), 0.99),
-                 torch.ones(n), np.arange(n))
+_batch = random_batch
 
 
 def _agent(seed=0, **training):
@@ -97,22 +93,11 @@ def test_the_deployed_policy_is_the_mean_and_exploring_samples_around_it():
 
 
 def test_state_dict_round_trip_reproduces_the_next_update_exactly():
-    agent = _agent(seed=0)
-    for k in range(5):
-        agent.update(_batch(seed=k))
-    state = copy.deepcopy(agent.state_dict())
-    torch.manual_seed(7)
-    expected = agent.update(_batch(seed=9))
-    restored = _agent(seed=123)
-    restored.load_state_dict(state)
-    torch.manual_seed(7)
-    got = restored.update(_batch(seed=9))
-    assert float(got.critic_loss) == float(expected.critic_loss)
-    assert float(got.actor_loss) == float(expected.actor_loss)
-    assert torch.equal(restored.log_alpha, agent.log_alpha) and restored.updates == agent.updates == 6
+    agent, restored = round_trip(lambda seed: _agent(seed=seed))
     for name in ("actor", "log_std_head", "critic", "critic_target"):
         a, b = getattr(agent, name).state_dict(), getattr(restored, name).state_dict()
         assert all(torch.equal(a[k], b[k]) for k in a)
+    assert torch.equal(restored.log_alpha, agent.log_alpha) and restored.updates == agent.updates == 6
 
 
 def test_a_td3_state_is_refused_with_a_clear_error():
@@ -129,21 +114,13 @@ def test_config_errors_name_the_field_the_value_and_what_is_allowed():
 
 
 def test_learns_the_best_action_on_a_known_problem():
-    """Eight states, reward 1 - |a - a*|^2 on every step, gamma 0.5: the mean action goes to a*, alpha falls."""
+    """The known problem (tests/learner_batches.py): the mean action goes to a*, and alpha falls."""
     torch.manual_seed(0)
-    best = torch.tensor([0.5, -0.3])
-    g = torch.Generator().manual_seed(1)
-    states = torch.randn(8, 8, generator=g)
-    n = 512
-    obs, next_obs = states[torch.randint(8, (n,), generator=g)], states[torch.randint(8, (n,), generator=g)]
-    actions = torch.rand(n, 2, generator=g) * 2 - 1
-    rewards = 1.0 - (actions - best).square().sum(1)
-    cfg = TrainingConfig(critic_lr=3e-3, actor_lr=3e-3, batch_size=64, buffer_size=n, policy_delay=1,
+    cfg = TrainingConfig(critic_lr=3e-3, actor_lr=3e-3, batch_size=64, buffer_size=512, policy_delay=1,
                          sac_initial_alpha=0.1)
     agent = SAC(8, 2, NetworkConfig(actor_hidden=(32, 32), critic_hidden=(64, 64)), cfg)
-    for _ in range(2000):
-        i = torch.randint(n, (64,), generator=g)
-        agent.update(Batch(obs[i], actions[i], rewards[i], next_obs[i], torch.full((64,), 0.5), torch.ones(64), i))
+    states = train_on_known_problem(agent)
+    best = BEST_ACTION
     with torch.no_grad():
         pi = agent.actor(states)
     assert (pi.mean(0) - best).abs().max() < 0.1 and (pi - best).abs().max() < 0.3
@@ -158,7 +135,19 @@ def test_the_trainer_explores_with_samples_and_a_checkpoint_resumes_exactly(tmp_
                  "run.checkpoint_every": 400, "run.save_replay": True, "run.analyze_episodes": False}
     whole = Trainer(preset("tiny", **overrides), run_dir=tmp_path / "a")
     assert isinstance(whole.agent, SAC)
+    explored: list[tuple[np.ndarray, np.ndarray]] = []
+    sample = whole.agent.explore
+
+    def recording(obs: np.ndarray) -> np.ndarray:
+        explored.append((obs.copy(), sample(obs)))
+        return explored[-1][1]
+
+    whole.agent.explore = recording  # type: ignore[method-assign]
     whole.fit()
+    steps = whole.env_step - 200  # acting after the uniform warm-up, one call per vector step
+    assert len(explored) == pytest.approx(steps / whole.config.env.num_envs, abs=2)
+    obs, acted = explored[-1]
+    assert np.abs(acted - whole.agent.act(obs)).mean() > 0.01  # a sample, not the mean action
     half = Trainer(preset("tiny", **{**overrides, "run.total_steps": 400}), run_dir=tmp_path / "b")
     half.fit()
     resumed = Trainer(whole.config, run_dir=tmp_path / "c", resume=half.checkpoint_path)

@@ -1,22 +1,17 @@
 import copy
 
-import numpy as np
 import pytest
 import torch
+from learner_batches import random_batch
 
 from lab.config import NetworkConfig, TrainingConfig
 from lab.networks import Actor, TwinCritic
-from lab.replay import Batch
 from lab.td3 import TD3, actor_objective, smoothed_target_action, td3_target, twin_estimate
 
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
 
 
-def _batch(n=32, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return Batch(torch.randn(n, 8, generator=g), torch.rand(n, 2, generator=g) * 2 - 1,
-                 torch.randn(n, generator=g), torch.randn(n, 8, generator=g), torch.full((n,), 0.99),
-                 torch.ones(n), np.arange(n))
+_batch = random_batch
 
 
 def test_target_takes_the_smaller_critic_and_zeroes_after_termination():

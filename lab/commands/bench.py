@@ -63,9 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     scr = sub.add_parser("screen", help="several levers (config changes) on the same seeds, trained as "
                          "populations, with time-to-solve's statistics per lever",
                          formatter_class=parser.formatter_class)
-    scr.add_argument("--preset", default="fast", choices=preset_names(), help="base configuration of every lever")
-    scr.add_argument("--lever", nargs="+", action="append", required=True, metavar="NAME [KEY=VALUE]",
-                     help="a lever: a name, then its dotted overrides (none: the baseline); repeat per lever")
+    _add_lever_arguments(scr)
     add_seeds_argument(scr, default="20-24", help_text="seeds every lever trains on (tuning seeds, not reported ones)")
     _add_solve_arguments(scr, max_steps=100_000, max_seconds=1e9, per="agent")
     scr.add_argument("--max-agents", type=int, default=0,
@@ -75,9 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     upd = sub.add_parser("updates", help="milliseconds per update of each lever's learner (TD3, CrossQ, SAC), "
                          "in alternating rounds in one invocation, as ratios to the first lever",
                          formatter_class=parser.formatter_class)
-    upd.add_argument("--preset", default="fast", choices=preset_names(), help="base configuration of every lever")
-    upd.add_argument("--lever", nargs="+", action="append", required=True, metavar="NAME [KEY=VALUE]",
-                     help="a lever: a name, then its dotted overrides (none: the baseline); repeat per lever")
+    _add_lever_arguments(upd)
     upd.add_argument("--updates", type=int, default=300, help="timed updates per lever and round")
     upd.add_argument("--rounds", type=int, default=5, help="alternating rounds over the levers")
     ana = sub.add_parser("analyzer", help="milliseconds to analyze one 1,000-step episode",
@@ -89,6 +85,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 SECONDS_PER_SEED = 600.0
 """time-to-solve's default cap on one seed's training seconds; a population's seeds share one clock, so each
 gets this much per seed in the population."""
+
+
+def _add_lever_arguments(parser: argparse.ArgumentParser) -> None:
+    """A base preset and the levers (named config changes) compared on it."""
+    from lab.presets import preset_names
+
+    parser.add_argument("--preset", default="fast", choices=preset_names(), help="base configuration of every lever")
+    parser.add_argument("--lever", nargs="+", action="append", required=True, metavar="NAME [KEY=VALUE]",
+                        help="a lever: a name, then its dotted overrides (none: the baseline); repeat per lever")
 
 
 def _add_solve_arguments(parser: argparse.ArgumentParser, max_steps: int, max_seconds: float | None,
