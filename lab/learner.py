@@ -163,7 +163,8 @@ class Learner:
         report({"updates": self.agent.updates, "critic_loss": s["critic_loss"] / n, "mean_q": s["mean_q"] / n,
                 "actor_loss": s.get("actor_loss", float("nan")) / max(1.0, s.get("actor_n", 0.0)),
                 "critic_grad_norm": critic_norm, "actor_grad_norm": actor_norm, "actor_lr": lrs[0],
-                "critic_lr": lrs[1], "per_beta": beta, "nonfinite": tuple(_FIELDS[b] for b in bad)})
+                "critic_lr": lrs[1], "per_beta": beta, "nonfinite": tuple(_FIELDS[b] for b in bad),
+                "temperature": self.agent.temperature})
         self._sums, self._count = {}, 0
         if bad:
             raise DivergenceError(f"{bad[0]} became {'NaN' if math.isnan(values[bad[0]]) else 'infinite'} "

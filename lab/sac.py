@@ -97,6 +97,10 @@ class SAC(TD3):
     def alpha(self) -> torch.Tensor:
         return self.log_alpha.detach().exp()
 
+    @property
+    def temperature(self) -> float:
+        return float(self.alpha)
+
     def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """A reparameterised action a ~ pi(s), its log-probability, and the mean's pre-tanh value."""
         features = self.actor.trunk(obs)

@@ -127,6 +127,11 @@ class TD3:
     def policy_delay(self) -> int:
         return self.config.policy_delay
 
+    @property
+    def temperature(self) -> float:
+        """The entropy temperature a metric reports: TD3 has none (SAC learns one)."""
+        return float("nan")
+
     # ---- acting -----------------------------------------------------------------------
     @torch.inference_mode()
     def act(self, obs: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ from learner_batches import BEST_ACTION, random_batch, round_trip, train_on_know
 from torch.distributions import Normal, TanhTransform, TransformedDistribution
 
 from lab.config import Config, ConfigError, NetworkConfig, TrainingConfig
+from lab.events import UpdateMetrics
 from lab.networks import Actor
 from lab.policy import Policy
 from lab.presets import preset
@@ -101,7 +102,9 @@ def test_state_dict_round_trip_reproduces_the_next_update_exactly():
 
 
 def test_a_td3_state_is_refused_with_a_clear_error():
-    td3_state = TD3(8, 2, NET, TrainingConfig(batch_size=32, buffer_size=64)).state_dict()
+    td3 = TD3(8, 2, NET, TrainingConfig(batch_size=32, buffer_size=64))
+    assert math.isnan(td3.temperature)  # what TD3's update metrics report: it has no temperature
+    td3_state = td3.state_dict()
     with pytest.raises(ValueError, match="algorithm='td3' is invalid for the SAC learner"):
         _agent().load_state_dict(td3_state)
 
@@ -143,7 +146,10 @@ def test_the_trainer_explores_with_samples_and_a_checkpoint_resumes_exactly(tmp_
         return explored[-1][1]
 
     whole.agent.explore = recording  # type: ignore[method-assign]
+    metrics: list[UpdateMetrics] = []
+    whole.events.subscribe(lambda e: metrics.append(e) if isinstance(e, UpdateMetrics) else None)
     whole.fit()
+    assert metrics and all(0.0 < m.temperature < 1.0 for m in metrics)  # learned down from its initial 1
     steps = whole.env_step - 200  # acting after the uniform warm-up, one call per vector step
     assert len(explored) == pytest.approx(steps / whole.config.env.num_envs, abs=2)
     obs, acted = explored[-1]
