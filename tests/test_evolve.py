@@ -185,3 +185,22 @@ def test_pbt_agents_collect_and_learn_through_the_trainers_own_pieces():
         assert [e.episode for e in episodes] == list(range(1, len(episodes) + 1))
     finally:
         pop.close()
+
+
+@pytest.mark.parametrize("algorithm", ["crossq", "sac"])
+def test_pbt_members_are_the_configured_learner_and_act_through_its_explore(algorithm, monkeypatch):
+    from lab.crossq import CrossQ
+    from lab.sac import SAC
+
+    spec = pbt_spec(overrides={**PBT["overrides"], "training.algorithm": algorithm, "noise.sigma": 0.0},
+                    parameters={k: v for k, v in BOUNDS.items() if k != "noise.sigma"})
+    pop = Population(spec)
+    try:
+        assert all(type(m.agent) is {"crossq": CrossQ, "sac": SAC}[algorithm] for m in pop.members)
+        m = pop.members[0]
+        explored = []
+        monkeypatch.setattr(m.agent, "explore", lambda obs: explored.append(obs) or m.agent.act(obs))
+        pop.drive(m, 160)  # past learning_starts (100): it acts through explore
+        assert explored and m.agent.updates > 0
+    finally:
+        pop.close()

@@ -194,10 +194,10 @@ class Population:
     def _new_member(self, i: int, values: dict[str, Any]) -> Member:
         from lab.learner import Learner
         from lab.noise import make_noise
-        from lab.td3 import TD3
+        from lab.trainer import LEARNERS
 
         cfg = self.cfg
-        agent = TD3(self.obs_dim, self.act_dim, cfg.network, cfg.training, "cpu")
+        agent = LEARNERS[cfg.training.algorithm](self.obs_dim, self.act_dim, cfg.network, cfg.training, "cpu")
         noise = make_noise(cfg.noise, cfg.env.num_envs, self.act_dim, self.rng)
         member = Member(i, Learner(agent, self.buffer, cfg), noise, values)
         self._configure(member)
@@ -227,7 +227,8 @@ class Population:
         target = self.env_step + steps
         while self.env_step < target:
             warming_up = self.env_step < t.learning_starts or self.episodes < t.warmup_episodes
-            step = self.collector.step(None if warming_up else m.agent.act, noise_scale(config.noise, self.episodes))
+            step = self.collector.step(None if warming_up else m.agent.explore,
+                                       noise_scale(config.noise, self.episodes))
             m.learner.store(step.transitions)
             self.env_step += step.new_transitions
             for e in step.episodes:
