@@ -39,12 +39,17 @@ def parse_lever(tokens: Sequence[str]) -> Lever:
     return Lever(tokens[0], tuple(tokens[1:]))
 
 
-def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -> dict[str, list[Config]]:
-    """One config per lever and seed, checked: names unique, each lever trainable in a population."""
+def check_lever_names(levers: Sequence[Lever]) -> None:
+    """Each lever's name once: results are reported by name."""
     names = [lever.name for lever in levers]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise ConfigError(f"lever name {repeated[0]!r} is given twice: allowed each name once")
+
+
+def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -> dict[str, list[Config]]:
+    """One config per lever and seed, checked: names unique, each lever trainable in a population."""
+    check_lever_names(levers)
     configs: dict[str, list[Config]] = {}
     unseeded: dict[str, Config] = {}
     for lever in levers:

@@ -92,6 +92,7 @@ def test_time_to_solve_command_prints_the_statistics(capsys):
     (["analyzer", "--episodes", "0"], "--episodes 0"),
     (["updates", "--lever", "td3", "--rounds", "0"], "--rounds 0"),
     (["updates", "--lever", "sac", "training.algorithm=ppo"], "training.algorithm='ppo'"),
+    (["updates", "--lever", "a", "--lever", "a", "training.tau=0.01"], "lever name 'a' is given twice"),
 ])
 def test_bad_bench_arguments_get_one_line(argv, named, capsys):
     assert main(["bench", *argv]) == 2

@@ -178,12 +178,13 @@ def _updates(args: argparse.Namespace) -> int:
     import torch
 
     from lab.bench import learner_update_ms
-    from lab.lever_screen import parse_lever
+    from lab.lever_screen import check_lever_names, parse_lever
     from lab.presets import preset
 
     _at_least("--updates", args.updates, 1)
     _at_least("--rounds", args.rounds, 1)
     levers = [parse_lever(tokens) for tokens in args.lever]
+    check_lever_names(levers)
     configs = {lever.name: preset(args.preset).with_overrides(list(lever.overrides)) for lever in levers}
     torch.set_num_threads(1)
     times: dict[str, list[float]] = {name: [] for name in configs}
