@@ -27,7 +27,7 @@ from lab.events import Evaluated
 from lab.io import atomic_write_json
 from lab.lander import ACT_DIM, ENV_ID, OBS_DIM, SUCCESS_RETURN
 from lab.presets import preset
-from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
+from lab.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
 from lab.td3 import TD3
 
 
@@ -287,12 +287,9 @@ def per_sample_update_ms(capacity: int = 1_000_000, batch_size: int = 256, repea
 def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, policy_delay: int = 2,
                      precision: str = "float32") -> float:
     """TD3 updates per second on one fixed batch: the ceiling for training at one update per step."""
-    net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(OBS_DIM, ACT_DIM, net,
-                TrainingConfig(batch_size=batch_size, policy_delay=policy_delay, precision=precision))
-    batch = _filled_buffer(batch_size * 4, batch_size * 4, per=False).sample(batch_size, 0.99)
-    for _ in range(20):
-        agent.update(batch)
+    agent, batch = _warmed_learner(Config().with_overrides({
+        "network.actor_hidden": hidden, "network.critic_hidden": hidden, "training.batch_size": batch_size,
+        "training.policy_delay": policy_delay, "training.precision": precision}))
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         agent.update(batch)
@@ -302,6 +299,17 @@ def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, p
 
 def learner_update_ms(config: Config, updates: int = 300, seed: int = 0) -> float:
     """Median ms of one update of the config's learner (TD3, CrossQ or SAC) on one fixed batch, after a warm-up."""
+    agent, batch = _warmed_learner(config, seed)
+    times = []
+    for _ in range(updates):
+        start = time.perf_counter()
+        agent.update(batch)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def _warmed_learner(config: Config, seed: int = 0) -> tuple[TD3, Batch]:
+    """The config's learner after 20 updates on one fixed random batch, and that batch: a timing's start."""
     from lab.trainer import LEARNERS
 
     torch.manual_seed(seed)
@@ -310,12 +318,7 @@ def learner_update_ms(config: Config, updates: int = 300, seed: int = 0) -> floa
     batch = _filled_buffer(size * 4, size * 4, per=False, seed=seed).sample(size, config.training.gamma)
     for _ in range(20):
         agent.update(batch)
-    times = []
-    for _ in range(updates):
-        start = time.perf_counter()
-        agent.update(batch)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
+    return agent, batch
 
 
 def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 200,
