@@ -331,3 +331,22 @@ def test_the_first_stop_reason_wins_in_both_models(models, compare_models, long_
     second = model.start()  # a new Start forgets the old reason
     assert second is run and model.stop_reason is None
     model.stop(wait=True)
+
+
+@pytest.mark.parametrize("where", ["error_in_exec", "error_before_exec"])
+def test_a_cell_that_ends_on_ctrl_c_stops_training_wherever_the_interrupt_landed(models, long_config, where):
+    """IPython records Ctrl-C inside a statement as error_in_exec and between two statements as
+    error_before_exec (the full suite once caught the second in `panel.start(); print(...); panel.wait()`)."""
+    from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+
+    from widgets.kernel import INTERRUPTED, _after_cell
+
+    model = models(long_config)
+    run = model.start()
+    result = ExecutionResult(ExecutionInfo("panel.wait()", False, False, True, None))
+    _after_cell(result)  # a cell that ended without an error leaves training alone
+    assert model.running
+    setattr(result, where, KeyboardInterrupt())
+    _after_cell(result)
+    run.join(60)
+    assert not model.running and model.stop_reason == INTERRUPTED

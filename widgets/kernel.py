@@ -13,7 +13,7 @@ things stop it with a checkpoint:
   it, stopping the server): an ``atexit`` hook stops every watched trainer and waits
   for its checkpoint;
 * interrupting the kernel while a cell runs: IPython's ``post_run_cell`` event sees the
-  ``KeyboardInterrupt`` and stops training;
+  ``KeyboardInterrupt`` (raised in a statement, or between two) and stops training;
 * interrupting the kernel while it is idle: ipykernel ignores SIGINT between messages
   (it restores ``kernel.saved_sigint_handler`` after each one), so we put our handler
   there; it asks the trainers to stop from the event loop.
@@ -166,7 +166,10 @@ def _at_exit() -> None:
 
 
 def _after_cell(result: Any) -> None:
-    if isinstance(getattr(result, "error_in_exec", None), KeyboardInterrupt):
+    """A cell that ended on Ctrl-C stops training. IPython records an interrupt that lands between two of the
+    cell's statements (while it compiles the next one) as error_before_exec, not error_in_exec."""
+    errors = (getattr(result, "error_in_exec", None), getattr(result, "error_before_exec", None))
+    if any(isinstance(error, KeyboardInterrupt) for error in errors):
         stop_all(INTERRUPTED)
 
 
