@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from lab.config import Config, NetworkConfig, TrainingConfig
+from lab.ensemble import Ensemble
 from lab.events import Evaluated
 from lab.io import atomic_write_json
 from lab.lander import ACT_DIM, ENV_ID, OBS_DIM, SUCCESS_RETURN
@@ -308,12 +309,13 @@ def learner_update_ms(config: Config, updates: int = 300, seed: int = 0) -> floa
     return 1000 * statistics.median(times)
 
 
-def _warmed_learner(config: Config, seed: int = 0) -> tuple[TD3, Batch]:
-    """The config's learner after 20 updates on one fixed random batch, and that batch: a timing's start."""
-    from lab.trainer import LEARNERS
+def _warmed_learner(config: Config, seed: int = 0) -> tuple[TD3 | Ensemble, Batch]:
+    """The config's learner (or ensemble) after 20 updates on one fixed random batch, and that batch: a timing's
+    start."""
+    from lab.learner import make_agent
 
     torch.manual_seed(seed)
-    agent = LEARNERS[config.training.algorithm](OBS_DIM, ACT_DIM, config.network, config.training)
+    agent = make_agent(config, OBS_DIM, ACT_DIM)
     size = config.training.batch_size
     batch = _filled_buffer(size * 4, size * 4, per=False, seed=seed).sample(size, config.training.gamma)
     for _ in range(20):

@@ -258,6 +258,9 @@ def restore_training_checkpoint(path: str | Path, config: Any, agent: Any, rng: 
     if saved.training.algorithm != config.training.algorithm:
         raise CheckpointError(f"{where} is incompatible: it was trained with training.algorithm="
                               f"{saved.training.algorithm!r}, the config asks for {config.training.algorithm!r}")
+    if saved.training.ensemble_size != config.training.ensemble_size:
+        raise CheckpointError(f"{where} is incompatible: it has training.ensemble_size="
+                              f"{saved.training.ensemble_size}, the config asks for {config.training.ensemble_size}")
     if saved.env.num_envs != config.env.num_envs:
         raise CheckpointError(f"{where} is incompatible: it has env.num_envs={saved.env.num_envs}, "
                               f"the config asks for {config.env.num_envs}")

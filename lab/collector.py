@@ -22,7 +22,7 @@ import numpy as np
 from lab.config import Config
 from lab.envs import make_vector_env
 from lab.events import Trajectory
-from lab.noise import make_noise, quieted_on_ground
+from lab.noise import TouchdownCut, make_noise, quieted_on_ground
 from lab.nstep import NStepAccumulator
 from lab.shaping import shaping_bonus
 
@@ -86,12 +86,14 @@ class Collector:
         self.obs_dim = int(np.prod(self.envs.single_observation_space.shape or ()))
         self.act_dim = int(np.prod(self.envs.single_action_space.shape or ()))
         self.noise = make_noise(config.noise, self.num_envs, self.act_dim, rng)
+        self.touchdown_cut = TouchdownCut(config.noise.touchdown_cut, self.num_envs, rng)
         self.nstep = NStepAccumulator(self.num_envs, config.training.n_step)
 
     def set_config(self, config: Config) -> None:
         """A live change: the next step reads the new shaping, noise and gamma."""
         self.config = config
         self.noise.config = config.noise
+        self.touchdown_cut.probability = config.noise.touchdown_cut
 
     def reset(self, seeds: Sequence[int]) -> None:
         """Start every env afresh; in-flight episodes and n-step tails are dropped."""
@@ -100,6 +102,7 @@ class Collector:
         self._autoresetting = np.zeros(self.num_envs, dtype=bool)
         self.episodes = [EpisodeRecorder(o, act_dim=self.act_dim) for o in self.obs]
         self.noise.reset()
+        self.touchdown_cut.reset()
         self.nstep.clear()
 
     def step(self, actor: Actor | None, noise_scale: float = 1.0) -> CollectedStep:
@@ -123,20 +126,24 @@ class Collector:
         episodes = [self._finish(int(i), bool(terminated[i]), bool(truncated[i])) for i in np.flatnonzero(finished)]
         if finished.any():
             self.noise.reset(finished)
+            self.touchdown_cut.reset(finished)
         self._autoresetting = finished
         self.obs = next_obs
         return CollectedStep(int(real.sum()), transitions, episodes)
 
     def _actions(self, actor: Actor | None, noise_scale: float) -> np.ndarray:
+        """Uniform while warming up, else the actor plus noise; then the touchdown cut, if drawn."""
         if actor is None:
-            return self.rng.uniform(-1.0, 1.0, size=(self.num_envs, self.act_dim)).astype(np.float32)
+            actions = self.rng.uniform(-1.0, 1.0, size=(self.num_envs, self.act_dim)).astype(np.float32)
+            return self.touchdown_cut.apply(actions, self.obs)
         greedy = actor(self.obs)
         if not np.isfinite(greedy).all():
             from lab.learner import DivergenceError
 
             raise DivergenceError("actor actions became NaN")
         noise = quieted_on_ground(self.noise.sample(), self.obs, self.config.noise)
-        return np.clip(greedy + noise_scale * noise, -1.0, 1.0).astype(np.float32)
+        actions = np.clip(greedy + noise_scale * noise, -1.0, 1.0).astype(np.float32)
+        return self.touchdown_cut.apply(actions, self.obs)
 
     def _transitions(self, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray, terminated: np.ndarray,
                      done: np.ndarray, real: np.ndarray) -> tuple | None:

@@ -259,6 +259,12 @@ class TrainingConfig(_Section):
     checkpoint_score: str = choice("min", CHECKPOINT_SCORES)
     """How a window is judged: min (its worst episode, TD7's rule) or mean (one crash does not veto a policy
     that lands the rest; see lab/policy_checkpoint.py)."""
+    ensemble_size: int = integer(1, 1, 16, typical=(1, 5))
+    """Learners sharing the replay buffer, taking turns to act one episode each (bootstrapped exploration;
+    Osband et al. 2016); each update trains all of them, so it costs ensemble_size times one. 1 is a lone learner."""
+    ensemble_window: int = integer(3, 1, 1000)
+    """Ensemble: the run deploys the member with the best mean raw return over its last this many training
+    episodes."""
 
     def _check_together(self) -> None:
         if self.batch_size > self.buffer_size:
@@ -295,6 +301,10 @@ class NoiseConfig(_Section):
     an impulse, and noise on a main engine held near its off threshold (0) fires it now and then and wakes the
     body, so noisy training may rarely see that reward. 0 flies the policy's own actions while on the ground
     (screened at 0 on twenty tuning seeds: no gain over 1; README, performance section)."""
+    touchdown_cut: float = number(0.0, 0.0, 1.0, typical=(0.0, 1.0))
+    """Fraction of training episodes in which the explorer cuts both engines whenever a leg is down, so that
+    training sees landers come to rest and earn the +100 (lab.noise.TouchdownCut); the policy and its
+    evaluation are never changed. 0 changes nothing."""
 
 
 @dataclass(frozen=True)
@@ -461,6 +471,13 @@ class Config:
             raise ConfigError("run.overlap_collection=True is invalid with training.algorithm='sac': allowed "
                               "false (the overlapped collector acts with a copy of the deterministic actor, "
                               "not SAC's sampler)")
+        if self.training.ensemble_size > 1:
+            for dotted, value in (("run.overlap_collection", self.run.overlap_collection),
+                                  ("training.policy_checkpoints", self.training.policy_checkpoints)):
+                if value:
+                    raise ConfigError(f"{dotted}=True is invalid with training.ensemble_size="
+                                      f"{self.training.ensemble_size}: allowed false (an ensemble acts with "
+                                      "each member in turn and deploys its best member itself)")
 
     # ---- conversion -------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:

@@ -70,6 +70,8 @@ MAIN_ENGINE_ON = 0.0
 """The main engine fires when action[0] is above this."""
 SIDE_ENGINE_ON = 0.5
 """The side engines fire when |action[1]| is above this."""
+ENGINES_OFF = (-1.0, 0.0)
+"""The action that fires no engine."""
 MAIN_FUEL_COST = 0.30
 """Reward points the env charges per step of full main-engine power."""
 SIDE_FUEL_COST = 0.03

@@ -17,17 +17,31 @@ from typing import Any
 import torch
 
 from lab.config import Config
+from lab.crossq import CrossQ
+from lab.ensemble import Ensemble
 from lab.networks import Actor
 from lab.policy_checkpoint import PolicyCheckpointer
 from lab.replay import PrioritizedReplayBuffer, ReplayBuffer
+from lab.sac import SAC
 from lab.td3 import TD3, UpdateResult
 
 METRICS_EVERY = 250
 """Updates between metric reports: often enough for charts, rare enough to cost nothing."""
 
 
+LEARNERS: dict[str, type[TD3]] = {"td3": TD3, "crossq": CrossQ, "sac": SAC}
+"""training.algorithm -> its learner class."""
+
+
 class DivergenceError(RuntimeError):
     """The learner produced NaN or infinite values; nothing non-finite is ever saved."""
+
+
+def make_agent(config: Config, obs_dim: int, act_dim: int, device: torch.device | str = "cpu") -> TD3 | Ensemble:
+    """The configured learner, or an ensemble of them sharing the buffer when training.ensemble_size > 1."""
+    t = config.training
+    members = [LEARNERS[t.algorithm](obs_dim, act_dim, config.network, t, device) for _ in range(t.ensemble_size)]
+    return members[0] if len(members) == 1 else Ensemble(members, config.env.num_envs, t.ensemble_window)
 
 
 def make_buffer(config: Config, obs_dim: int, act_dim: int, device: torch.device | str = "cpu",
@@ -49,23 +63,34 @@ class Learner:
 
     With training.policy_checkpoints the actor that acts is held fixed while it is assessed: the
     updates its transitions owe wait in ``owed`` until the assessment window closes, and the actor the
-    run deploys (``deployed_actor``) is the one with the best worst-episode return so far.
+    run deploys (``deployed_actor``) is the one with the best worst-episode return so far. With an ensemble
+    it is the deployed member's actor.
     """
 
-    def __init__(self, agent: TD3, buffer: ReplayBuffer, config: Config) -> None:
+    def __init__(self, agent: TD3 | Ensemble, buffer: ReplayBuffer, config: Config) -> None:
         self.agent, self.buffer = agent, buffer
         self.update_debt = 0.0
         self.owed = 0.0
         self.checkpointer: PolicyCheckpointer | None = None
-        self.deployed_actor: Actor = agent.actor
+        self._checkpoint_actor: Actor | None = None
         t = config.training
         if t.policy_checkpoints:
             self.checkpointer = PolicyCheckpointer(t.checkpoint_window, t.checkpoint_widen_after,
                                                    score=t.checkpoint_score)
-            self.deployed_actor = copy.deepcopy(agent.actor).requires_grad_(False)
+            self._checkpoint_actor = copy.deepcopy(agent.actor).requires_grad_(False)
         self._sums: dict[str, float] = {}
         self._count = 0
         self.set_config(config)
+
+    @property
+    def deployed_actor(self) -> Actor:
+        """The actor the run deploys: the policy checkpoint, else the agent's (an ensemble's deployed member)."""
+        return self.agent.actor if self._checkpoint_actor is None else self._checkpoint_actor
+
+    def weights_finite(self) -> bool:
+        """Every actor and critic the learner trains holds finite weights (checked before anything is saved)."""
+        modules = self.agent.modules() if isinstance(self.agent, Ensemble) else [self.agent.actor, self.agent.critic]
+        return finite_weights(*modules)
 
     def set_config(self, config: Config) -> None:
         """A live change: the next update reads the new values."""
@@ -99,14 +124,17 @@ class Learner:
         t = self.config.training
         return env_step >= t.learning_starts and len(self.buffer) >= t.batch_size
 
-    def episode_ended(self, episode_return: float, env_step: int, beta: float,
+    def episode_ended(self, env_index: int, episode_return: float, env_step: int, beta: float,
                       report: Callable[[dict[str, Any]], None]) -> None:
-        """Policy checkpoints: judge the acting actor by a training episode; a closed window pays what it owes."""
-        if self.checkpointer is None or not self._ready(env_step):
+        """An ensemble hands the env to its next member; policy checkpoints judge the acting actor by the
+        episode, and a closed window pays what it owes."""
+        if isinstance(self.agent, Ensemble):
+            self.agent.episode_ended(env_index, episode_return)
+        if self.checkpointer is None or self._checkpoint_actor is None or not self._ready(env_step):
             return
         decision = self.checkpointer.episode_ended(episode_return, env_step)
         if decision.adopt:
-            self.deployed_actor.load_state_dict(self.agent.actor.state_dict())
+            self._checkpoint_actor.load_state_dict(self.agent.actor.state_dict())
         if decision.closed:
             self.update_debt, self.owed = self.update_debt + self.owed, 0.0
             self._pay(env_step, beta, report)

@@ -29,7 +29,6 @@ from lab.checkpoint import (
 from lab.collector import FinishedEpisode
 from lab.collector_process import CollectorProcess, make_collector
 from lab.config import Config, ConfigError
-from lab.crossq import CrossQ
 from lab.envs import env_dims, episode_seeds
 from lab.evaluation import EvaluationResult, evaluate
 from lab.events import (
@@ -44,15 +43,11 @@ from lab.events import (
 )
 from lab.hyperparameters import live_values, scheduled_noise_scale, scheduled_per_beta, validate_changes
 from lab.io import atomic_write_json
-from lab.learner import DivergenceError, Learner, finite_weights, make_buffer
+from lab.learner import DivergenceError, Learner, finite_weights, make_agent, make_buffer
 from lab.policy import Policy
 from lab.run_control import RunControl, stop_on_signals
 from lab.run_log import RunLogger, claim_run_folder
-from lab.sac import SAC
-from lab.td3 import TD3, resolve_device
-
-LEARNERS: dict[str, type[TD3]] = {"td3": TD3, "crossq": CrossQ, "sac": SAC}
-"""training.algorithm -> the learner class; all share TD3's interface."""
+from lab.td3 import resolve_device
 
 
 class Trainer:
@@ -75,7 +70,7 @@ class Trainer:
             claim_run_folder(self.run_dir, resume_step=None if resume is None else 0)
         self.rng = seed_everything(cfg.run.seed)
         obs_dim, act_dim = env_dims(cfg.env)
-        agent = LEARNERS[cfg.training.algorithm](obs_dim, act_dim, cfg.network, cfg.training, self.device)
+        agent = make_agent(cfg, obs_dim, act_dim, self.device)
         self.collector = make_collector(cfg, self.rng, agent.actor)
         self.learner = Learner(agent, make_buffer(cfg, obs_dim, act_dim, self.device), cfg)
         self.control = RunControl()
@@ -257,7 +252,8 @@ class Trainer:
         beta = self.current_per_beta()
         self.learner.learn(step.new_transitions, p.env_step, beta, self._publish_metrics, defer=overlapped)
         for episode in step.episodes:
-            self.learner.episode_ended(episode.raw_return, p.env_step, beta, self._publish_metrics)
+            self.learner.episode_ended(episode.env_index, episode.raw_return, p.env_step, beta,
+                                       self._publish_metrics)
 
     def _pay_debt(self) -> None:
         self.learner.pay_debt(self.env_step, self.current_per_beta(), self._publish_metrics)
@@ -361,7 +357,7 @@ class Trainer:
     def _write_checkpoint(self, path: str | Path | None) -> Path:
         """Write the checkpoint (and for the run's own, policy.pt and summary.json); announce it once written."""
         path = Path(path) if path else self.checkpoint_path
-        if not finite_weights(self.agent.actor, self.agent.critic):
+        if not self.learner.weights_finite():
             raise DivergenceError(f"the learner's weights are not finite; {str(path)!r} was not written")
         self.progress.update_debt = self.learner.update_debt
         replay = self.buffer.state_dict() if self.config.run.save_replay else None

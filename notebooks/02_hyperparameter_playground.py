@@ -48,12 +48,13 @@ RUNS = Path(tempfile.mkdtemp(prefix="lab-smoke-")) if SMOKE else ROOT / "runs"
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the HUD off screen
 
 # %% [markdown]
-# Each A/B run below trains both agents for 60,000 env steps: enough for their lines to part, not
-# enough for them to land. `fast` agents trained as a population land (a 10-episode evaluation mean
-# of 200) on 2 of 10 seeds within 60,000 steps and 8 of 10 within 120,000, and agent A's seed 0 is one
-# of the two that had not by 120,000 (README, performance section). The two agents train as one
-# batched population, so a run takes about 1.3 times as long as one agent's would. To watch your own
-# agent land, use the quickstart: its single-agent run trains seed 1, which lands at 40,000 steps.
+# Each A/B run below trains both agents for 60,000 env steps: enough for their lines to part, seldom
+# enough for them to land. Trained alone, `fast` lands (a 10-episode evaluation mean of 200) on 4 of
+# the README's 10 report seeds within 60,000 steps and on 8 within 100,000; agent A's seed 0 lands at
+# 90,000 (README, performance section; a population's agents are not those runs bit for bit, so
+# yours may land sooner or later). The two agents train as one batched population, so a run takes
+# about 1.3 times as long as one agent's would. To watch your own agent land, use the quickstart: its
+# single-agent run trains seed 8, which lands at 15,000 steps.
 
 # %%
 from lab.presets import preset

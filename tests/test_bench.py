@@ -187,7 +187,7 @@ def test_updates_times_each_levers_own_learner_and_gives_ratios_to_the_first(cap
 
 
 def test_learner_update_ms_builds_the_configured_learner(monkeypatch):
-    from lab import trainer
+    from lab import learner
 
     built = []
 
@@ -197,8 +197,8 @@ def test_learner_update_ms_builds_the_configured_learner(monkeypatch):
             return cls(*args, **kwargs)
         return build
 
-    for name, cls in list(trainer.LEARNERS.items()):
-        monkeypatch.setitem(trainer.LEARNERS, name, recording(cls))
+    for name, cls in list(learner.LEARNERS.items()):
+        monkeypatch.setitem(learner.LEARNERS, name, recording(cls))
     for algorithm in ("td3", "sac", "crossq"):
         assert bench.learner_update_ms(preset("tiny", **{"training.algorithm": algorithm}), updates=2) > 0
     assert built == ["TD3", "SAC", "CrossQ"]

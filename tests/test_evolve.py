@@ -204,3 +204,21 @@ def test_pbt_members_are_the_configured_learner_and_act_through_its_explore(algo
         assert explored and m.agent.updates > 0
     finally:
         pop.close()
+
+
+def test_pbt_members_hand_finished_episodes_to_their_learner():
+    """An ensemble member's turns advance, and a member with policy checkpoints pays the updates its assessment
+    windows owe (before, drive never told the learner an episode ended, so such a member never learned)."""
+    from lab.ensemble import Ensemble
+
+    for extra, check in (
+            ({"training.ensemble_size": 2}, lambda m: isinstance(m.agent, Ensemble) and all(m.agent.recent)),
+            ({"training.policy_checkpoints": True, "training.checkpoint_widen_after": 0,
+              "training.checkpoint_window": 1}, lambda m: m.learner.owed < 60 and m.agent.updates > 0)):
+        pop = Population(pbt_spec(overrides={**PBT["overrides"], **extra}))
+        try:
+            m = pop.members[0]
+            pop.drive(m, 300)  # five 60-step episodes, the last three after learning_starts (100)
+            assert check(m), extra
+        finally:
+            pop.close()

@@ -25,6 +25,7 @@ OPTIONS = {
     "crossq": {"training.algorithm": "crossq"},
     "sac": {"training.algorithm": "sac", "noise.sigma": 0.0, "training.policy_delay": 1,
             "training.sac_initial_alpha": 0.1},
+    "ensemble of 2": {"training.ensemble_size": 2},
     "overlapped collection": {"run.overlap_collection": True},
     "action penalty": {"training.action_penalty": 0.1},
 }

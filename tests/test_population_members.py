@@ -24,6 +24,7 @@ def _agents(base, *overrides: dict) -> list:
     ("training.algorithm", "crossq", "allowed 'td3'"),
     ("training.algorithm", "sac", "allowed 'td3'"),
     ("training.policy_checkpoints", True, "allowed False"),
+    ("training.ensemble_size", 2, "allowed 1"),
     ("training.use_per", True, "allowed False"),
     ("training.precision", "bfloat16", "allowed 'float32'"),
     ("run.device", "cuda", "allowed 'auto' or 'cpu'"),

@@ -48,6 +48,7 @@ class PopulationCollector:
         for m in self.members:
             m.traces = [EpisodeTrace([o]) for o in self.obs[self._rows(m.index)]]
             m.noise.reset()
+            m.touchdown_cut.reset()
             m.nstep.clear()
 
     def actions(self, acting: Sequence[int], learner: PopulationTD3) -> np.ndarray:
@@ -57,15 +58,17 @@ class PopulationCollector:
         policy = None
         for row, k in enumerate(acting):
             m, t = self.members[k], self.members[k].config.training
+            obs_k = self.obs[self._rows(k)]
             if m.env_step < t.learning_starts or m.episodes < t.warmup_episodes:
-                actions[row] = m.rng.uniform(-1.0, 1.0, size=(n, self.act_dim))
+                uniform = m.rng.uniform(-1.0, 1.0, size=(n, self.act_dim)).astype(np.float32)
+                actions[row] = m.touchdown_cut.apply(uniform, obs_k)
                 continue
             if policy is None:
                 obs = self.obs.reshape(len(self.members), n, self.obs_dim)[learner.active]
                 policy = dict(zip(learner.active, learner.act(torch.from_numpy(obs)).numpy()))
-            noise = quieted_on_ground(m.noise.sample(), self.obs[self._rows(k)], m.config.noise)
+            noise = quieted_on_ground(m.noise.sample(), obs_k, m.config.noise)
             noisy = policy[k] + m.noise_scale() * noise
-            actions[row] = np.clip(noisy, -1.0, 1.0)
+            actions[row] = m.touchdown_cut.apply(np.clip(noisy, -1.0, 1.0).astype(np.float32), obs_k)
         return actions.reshape(len(acting) * n, self.act_dim)
 
     def observe(self, acting: Sequence[int], actions: np.ndarray, next_obs: np.ndarray, raw: np.ndarray,
@@ -99,6 +102,7 @@ class PopulationCollector:
                 self._end_episode(m, int(i), bool(term[i]), bool(truncated[mine][i]))
             if finished.any():
                 m.noise.reset(finished)
+                m.touchdown_cut.reset(finished)
             t = m.config.training
             if not m.stopped and m.env_step >= t.learning_starts and self.buffer.size[m.index] >= t.batch_size:
                 m.update_debt += t.updates_per_step * n_real

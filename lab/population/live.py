@@ -57,6 +57,7 @@ def apply_changes(member: Member, changes: dict[str, Any], learner: PopulationTD
     member.schedule_overrides.update(overrides)
     set_learner_values(member, learner)
     member.noise.config = member.config.noise  # the noise reads sigma/theta from its config, as lab.collector sets
+    member.touchdown_cut.probability = member.config.noise.touchdown_cut
     after = current_values(member)
     diff = {k: (before[k], after[k]) for k in changes if k in before and before[k] != after[k]}
     return HyperparametersChanged(env_step=member.env_step, changes=diff) if diff else None

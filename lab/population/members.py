@@ -21,7 +21,7 @@ from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
 from lab.events import EventBus
 from lab.hyperparameters import live_values, scheduled_noise_scale
-from lab.noise import make_noise
+from lab.noise import TouchdownCut, make_noise
 from lab.nstep import NStepAccumulator
 from lab.run_log import RunLogger
 
@@ -33,12 +33,13 @@ SHARED_FIELDS = (
 )
 """Config fields every member must share: they fix a tensor's shape or the loop's rhythm."""
 REQUIRED = {"training.algorithm": "td3", "training.policy_checkpoints": False, "training.use_per": False,
-            "training.precision": "float32", "run.stop_when_solved": False}
-"""Settings the population learner supports only one way: TD3 updated every step in float32 from uniform replay.
+            "training.ensemble_size": 1, "training.precision": "float32", "run.stop_when_solved": False}
+"""Settings the population learner supports only one way: one TD3 per agent updated every step in float32 from
+uniform replay.
 
-The fields that only these switches turn on (crossq_*, checkpoint_*, per_*) then change nothing, as in a single
-run; every other field is honoured per agent (main_engine_bias, critic_loss, grad_clip, weight_decay, lr_schedule,
-noise, shaping, budgets) or shared by all (SHARED_FIELDS).
+The fields that only these switches turn on (crossq_*, checkpoint_*, per_*, ensemble_window) then change nothing,
+as in a single run; every other field is honoured per agent (main_engine_bias, critic_loss, grad_clip,
+weight_decay, lr_schedule, noise, shaping, budgets) or shared by all (SHARED_FIELDS).
 """
 REFUSED = {"run.device": ("cuda", "'auto' or 'cpu' (a population trains on the CPU)")}
 """Values the population cannot honour, with what it allows instead."""
@@ -117,6 +118,7 @@ class Member:
         self.seed = config.run.seed
         self.rng = np.random.default_rng(self.seed)
         self.noise = make_noise(config.noise, config.env.num_envs, act_dim, self.rng)
+        self.touchdown_cut = TouchdownCut(config.noise.touchdown_cut, config.env.num_envs, self.rng)
         self.nstep = NStepAccumulator(config.env.num_envs, config.training.n_step)
         self.events = EventBus()
         self.logger = RunLogger(run_dir, resume_step=resume_step) if log_to_disk else None

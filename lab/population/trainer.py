@@ -151,6 +151,7 @@ class Population:
         dst.schedule_overrides = dict(src.schedule_overrides)
         dst.noise = reconfigured(dst.noise, dst.config.noise, self.num_envs, self.act_dim, dst.rng)
         dst.noise.state[...] = src.noise.state
+        dst.touchdown_cut.probability = dst.config.noise.touchdown_cut
         self.configs = [m.config for m in self.members]
 
     def start(self) -> Population:

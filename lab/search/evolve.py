@@ -192,12 +192,11 @@ class Population:
         self.collector.reset(episode_seeds(spec.seed, 0, cfg.env.num_envs))
 
     def _new_member(self, i: int, values: dict[str, Any]) -> Member:
-        from lab.learner import Learner
+        from lab.learner import Learner, make_agent
         from lab.noise import make_noise
-        from lab.trainer import LEARNERS
 
         cfg = self.cfg
-        agent = LEARNERS[cfg.training.algorithm](self.obs_dim, self.act_dim, cfg.network, cfg.training, "cpu")
+        agent = make_agent(cfg, self.obs_dim, self.act_dim)
         noise = make_noise(cfg.noise, cfg.env.num_envs, self.act_dim, self.rng)
         member = Member(i, Learner(agent, self.buffer, cfg), noise, values)
         self._configure(member)
@@ -240,6 +239,8 @@ class Population:
                     trajectory=e.trajectory))
             beta = scheduled_per_beta(config, {}, self.env_step)
             m.learner.learn(step.new_transitions, self.env_step, beta, self._publish_metrics)
+            for e in step.episodes:  # an ensemble's turns; policy checkpoints' windows (and their owed updates)
+                m.learner.episode_ended(e.env_index, e.raw_return, self.env_step, beta, self._publish_metrics)
 
     def _publish_metrics(self, metrics: dict[str, Any]) -> None:
         from lab.events import UpdateMetrics
