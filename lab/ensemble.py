@@ -89,7 +89,9 @@ class Ensemble:
             else _mean([r.actor_grad_norm for r in results]))
 
     def apply_schedule(self, progress: float) -> tuple[float, float]:
-        return [m.apply_schedule(progress) for m in self.members][0]
+        """Every member's learning rates follow the schedule; they share one config, so one answer serves."""
+        rates = [m.apply_schedule(progress) for m in self.members]
+        return rates[0]
 
     # ---- turns and deployment --------------------------------------------------------------
     def episode_ended(self, env_index: int, raw_return: float) -> None:

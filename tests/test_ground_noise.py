@@ -17,6 +17,16 @@ def _grounded(obs: np.ndarray, rows: list[int]) -> np.ndarray:
     return obs
 
 
+def grounded_actions(population: Population) -> tuple[np.ndarray, np.ndarray]:
+    """A two-agent population's actions, (agent, env, act_dim), with every lander's right leg down, and the
+    observations they answer."""
+    collector = population.collector
+    collector.fresh_episodes(population.envs, 0)
+    collector.obs = _grounded(collector.obs, list(range(len(collector.obs))))
+    actions = collector.actions([0, 1], population.learner).reshape(2, population.num_envs, -1)
+    return actions, collector.obs.reshape(2, population.num_envs, -1)
+
+
 def test_the_collector_adds_no_noise_on_the_ground_at_ground_scale_zero(tiny_config):
     config = tiny_config.with_overrides({"noise.kind": "gaussian", "noise.sigma": 0.3, "noise.ground_scale": 0.0})
     collector = Collector(config, np.random.default_rng(0))
@@ -40,14 +50,10 @@ def test_population_agents_quiet_their_noise_on_the_ground_by_their_own_setting(
                base.with_overrides({"run.seed": 1})]
     population = Population(base, configs=configs, log_to_disk=False)
     try:
-        collector = population.collector
-        collector.fresh_episodes(population.envs, 0)
-        collector.obs = _grounded(collector.obs, list(range(len(collector.obs))))
-        actions = collector.actions([0, 1], population.learner).reshape(2, population.num_envs, -1)
-        obs = collector.obs.reshape(2, population.num_envs, -1)
+        actions, obs = grounded_actions(population)
         with torch.no_grad():
             greedy = population.learner.act(torch.from_numpy(obs)).numpy()
-        np.testing.assert_array_equal(actions[0], greedy[0])
-        assert np.abs(actions[1] - greedy[1]).min() > 0
     finally:
         population.close()
+    np.testing.assert_array_equal(actions[0], greedy[0])
+    assert np.abs(actions[1] - greedy[1]).min() > 0

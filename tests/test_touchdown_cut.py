@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_ground_noise import _grounded
+from test_ground_noise import _grounded, grounded_actions
 
 from lab import lander
 from lab.collector import Collector
@@ -82,11 +82,8 @@ def test_population_agents_cut_their_engines_by_their_own_setting_in_warm_up_and
                    base.with_overrides({"run.seed": 1, "training.learning_starts": learning_starts})]
         population = Population(base, configs=configs, log_to_disk=False)
         try:
-            collector = population.collector
-            collector.fresh_episodes(population.envs, 0)
-            collector.obs = _grounded(collector.obs, list(range(len(collector.obs))))
-            actions = collector.actions([0, 1], population.learner).reshape(2, population.num_envs, -1)
-            assert (actions[0] == OFF).all()  # agent 0 cuts on the ground
-            assert not (actions[1] == OFF).all(axis=1).any()  # agent 1 flies its own actions
+            actions, _ = grounded_actions(population)
         finally:
             population.close()
+        assert (actions[0] == OFF).all()  # agent 0 cuts on the ground
+        assert not (actions[1] == OFF).all(axis=1).any()  # agent 1 flies its own actions
