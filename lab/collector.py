@@ -1,11 +1,12 @@
 """The rollout: every episode the lab runs is recorded here, in training, evaluation, PBT and the renderers.
 
 ``Collector.step`` reads top to bottom like lab/td3.py: choose actions (uniform
-while warming up, else actor plus scaled exploration noise), step every env,
-drop the steps that only carry a NEXT_STEP autoreset observation, add the
-shaping bonus, turn steps into (n-step) transitions, and finish the episodes
-that ended. It returns transitions for the replay buffer and finished episodes;
-it never learns and never publishes, so its callers decide what happens next.
+or the warm-up pilot while warming up, else the actor; pilots fly with scaled
+exploration noise), step every env, drop the steps that only carry a NEXT_STEP
+autoreset observation, add the shaping bonus, turn steps into (n-step)
+transitions, and finish the episodes that ended. It returns transitions for
+the replay buffer and finished episodes; it never learns and never publishes,
+so its callers decide what happens next.
 
 ``EpisodeRecorder`` assembles one ``Trajectory``; ``run_episodes`` flies a batch
 of plain (non-vector) envs to the end with one batched forward pass per step.
@@ -132,10 +133,14 @@ class Collector:
         return CollectedStep(int(real.sum()), transitions, episodes)
 
     def _actions(self, actor: Actor | None, noise_scale: float) -> np.ndarray:
-        """Uniform while warming up, else the actor plus noise; then the touchdown cut, if drawn."""
-        if actor is None:
+        """Warming up: uniform, or the warm-up pilot plus noise; then the actor plus noise; last, the touchdown cut."""
+        if actor is None and self.config.training.warmup_pilot == "uniform":
             actions = self.rng.uniform(-1.0, 1.0, size=(self.num_envs, self.act_dim)).astype(np.float32)
             return self.touchdown_cut.apply(actions, self.obs)
+        if actor is None:
+            from lab.policy import warmup_pilot  # lab.policy brings torch; the renderers import this module without it
+
+            actor = warmup_pilot(self.config.training.warmup_pilot)
         greedy = actor(self.obs)
         if not np.isfinite(greedy).all():
             from lab.learner import DivergenceError

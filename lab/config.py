@@ -190,9 +190,13 @@ class TrainingConfig(_Section):
     buffer_size: int = integer(1_000_000, 1, 50_000_000, log=True)
     """Replay capacity in transitions."""
     learning_starts: int = integer(5_000, 0, 10_000_000)
-    """Transitions collected (with random actions) before the first update."""
+    """Transitions collected before the first update (by warmup_pilot: uniform random actions by default)."""
     warmup_episodes: int = integer(0, 0, 100_000)
-    """Further episodes of random actions at the start, on top of learning_starts."""
+    """Further warm-up episodes at the start, on top of learning_starts."""
+    warmup_pilot: str = choice("uniform", ("uniform", "heuristic"))
+    """Who flies the warm-up: uniform random actions, or Gymnasium's hand-written pilot plus the exploration
+    noise, so the buffer holds landings before the first update (learning from demonstrations: Vecerik et al.
+    2017, Nair et al. 2018; the pilot is never imitated, TD3 only learns values from its transitions)."""
     updates_per_step: float = number(1.0, 0.0, 64.0, low_open=True, typical=(0.25, 4.0))
     """Gradient updates per collected transition (the update-to-data ratio)."""
     policy_delay: int = integer(2, 1, 100, typical=(1, 8))

@@ -6,6 +6,7 @@ torch, batching and devices behind ``policy(obs) -> action``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,14 @@ def heuristic_policy() -> Policy:
         return np.stack([np.asarray(heuristic(env, o), dtype=np.float32) for o in obs])
 
     return Policy(act, name="heuristic")
+
+
+@functools.cache
+def warmup_pilot(name: str) -> Policy:
+    """The pilot that flies the warm-up when training.warmup_pilot is not uniform (built once per process)."""
+    if name == "heuristic":
+        return heuristic_policy()
+    raise ValueError(f"training.warmup_pilot: unknown pilot {name!r}; allowed: 'uniform', 'heuristic'")
 
 
 def random_policy(seed: int = 0) -> Policy:

@@ -1,7 +1,7 @@
 """The newcomer's path, for real: the quickstart in JupyterLab in headless Chromium, at its full budget.
 
 The browser test runs notebooks with LAB_SMOKE=1 budgets (seconds); this runs the committed quickstart
-as a reader does (Run All, its own 240,000-step budget), prints what its training cell printed, and
+as a reader does (Run All, its own 100,000-step budget), prints what its training cell printed, and
 saves a screenshot. Minutes long, so it is a check to run by hand, not a test:
 
     PYTHONPATH=. python scripts/quickstart_in_browser.py [screenshot.png]

@@ -21,6 +21,7 @@ from lab.config import Config, ConfigError
 from lab.hyperparameters import SCHEDULE_OVERRIDES, validate_changes
 from lab.population.members import MAX_AGENTS, REQUIRED, member_configs
 from lab.population.trainer import AgentEvent, Population
+from lab.presets import FIRST_RUN_PRESET
 from widgets.run_model import RunModel, RunWatcher
 from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus
@@ -46,8 +47,9 @@ def check_agents(agents: Any) -> int:
 class CompareModel(RunModel):
     """The state behind one A/B panel: each agent's next-run config, the population, the selection."""
 
-    def __init__(self, source: str | Path | Config = "fast", agents: int = 2, run_dir: str | Path | None = None,
-                 name: str | None = None, watchers: Iterable[RunWatcher] = ()) -> None:
+    def __init__(self, source: str | Path | Config = FIRST_RUN_PRESET, agents: int = 2,
+                 run_dir: str | Path | None = None, name: str | None = None,
+                 watchers: Iterable[RunWatcher] = ()) -> None:
         self.agents = check_agents(agents)
         base = as_config(source)
         RunModel.__init__(self, run_dir, watchers)

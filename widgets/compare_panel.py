@@ -1,6 +1,6 @@
 """The A/B training panel: several agents trained side by side, one coloured line each.
 
-``widgets.TrainingPanel("fast", agents=4)`` builds one. The state lives in
+``widgets.TrainingPanel("guided", agents=4)`` builds one. The state lives in
 ``widgets.compare_model.CompareModel``; this module draws it: Start/Stop, an agent
 selector (a slider then changes only that agent, or all), the same control tabs as the
 single-agent panel, a per-agent readout and status, and ``CompareCharts``. Redraws run on
@@ -16,6 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from lab.config import Config
+from lab.presets import FIRST_RUN_PRESET
 from widgets.compare_charts import CompareCharts, agent_color
 from widgets.compare_model import COMPARE_READOUT, CompareModel, agent_label
 from widgets.controls import spec_named
@@ -31,8 +32,9 @@ class ComparePanel(PanelView):
 
     model: CompareModel
 
-    def __init__(self, source: str | Path | Config = "fast", agents: int = 2, run_dir: str | Path | None = None,
-                 name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS) -> None:
+    def __init__(self, source: str | Path | Config = FIRST_RUN_PRESET, agents: int = 2,
+                 run_dir: str | Path | None = None, name: str | None = None,
+                 max_points: int = 400, refresh: float = REFRESH_SECONDS) -> None:
         self.model = CompareModel(source, agents=agents, run_dir=run_dir, name=name)
         self._seeds = [c.run.seed for c in self.model.configs]
         self._open(CompareCharts(self.model.agents, self._seeds, max_points=max_points, min_interval=refresh * 0.9,

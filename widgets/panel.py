@@ -1,6 +1,6 @@
 """``TrainingPanel``: start a run, watch it, and tune it while it trains, from one notebook cell.
 
-    panel = TrainingPanel("fast")   # a preset name, a Config, a config file or a Trainer
+    panel = TrainingPanel("guided")   # a preset name, a Config, a config file or a Trainer
     panel                           # displays: buttons, status line, tabs of controls, live charts
 
 This module is the view: it draws a ``widgets.panel_model.PanelModel`` (the state, the
@@ -24,6 +24,7 @@ from typing import Any
 import ipywidgets as w
 
 from lab.config import Config, ConfigError
+from lab.presets import FIRST_RUN_PRESET
 from lab.trainer import Trainer
 from widgets.charts import LiveCharts
 from widgets.controls import RESTART_NOTE, SPECS, ControlSpec, spec_named
@@ -39,7 +40,7 @@ class TrainingPanel(PanelView):
 
     model: PanelModel
 
-    def __new__(cls, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
+    def __new__(cls, source: str | Path | Config | Trainer = FIRST_RUN_PRESET, run_dir: str | Path | None = None,
                 name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS,
                 agents: int = 1, clips: bool = True) -> Any:
         """``agents`` other than 1 gives the A/B panel (``widgets.compare_panel.ComparePanel``, no clips)."""
@@ -53,7 +54,7 @@ class TrainingPanel(PanelView):
                                 refresh=refresh)
         return super().__new__(cls)
 
-    def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
+    def __init__(self, source: str | Path | Config | Trainer = FIRST_RUN_PRESET, run_dir: str | Path | None = None,
                  name: str | None = None, max_points: int = 400, refresh: float = REFRESH_SECONDS,
                  agents: int = 1, clips: bool = True) -> None:
         self.model = PanelModel(source, run_dir=run_dir, name=name, clips=clips)

@@ -28,7 +28,7 @@ from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
 from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES, validate_changes
 from lab.io import atomic_write_text
-from lab.presets import preset_names
+from lab.presets import FIRST_RUN_PRESET, preset_names
 from lab.render.clips import ClipSaved, attach_clip_recorder
 from lab.trainer import Trainer
 from widgets.run_model import RunModel, RunWatcher
@@ -44,7 +44,7 @@ REFUSED_EVENT: type | None = getattr(lab.events, "HyperparametersRefused", None)
 class PanelModel(RunModel):
     """The state behind one training panel: next run's config, the trainer, jobs, messages."""
 
-    def __init__(self, source: str | Path | Config | Trainer = "fast", run_dir: str | Path | None = None,
+    def __init__(self, source: str | Path | Config | Trainer = FIRST_RUN_PRESET, run_dir: str | Path | None = None,
                  name: str | None = None, watchers: Iterable[RunWatcher] = (), clips: bool = True) -> None:
         RunModel.__init__(self, run_dir, watchers)
         self.trainer: Trainer | None = None

@@ -18,6 +18,7 @@ import torch
 from lab.envs import episode_seeds
 from lab.events import EpisodeEnded, Trajectory
 from lab.noise import quieted_on_ground
+from lab.policy import warmup_pilot
 from lab.population.events import Publish
 from lab.population.learner import PopulationTD3
 from lab.population.members import EpisodeTrace, Member
@@ -59,15 +60,20 @@ class PopulationCollector:
         for row, k in enumerate(acting):
             m, t = self.members[k], self.members[k].config.training
             obs_k = self.obs[self._rows(k)]
-            if m.env_step < t.learning_starts or m.episodes < t.warmup_episodes:
+            warming_up = m.env_step < t.learning_starts or m.episodes < t.warmup_episodes
+            if warming_up and t.warmup_pilot == "uniform":
                 uniform = m.rng.uniform(-1.0, 1.0, size=(n, self.act_dim)).astype(np.float32)
                 actions[row] = m.touchdown_cut.apply(uniform, obs_k)
                 continue
-            if policy is None:
-                obs = self.obs.reshape(len(self.members), n, self.obs_dim)[learner.active]
-                policy = dict(zip(learner.active, learner.act(torch.from_numpy(obs)).numpy()))
+            if warming_up:
+                greedy = warmup_pilot(t.warmup_pilot)(obs_k)
+            else:
+                if policy is None:
+                    obs = self.obs.reshape(len(self.members), n, self.obs_dim)[learner.active]
+                    policy = dict(zip(learner.active, learner.act(torch.from_numpy(obs)).numpy()))
+                greedy = policy[k]
             noise = quieted_on_ground(m.noise.sample(), obs_k, m.config.noise)
-            noisy = policy[k] + m.noise_scale() * noise
+            noisy = greedy + m.noise_scale() * noise
             actions[row] = m.touchdown_cut.apply(np.clip(noisy, -1.0, 1.0).astype(np.float32), obs_k)
         return actions.reshape(len(acting) * n, self.act_dim)
 

@@ -1,0 +1,117 @@
+"""training.warmup_pilot: Gymnasium's hand-written pilot, plus the exploration noise, flies the warm-up."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_ground_noise import grounded_actions
+
+from lab import Trainer
+from lab.collector import Collector
+from lab.config import ConfigError, TrainingConfig
+from lab.policy import heuristic_policy, warmup_pilot
+from lab.population import Population
+from lab.presets import FIRST_RUN_PRESET, preset
+from widgets.panel_model import PanelModel
+
+HEURISTIC = heuristic_policy()
+
+
+def test_the_guide_pilot_flies_the_warm_up_with_the_configured_noise_and_the_actor_flies_after_it(tiny_config):
+    config = tiny_config.with_overrides({"training.warmup_pilot": "heuristic", "noise.kind": "gaussian",
+                                         "noise.sigma": 0.0})
+    collector = Collector(config, np.random.default_rng(0))
+    try:
+        collector.reset([0, 1])
+        obs = collector.obs.copy()
+        step = collector.step(None)  # warming up
+        assert step.transitions is not None
+        np.testing.assert_array_equal(step.transitions[1], np.clip(HEURISTIC(obs), -1, 1))
+        actor = np.full((2, 2), 0.3, np.float32)
+        step = collector.step(lambda o: actor.copy())  # learning: the actor, never the pilot
+        assert step.transitions is not None
+        np.testing.assert_array_equal(step.transitions[1], actor)
+    finally:
+        collector.close()
+
+
+def test_the_guide_pilots_warm_up_actions_carry_the_exploration_noise(tiny_config):
+    config = tiny_config.with_overrides({"training.warmup_pilot": "heuristic", "noise.kind": "gaussian",
+                                         "noise.sigma": 0.3})
+    collector = Collector(config, np.random.default_rng(0))
+    try:
+        collector.reset([0, 1])
+        obs = collector.obs.copy()
+        step = collector.step(None)
+        assert step.transitions is not None
+        deviation = np.abs(step.transitions[1] - np.clip(HEURISTIC(obs), -1, 1))
+        assert deviation.max() > 0 and deviation.max() < 1.5  # saturated rows may clip back
+    finally:
+        collector.close()
+
+
+def test_the_uniform_warm_up_is_unchanged_by_the_new_option(tiny_config):
+    """The default draws exactly what it drew before: uniform actions from the collector's RNG."""
+    collector = Collector(tiny_config, np.random.default_rng(3))
+    try:
+        collector.reset([0, 1])
+        step = collector.step(None)
+        assert step.transitions is not None
+        expected = np.random.default_rng(3).uniform(-1.0, 1.0, size=(2, 2)).astype(np.float32)
+        np.testing.assert_array_equal(step.transitions[1], expected)
+    finally:
+        collector.close()
+
+
+@pytest.mark.parametrize("overlap", [False, True], ids=["synchronous", "overlapped collector"])
+def test_a_trainer_warmed_up_by_the_guide_pilot_sees_landings_before_its_first_update(tiny_config, overlap):
+    """The point of the option: the buffer holds the landing's +100 before TD3 learns anything."""
+    config = tiny_config.with_overrides({"training.warmup_pilot": "heuristic", "training.learning_starts": 1_500,
+                                         "run.overlap_collection": overlap,
+                                         "run.total_steps": 1_500, "run.eval_every": 0, "noise.kind": "gaussian",
+                                         "noise.sigma": 0.05, "run.analyze_episodes": False,
+                                         "env.max_episode_steps": 0})
+    trainer = Trainer(config, log_to_disk=False)
+    try:
+        trainer.fit()
+        rewards = trainer.learner.buffer.rewards[: len(trainer.learner.buffer)]
+        assert trainer.progress.episodes >= 2
+        assert rewards.max() >= 90.0  # a landing's +100 (a lander at rest) is in the buffer
+    finally:
+        trainer.close()
+
+
+def test_population_agents_warm_up_with_their_own_pilot(tiny_config):
+    base = tiny_config.with_overrides({"noise.kind": "gaussian", "noise.sigma": 0.0, "run.analyze_episodes": False,
+                                       "training.learning_starts": 10_000})
+    configs = [base.with_overrides({"run.seed": 0, "training.warmup_pilot": "heuristic"}),
+               base.with_overrides({"run.seed": 1})]
+    population = Population(base, configs=configs, log_to_disk=False)
+    try:
+        actions, obs = grounded_actions(population)
+    finally:
+        population.close()
+    np.testing.assert_array_equal(actions[0], np.clip(HEURISTIC(obs[0]), -1, 1))
+    assert not np.array_equal(actions[1], np.clip(HEURISTIC(obs[1]), -1, 1))
+
+
+def test_warmup_pilot_is_validated_with_its_choices():
+    with pytest.raises(ConfigError, match=r"training.warmup_pilot='expert' is invalid: allowed one of"):
+        TrainingConfig(warmup_pilot="expert")
+    with pytest.raises(ValueError, match="training.warmup_pilot"):
+        warmup_pilot("uniform")  # uniform is drawn by the collector itself, never a pilot object
+
+
+def test_guided_is_fast_with_the_pilots_warm_up_and_the_panels_starting_point():
+    guided, fast = preset("guided").to_dict(), preset("fast").to_dict()
+    assert guided["training"].pop("warmup_pilot") == "heuristic" and fast["training"].pop("warmup_pilot") == "uniform"
+    assert guided == fast  # nothing else differs, so fast's screens describe the rest of guided
+    assert FIRST_RUN_PRESET == "guided"
+
+
+def test_a_panel_without_a_source_starts_from_the_guided_preset():
+    model = PanelModel()
+    try:
+        assert model.name == "guided" and model.config == preset("guided")
+    finally:
+        model.close()
