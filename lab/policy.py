@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.config import NetworkConfig
+from lab.config import NetworkConfig, bounds_of
 from lab.lander import ACT_DIM, OBS_DIM
 from lab.networks import Actor
 
@@ -83,7 +83,8 @@ def warmup_pilot(name: str) -> Policy:
     """The pilot that flies the warm-up when training.warmup_pilot is not uniform (built once per process)."""
     if name == "heuristic":
         return heuristic_policy()
-    raise ValueError(f"training.warmup_pilot: unknown pilot {name!r}; allowed: 'uniform', 'heuristic'")
+    raise ValueError(f"training.warmup_pilot={name!r} has no pilot to fly (uniform is drawn by the collector); "
+                     f"the config allows {bounds_of('training.warmup_pilot').allowed()}")
 
 
 def random_policy(seed: int = 0) -> Policy:

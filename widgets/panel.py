@@ -1,7 +1,7 @@
 """``TrainingPanel``: start a run, watch it, and tune it while it trains, from one notebook cell.
 
     panel = TrainingPanel("guided")   # a preset name, a Config, a config file or a Trainer
-    panel                           # displays: buttons, status line, tabs of controls, live charts
+    panel                             # displays: buttons, status line, tabs of controls, live charts
 
 This module is the view: it draws a ``widgets.panel_model.PanelModel`` (the state, the
 config diff, what applies on restart, the trainer's lifecycle) and turns clicks and
