@@ -52,9 +52,11 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the HUD off sc
 # warm-up flown by Gymnasium's hand-written pilot, as in the quickstart). Trained alone, `guided` lands
 # (a 10-episode evaluation mean of 200) on all 10 of the README's report seeds within 80,000 steps
 # (median 35,000); agent A's seed 0 lands at 50,000 and agent B's seed 1 at 75,000 (README, performance
-# section; a population's agents are not those runs bit for bit, so yours may land sooner or later,
-# and the experiments below change B on purpose). The two agents train as one batched population, so a
-# run takes about 1.3 times as long as one agent's would: five to seven minutes on the README's machine.
+# section). A population's agents are not those runs bit for bit: trained as this panel trains them,
+# one population of two, they landed at 25,000 and 30,000 on the README's machine; yours may land sooner
+# or later, and the experiments below change B on purpose. The two agents train as one batched
+# population, so a run takes about 1.3 times as long as one agent's would: five to seven minutes on the
+# README's machine.
 
 # %%
 from lab.presets import preset
