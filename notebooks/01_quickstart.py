@@ -93,8 +93,8 @@ viewer
 # from demonstrations). From the first update on, your agent flies every episode itself: it never copies
 # the pilot, it only learns from those transitions what landing is worth. So the first episodes on the
 # charts score like the pilot (about 280), and the returns drop when your agent takes over and climb
-# back as it learns. Without the head start (the `fast` preset) TD3 learns the same task from random
-# actions, but more slowly and not on every seed.
+# back as it learns. Without the head start (the `fast` preset, or *warm-up pilot* set to uniform in the
+# Exploration tab) TD3 learns the same task from random actions, but more slowly and not on every seed.
 #
 # The run evaluates its deterministic policy every 5,000 steps on 10 fixed episodes and ends at the
 # first evaluation whose mean reaches 200 (`run.stop_when_solved`): your agent lands, and the policy

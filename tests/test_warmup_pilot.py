@@ -12,6 +12,7 @@ from lab.config import ConfigError, TrainingConfig
 from lab.policy import heuristic_policy, warmup_pilot
 from lab.population import Population
 from lab.presets import FIRST_RUN_PRESET, preset
+from widgets.controls import SPECS, spec_named
 from widgets.panel_model import PanelModel
 
 HEURISTIC = heuristic_policy()
@@ -105,5 +106,19 @@ def test_a_panel_without_a_source_starts_from_the_guided_preset():
     model = PanelModel()
     try:
         assert model.name == "guided" and model.config == preset("guided")
+    finally:
+        model.close()
+
+
+def test_the_panel_offers_the_pilot_as_a_restart_setting_and_the_next_run_takes_it():
+    spec = spec_named("warmup_pilot")
+    assert (spec.tab, spec.field, spec.kind, spec.options) == ("Exploration", "training.warmup_pilot", "toggle",
+                                                               ("uniform", "heuristic"))
+    assert "warmup_pilot" in [s.name for s in SPECS if s.tab == "Exploration"]
+    model = PanelModel()
+    try:
+        model.apply("training.warmup_pilot", "uniform")
+        assert model.config == preset("guided").with_overrides({"training.warmup_pilot": "uniform"})
+        assert model.config == preset("fast")  # the pilot off is exactly fast
     finally:
         model.close()

@@ -23,6 +23,7 @@ RESTART_NOTE = "applies on restart"
 SIZE_CHOICES: tuple[tuple[int, ...], ...] = ((32, 32), (64, 64), (128, 128), (256, 128), (256, 256), (400, 300))
 RESTART_ONLY: dict[str, str] = {
     "kind": "noise.kind",
+    "warmup_pilot": "training.warmup_pilot",
     "use_per": "training.use_per",
     "actor_hidden": "network.actor_hidden",
     "critic_hidden": "network.critic_hidden",
@@ -72,6 +73,8 @@ LOOKS: dict[str, Look] = {
                              help="bootstrap from the twin critics' min (1, TD3) to their mean (0)", fmt=".2f"),
     "kind": Look("Exploration", "noise type", "toggle", options=("gaussian", "ou", "pink"),
                  help="Gaussian (independent), Ornstein-Uhlenbeck (correlated in time) or pink (1/f)"),
+    "warmup_pilot": Look("Exploration", "warm-up pilot",
+                         help="who flies the warm-up: random actions, or Gymnasium's hand-written pilot"),
     "sigma": Look("Exploration", "sigma", help="noise std", fmt=".2f"),
     "theta": Look("Exploration", "theta", help="OU mean reversion (OU only)", fmt=".2f"),
     "noise_scale": Look("Exploration", "noise scale", step=0.05,
