@@ -29,7 +29,7 @@ _EXPORTS = {
     "evaluate": "lab.evaluation",
     "export_gif": "lab.render.gif",
     "watch": "lab.render.launcher",
-    "BehaviorAnalyzer": "lab.analysis.behavior",
+    "BehaviorAnalyzer": "lab.lander.behavior",
     "DiagnosticsTracker": "lab.analysis.diagnostics",
 }
 

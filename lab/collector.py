@@ -23,9 +23,10 @@ import numpy as np
 from lab.config import Config
 from lab.envs import make_vector_env
 from lab.events import Trajectory
-from lab.noise import TouchdownCut, make_noise, quieted_on_ground
+from lab.lander.shaping import shaping_bonus
+from lab.lander.touchdown import TouchdownCut
+from lab.noise import make_noise, quieted_on_ground
 from lab.nstep import NStepAccumulator
-from lab.shaping import shaping_bonus
 
 Actor = Callable[[np.ndarray], np.ndarray]
 
@@ -138,9 +139,9 @@ class Collector:
             actions = self.rng.uniform(-1.0, 1.0, size=(self.num_envs, self.act_dim)).astype(np.float32)
             return self.touchdown_cut.apply(actions, self.obs)
         if actor is None:
-            from lab.policy import warmup_pilot  # lab.policy brings torch; the renderers import this module without it
+            from lab.lander.pilot import heuristic_actions
 
-            actor = warmup_pilot(self.config.training.warmup_pilot)
+            actor = heuristic_actions
         greedy = actor(self.obs)
         if not np.isfinite(greedy).all():
             from lab.learner import DivergenceError

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import yaml
 
 from lab import lander
+from lab.lander.pilot import PILOTS
 from lab.policy_checkpoint import SCORES as CHECKPOINT_SCORES
 
 
@@ -193,7 +194,7 @@ class TrainingConfig(_Section):
     """Transitions collected before the first update (by warmup_pilot: uniform random actions by default)."""
     warmup_episodes: int = integer(0, 0, 100_000)
     """Further warm-up episodes at the start, on top of learning_starts."""
-    warmup_pilot: str = choice("uniform", ("uniform", "heuristic"))
+    warmup_pilot: str = choice("uniform", ("uniform", *PILOTS))
     """Who flies the warm-up: uniform random actions, or Gymnasium's hand-written pilot plus the exploration
     noise, so the buffer holds landings before the first update (learning from demonstrations: Vecerik et al.
     2017, Nair et al. 2018; the pilot is never imitated, TD3 only learns values from its transitions)."""
@@ -307,7 +308,7 @@ class NoiseConfig(_Section):
     (screened at 0 on twenty tuning seeds: no gain over 1; README, performance section)."""
     touchdown_cut: float = number(0.0, 0.0, 1.0, typical=(0.0, 1.0))
     """Fraction of training episodes in which the explorer cuts both engines whenever a leg is down, so that
-    training sees landers come to rest and earn the +100 (lab.noise.TouchdownCut); the policy and its
+    training sees landers come to rest and earn the +100 (lab.lander.touchdown.TouchdownCut); the policy and its
     evaluation are never changed. 0 changes nothing."""
 
 

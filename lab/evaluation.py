@@ -57,7 +57,7 @@ def evaluate(policy: Any = None, episodes: int = 10, seed: int = 10_000,
     returns = [float(t.rewards.sum()) for t in trajectories]
     reports = []
     if analyze:
-        from lab.analysis import BehaviorAnalyzer
+        from lab.lander.behavior import BehaviorAnalyzer
 
         analyzer = BehaviorAnalyzer()
         reports = [analyzer.analyze(t.observations, t.actions, t.terminated, t.truncated, t.rewards)

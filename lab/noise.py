@@ -148,36 +148,3 @@ def quieted_on_ground(noise: np.ndarray, obs: np.ndarray, cfg: NoiseConfig) -> n
         return noise
     right, left = lander.legs(obs)
     return np.where((right | left)[:, None], np.float32(cfg.ground_scale) * noise, noise)
-
-
-class TouchdownCut:
-    """In a drawn fraction of training episodes, the explorer cuts both engines whenever a leg is down.
-
-    Why: the env pays a landing's +100 only when the lander comes to rest (about 25 steps without an impulse),
-    and a policy that hovers a hand's breadth above the ground, plus noise that fires the engine now and then,
-    almost never rests, so the critics never see what touching down is worth (README: why the hard seeds
-    hover). Episodes that cut the engines on contact show it; the others show what the policy does there.
-    The cut acts on the actions stored for learning, never on the policy: evaluation and Trainer.policy
-    fly the actor as it is. Each env draws at each episode's start; at probability 0 nothing is drawn.
-    """
-
-    def __init__(self, probability: float, num_envs: int, rng: np.random.Generator) -> None:
-        self.probability, self.rng = probability, rng
-        self.cutting = np.zeros(num_envs, dtype=bool)
-        """Whether each env's current episode cuts the engines on touchdown."""
-
-    def reset(self, mask: np.ndarray | None = None) -> None:
-        """Draw for new episodes: every env, or the rows in mask."""
-        if self.probability == 0.0:
-            self.cutting[:] = False
-            return
-        rows = np.ones(len(self.cutting), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
-        self.cutting[rows] = self.rng.random(int(rows.sum())) < self.probability
-
-    def apply(self, actions: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """actions, with the rows of cutting envs whose lander has a leg down set to engines off."""
-        if not self.cutting.any():
-            return actions
-        right, left = lander.legs(obs)
-        cut = self.cutting & (right | left)
-        return np.where(cut[:, None], np.asarray(lander.ENGINES_OFF, dtype=actions.dtype), actions)

@@ -6,7 +6,6 @@ torch, batching and devices behind ``policy(obs) -> action``.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.config import NetworkConfig, bounds_of
+from lab.config import NetworkConfig
 from lab.lander import ACT_DIM, OBS_DIM
 from lab.networks import Actor
 
@@ -63,28 +62,9 @@ class Policy:
 
 def heuristic_policy() -> Policy:
     """Gymnasium's hand-written lander controller (scores about 285), as a reference pilot."""
-    from gymnasium.envs.box2d.lunar_lander import heuristic
+    from lab.lander.pilot import heuristic_actions
 
-    class _Continuous:  # heuristic() only reads env.unwrapped.continuous
-        continuous = True
-        unwrapped: Any = None
-
-    env = _Continuous()
-    env.unwrapped = env
-
-    def act(obs: np.ndarray) -> np.ndarray:
-        return np.stack([np.asarray(heuristic(env, o), dtype=np.float32) for o in obs])
-
-    return Policy(act, name="heuristic")
-
-
-@functools.cache
-def warmup_pilot(name: str) -> Policy:
-    """The pilot that flies the warm-up when training.warmup_pilot is not uniform (built once per process)."""
-    if name == "heuristic":
-        return heuristic_policy()
-    raise ValueError(f"training.warmup_pilot={name!r} has no pilot to fly (uniform is drawn by the collector); "
-                     f"the config allows {bounds_of('training.warmup_pilot').allowed()}")
+    return Policy(heuristic_actions, name="heuristic")
 
 
 def random_policy(seed: int = 0) -> Policy:

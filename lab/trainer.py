@@ -403,7 +403,7 @@ class Trainer:
 
 
 def _behavior_analyzer() -> Any:
-    from lab.analysis import BehaviorAnalyzer
+    from lab.lander.behavior import BehaviorAnalyzer
 
     return BehaviorAnalyzer()
 

@@ -78,7 +78,7 @@ fig
 #
 # We fly the pretrained agent (mostly landings) and a random pilot (mostly crashes) on the same seeds,
 # keep every step, and plot altitude and speed against time, and the path in x-y. Units come from the
-# env's scaling, documented in `lab.analysis.thresholds`: x·10 m, y·6.67 m, vx·5 m/s, vy·7.5 m/s.
+# env's scaling, documented in `lab.lander.thresholds`: x·10 m, y·6.67 m, vx·5 m/s, vy·7.5 m/s.
 
 # %%
 from lab.policy import load_policy

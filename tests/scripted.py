@@ -19,7 +19,7 @@ from lab.events import Trajectory
 Pilot = Callable[[np.ndarray, int], np.ndarray]
 
 HOVER_A0 = 0.144
-"""Main-engine action whose 57% throttle balances gravity (see lab.analysis.thresholds)."""
+"""Main-engine action whose 57% throttle balances gravity (see lab.lander.thresholds)."""
 VY_OBS_PER_MPS = 1 / 7.5
 """Observation units per m/s of vertical speed."""
 

@@ -13,8 +13,8 @@ import scripted
 
 from lab import lander
 from lab.analysis import Behavior, BehaviorAnalyzer, BehaviorReport, Outcome, Thresholds
-from lab.analysis.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES, behavior_mask
 from lab.events import Trajectory
+from lab.lander.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES, behavior_mask
 
 # name -> (pilot factory, seed). A fresh pilot per episode: some keep state.
 CASES: dict[str, tuple[Callable[[], scripted.Pilot], int]] = {
@@ -360,7 +360,7 @@ def test_one_step_episode_is_analyzed() -> None:
 
 
 def test_benchmark_reports_time_per_episode() -> None:
-    from lab.analysis.bench import benchmark_analyzer
+    from lab.bench.analyzer import benchmark_analyzer
 
     result = benchmark_analyzer(episodes=5)
     assert result["steps_per_episode"] == 1000 and result["episodes"] == 5

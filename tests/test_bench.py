@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from lab import bench
+from lab.bench import solve, throughput
 from lab.cli import main
 from lab.presets import preset
 
@@ -14,7 +14,7 @@ TINY = {"run.analyze_episodes": False, "env.max_episode_steps": 100}
 
 def test_time_to_solve_stops_at_the_first_evaluation_over_the_threshold():
     config = preset("tiny").with_overrides({"run.analyze_episodes": False, "env.max_episode_steps": 100})
-    result = bench.time_to_solve(config, seed=0, max_steps=2_000, max_seconds=60, eval_every=300, eval_episodes=2,
+    result = solve.time_to_solve(config, seed=0, max_steps=2_000, max_seconds=60, eval_every=300, eval_episodes=2,
                                  threshold=-10_000)
     assert result.solved and result.env_steps == result.curve[0][0]
     assert 300 <= result.env_steps < 600  # stopped at the first evaluation, not at max_steps
@@ -22,27 +22,27 @@ def test_time_to_solve_stops_at_the_first_evaluation_over_the_threshold():
 
 def test_time_to_solve_reports_unsolved_at_the_step_cap():
     config = preset("tiny").with_overrides({"run.analyze_episodes": False, "env.max_episode_steps": 100})
-    result = bench.time_to_solve(config, seed=1, max_steps=600, max_seconds=60, eval_every=300, eval_episodes=2,
+    result = solve.time_to_solve(config, seed=1, max_steps=600, max_seconds=60, eval_every=300, eval_episodes=2,
                                  threshold=10_000)
     assert not result.solved and result.env_steps >= 600 and len(result.curve) >= 2
-    summary = bench.summarize_solves([result], max_steps=600, max_seconds=60)
+    summary = solve.summarize_solves([result], max_steps=600, max_seconds=60)
     assert summary["solved"] == 0 and summary["seeds"] == 1
     assert summary["env_steps"]["iqm"] == 600 and summary["train_seconds"]["median"] == 60  # counted at the caps
 
 
 def test_summary_counts_unsolved_seeds_at_the_caps():
     def result(seed, solved, steps, seconds):
-        return bench.SolveResult(seed, solved, steps, seconds, 100.0, 0.0)
+        return solve.SolveResult(seed, solved, steps, seconds, 100.0, 0.0)
 
     results = [result(0, True, 30_000, 100.0), result(1, True, 50_000, 150.0), result(2, False, 80_000, 400.0),
                result(3, True, 40_000, 120.0)]
-    summary = bench.summarize_solves(results, max_steps=100_000, max_seconds=500)
+    summary = solve.summarize_solves(results, max_steps=100_000, max_seconds=500)
     assert (summary["seeds"], summary["solved"]) == (4, 3)
     assert summary["env_steps"]["median"] == 45_000 and summary["env_steps"]["iqm"] == 45_000  # 40k and 50k
     assert summary["train_seconds"]["iqm"] == 135.0 and summary["max_train_seconds"] == 400.0
     assert summary["env_steps"]["ci_low"] <= 45_000 <= summary["env_steps"]["ci_high"] <= 100_000
     with pytest.raises(ValueError, match="at least one seed"):
-        bench.summarize_solves([], 1, 1)
+        solve.summarize_solves([], 1, 1)
 
 
 def test_parallel_seeds_match_sequential_runs(capsys):
@@ -57,7 +57,7 @@ def test_parallel_seeds_match_sequential_runs(capsys):
     assert summary["step_cap"] == 600 and summary["env_steps"]["iqm"] <= 600
 
     config = preset("tiny").with_overrides(TINY)
-    alone = bench.time_to_solve(config, seed=0, max_steps=600, max_seconds=600, eval_every=300, eval_episodes=2)
+    alone = solve.time_to_solve(config, seed=0, max_steps=600, max_seconds=600, eval_every=300, eval_episodes=2)
     in_worker = report["seeds"][0]
     assert [(c[0], c[2]) for c in in_worker["curve"]] == [(c[0], c[2]) for c in alone.curve]
     assert in_worker["curve"] != report["seeds"][1]["curve"]  # seeds differ, so the match above means something
@@ -67,7 +67,7 @@ def test_parallel_seeds_match_sequential_runs(capsys):
 def test_parallel_seeds_refuse_more_torch_threads():
     config = preset("tiny").with_overrides({**TINY, "run.torch_threads": 2})
     with pytest.raises(ValueError, match="run.torch_threads=2"):
-        bench.time_to_solve_seeds(config, [0, 1], 300, 60, parallel=2)
+        solve.time_to_solve_seeds(config, [0, 1], 300, 60, parallel=2)
 
 
 def test_time_to_solve_command_prints_the_statistics(capsys):
@@ -101,10 +101,10 @@ def test_bad_bench_arguments_get_one_line(argv, named, capsys):
 
 
 def test_update_split_and_per_figures_are_positive():
-    split = bench.update_split([16, 16], 32, per=True, repeats=5, capacity=4096)
+    split = throughput.update_split([16, 16], 32, per=True, repeats=5, capacity=4096)
     assert set(split) == {"sample", "critic", "actor", "priorities"} and all(v > 0 for v in split.values())
-    assert bench.per_sample_update_ms(capacity=4096, batch_size=64, repeats=5) > 0
-    assert bench.bare_update_rate([16, 16], 32, seconds=0.2) > 0
+    assert throughput.per_sample_update_ms(capacity=4096, batch_size=64, repeats=5) > 0
+    assert throughput.bare_update_rate([16, 16], 32, seconds=0.2) > 0
 
 
 def test_a_failed_worker_stops_its_siblings(tmp_path, monkeypatch):
@@ -115,13 +115,13 @@ def test_a_failed_worker_stops_its_siblings(tmp_path, monkeypatch):
             super().__init__(*args, **kwargs)
             started.append(self)
 
-    monkeypatch.setattr(bench.subprocess, "Popen", Recorded)
+    monkeypatch.setattr(solve.subprocess, "Popen", Recorded)
     config = preset("tiny").with_overrides(TINY).to_dict()
     long_job = {"config": config, "seed": 0, "kwargs": {"max_steps": 10_000_000, "max_seconds": 3_600,
                                                         "eval_every": 5_000, "eval_episodes": 1}}
     broken = {"config": {**config, "training": {**config["training"], "batch_size": -1}}, "seed": 1,
               "kwargs": long_job["kwargs"]}
-    workers = bench._run_workers([long_job, broken], parallel=2, folder=tmp_path)
+    workers = solve._run_workers([long_job, broken], parallel=2, folder=tmp_path)
     with pytest.raises(RuntimeError, match=r"seed 1 failed in its worker process \(exit 1\): .*batch_size"):
         next(workers)
     assert len(started) == 2 and all(p.poll() is not None for p in started)  # the long seed was ended
@@ -131,7 +131,7 @@ def test_a_failed_worker_stops_its_siblings(tmp_path, monkeypatch):
 def test_population_time_to_solve_freezes_solved_agents():
     config = preset("tiny").with_overrides(TINY)
     frozen = []
-    results = bench.time_to_solve_population(config, [0, 1], max_steps=3_000, max_seconds=600, eval_every=300,
+    results = solve.time_to_solve_population(config, [0, 1], max_steps=3_000, max_seconds=600, eval_every=300,
                                              eval_episodes=1, threshold=-10_000, on_frozen=frozen.append)
     assert [r.seed for r in results] == [0, 1] and sorted(r.seed for r in frozen) == [0, 1]
     for r in results:
@@ -142,11 +142,11 @@ def test_population_time_to_solve_freezes_solved_agents():
 def test_population_time_to_solve_matches_the_sequential_statistics():
     config = preset("tiny").with_overrides(TINY)
     kwargs = {"max_steps": 600, "max_seconds": 600, "eval_every": 300, "eval_episodes": 1, "threshold": 10_000}
-    together = bench.time_to_solve_population(config, [0, 1], **kwargs)
-    alone = bench.time_to_solve_seeds(config, [0, 1], **kwargs)
+    together = solve.time_to_solve_population(config, [0, 1], **kwargs)
+    alone = solve.time_to_solve_seeds(config, [0, 1], **kwargs)
     assert [(r.solved, r.env_steps, [c[0] for c in r.curve]) for r in together] == \
         [(r.solved, r.env_steps, [c[0] for c in r.curve]) for r in alone]
-    assert bench.summarize_solves(together, 600, 600).keys() == bench.summarize_solves(alone, 600, 600).keys()
+    assert solve.summarize_solves(together, 600, 600).keys() == solve.summarize_solves(alone, 600, 600).keys()
 
 
 def test_time_to_solve_population_command(capsys):
@@ -170,11 +170,11 @@ def test_lander_facts_come_from_lab_lander():
 
     from lab import evaluation, lander
 
-    assert inspect.signature(bench.time_to_solve).parameters["threshold"].default == lander.SUCCESS_RETURN
-    assert inspect.signature(bench.time_to_solve_population).parameters["threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(solve.time_to_solve).parameters["threshold"].default == lander.SUCCESS_RETURN
+    assert inspect.signature(solve.time_to_solve_population).parameters["threshold"].default == lander.SUCCESS_RETURN
     assert inspect.signature(evaluation.evaluate).parameters["success_threshold"].default == lander.SUCCESS_RETURN
     assert inspect.signature(evaluation.evaluate).parameters["env_id"].default == lander.ENV_ID
-    buffer = bench._filled_buffer(64, 64, per=False)
+    buffer = throughput._filled_buffer(64, 64, per=False)
     assert buffer.sample(8, 0.99).obs.shape == (8, lander.OBS_DIM)
 
 
@@ -200,5 +200,5 @@ def test_learner_update_ms_builds_the_configured_learner(monkeypatch):
     for name, cls in list(learner.LEARNERS.items()):
         monkeypatch.setitem(learner.LEARNERS, name, recording(cls))
     for algorithm in ("td3", "sac", "crossq"):
-        assert bench.learner_update_ms(preset("tiny", **{"training.algorithm": algorithm}), updates=2) > 0
+        assert throughput.learner_update_ms(preset("tiny", **{"training.algorithm": algorithm}), updates=2) > 0
     assert built == ["TD3", "SAC", "CrossQ"]

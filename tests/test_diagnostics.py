@@ -12,7 +12,6 @@ import pytest
 import scripted
 
 from lab.analysis import BehaviorAnalyzer, BehaviorReport, DiagnosticsTracker, Outcome
-from lab.analysis.behavior import BEHAVIOR_BIT, OUTCOMES
 from lab.analysis.diagnostics import BYTES_PER_EPISODE, moving_average
 from lab.events import (
     CheckpointSaved,
@@ -23,6 +22,7 @@ from lab.events import (
     RunStateChanged,
     UpdateMetrics,
 )
+from lab.lander.behavior import BEHAVIOR_BIT, OUTCOMES
 
 
 @pytest.fixture(scope="module")

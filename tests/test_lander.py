@@ -6,8 +6,8 @@ import pytest
 from gymnasium.envs.box2d import lunar_lander as ll
 
 from lab import lander
-from lab.analysis.thresholds import Thresholds
 from lab.config import EnvironmentConfig
+from lab.lander.thresholds import Thresholds
 
 
 @pytest.fixture

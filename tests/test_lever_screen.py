@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from toy_env import MODULE_ENV_ID
 
+from lab.bench.screen import Lever, lever_configs, parse_lever, screen_levers, shape_groups, summarize_levers
 from lab.config import ConfigError
-from lab.lever_screen import Lever, lever_configs, parse_lever, screen_levers, shape_groups, summarize_levers
 from lab.presets import preset
 
 

@@ -365,7 +365,7 @@ def test_bench_population_refuses_zero_agents_in_one_line(capsys):
 
 
 def test_bench_population_cost_keeps_at_least_one_agent_training(pop_config):
-    from lab.population.bench import population_cost
+    from lab.bench.population import population_cost
 
     with pytest.raises(ValueError, match=r"frozen=2 is invalid: allowed 0 to 1 \(at least one agent trains\)"):
         population_cost(pop_config, 2, 100, 50, threads=1, frozen=2)

@@ -3,7 +3,7 @@ import pytest
 
 from lab import lander
 from lab.config import EnvironmentConfig
-from lab.shaping import shaping_bonus
+from lab.lander.shaping import shaping_bonus
 
 CFG = EnvironmentConfig(shaping_time_penalty=0.05, shaping_ground_bonus=0.1, shaping_leg_bonus=0.1,
                         shaping_upright_bonus=0.05, shaping_landing_bonus=20.0)

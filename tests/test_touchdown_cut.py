@@ -9,7 +9,7 @@ from test_ground_noise import _grounded, grounded_actions
 from lab import lander
 from lab.collector import Collector
 from lab.config import ConfigError, NoiseConfig
-from lab.noise import TouchdownCut
+from lab.lander.touchdown import TouchdownCut
 from lab.population import Population
 
 OFF = np.asarray(lander.ENGINES_OFF, np.float32)

@@ -9,7 +9,7 @@ from test_ground_noise import grounded_actions
 from lab import Trainer
 from lab.collector import Collector
 from lab.config import ConfigError, TrainingConfig
-from lab.policy import heuristic_policy, warmup_pilot
+from lab.policy import heuristic_policy
 from lab.population import Population
 from lab.presets import FIRST_RUN_PRESET, preset
 from widgets.controls import SPECS, spec_named
@@ -91,8 +91,6 @@ def test_population_agents_warm_up_with_their_own_pilot(tiny_config):
 def test_warmup_pilot_is_validated_with_its_choices():
     with pytest.raises(ConfigError, match=r"training.warmup_pilot='expert' is invalid: allowed one of"):
         TrainingConfig(warmup_pilot="expert")
-    with pytest.raises(ValueError, match="training.warmup_pilot"):
-        warmup_pilot("uniform")  # uniform is drawn by the collector itself, never a pilot object
 
 
 def test_guided_is_fast_with_the_pilots_warm_up_and_the_panels_starting_point():

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.analysis.behavior import OUTCOMES
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
 from lab.lander import SUCCESS_RETURN
+from lab.lander.behavior import OUTCOMES
 from widgets.live_figure import LiveFigure, change_text, figure_widget, set_xy
 from widgets.series import BoundedSeries, OutcomeWindow, RollingMean
 

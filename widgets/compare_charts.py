@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from lab.analysis.behavior import OUTCOMES
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
 from lab.lander import SUCCESS_RETURN
+from lab.lander.behavior import OUTCOMES
 from lab.population.trainer import AgentEvent
 from widgets.charts import OUTCOME_COLORS
 from widgets.compare_model import agent_label

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.analysis.behavior import OUTCOME_CODE, OUTCOMES
+from lab.lander.behavior import OUTCOME_CODE, OUTCOMES
 
 
 class BoundedSeries:

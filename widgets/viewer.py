@@ -124,7 +124,7 @@ def with_true_start(episode: RecordedEpisode) -> RecordedEpisode:
                        traj.terminated, traj.truncated)
     report = episode.report
     if report is not None:
-        from lab.analysis import BehaviorAnalyzer
+        from lab.lander.behavior import BehaviorAnalyzer
 
         report = BehaviorAnalyzer().analyze_trajectory(fixed)
     return RecordedEpisode(episode.seed, fixed, episode.ret, report)
@@ -188,7 +188,7 @@ class EpisodeViewer:
     @classmethod
     def from_run(cls, run_dir: str | Path, **kwargs: Any) -> EpisodeViewer:
         """The last evaluation saved in a run folder (eval_episodes.npz)."""
-        from lab.analysis import BehaviorAnalyzer
+        from lab.lander.behavior import BehaviorAnalyzer
         from lab.run_log import load_trajectories
 
         run_dir = Path(run_dir)

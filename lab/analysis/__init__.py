@@ -7,8 +7,8 @@ per-window counts; ``report`` and ``compare`` turn run folders into HTML and Mar
 
 from __future__ import annotations
 
-from lab.analysis.behavior import Behavior, BehaviorAnalyzer, BehaviorReport, Outcome
 from lab.analysis.diagnostics import DiagnosticsTracker
-from lab.analysis.thresholds import Thresholds
+from lab.lander.behavior import Behavior, BehaviorAnalyzer, BehaviorReport, Outcome
+from lab.lander.thresholds import Thresholds
 
 __all__ = ["Behavior", "BehaviorAnalyzer", "BehaviorReport", "DiagnosticsTracker", "Outcome", "Thresholds"]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lab import lander
-from lab.analysis.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES
+from lab.lander.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES
 
 UPDATE_FIELDS: tuple[str, ...] = (
     "env_step", "updates", "critic_loss", "actor_loss", "mean_q", "critic_grad_norm", "actor_grad_norm",

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from lab.analysis.behavior import BEHAVIORS, OUTCOMES, Outcome
 from lab.analysis.diagnostics import moving_average
 from lab.analysis.run_data import RunData, load_run
 from lab.io import atomic_write_text
+from lab.lander.behavior import BEHAVIORS, OUTCOMES, Outcome
 
 MAX_POINTS = 4000
 """Per-episode scatter points drawn per series; longer runs are thinned evenly (averages use every episode)."""

@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
-    from lab.bench import SolveResult, summarize_solves, time_to_solve_population, time_to_solve_seeds
+    from lab.bench.solve import SolveResult, summarize_solves, time_to_solve_population, time_to_solve_seeds
     from lab.presets import preset
     from lab.seeds import parse_seeds, take_overrides
 
@@ -177,8 +177,8 @@ def _time_to_solve(args: argparse.Namespace) -> int:
 def _updates(args: argparse.Namespace) -> int:
     import torch
 
-    from lab.bench import learner_update_ms
-    from lab.lever_screen import check_lever_names, parse_lever
+    from lab.bench.screen import check_lever_names, parse_lever
+    from lab.bench.throughput import learner_update_ms
     from lab.presets import preset
 
     _at_least("--updates", args.updates, 1)
@@ -201,9 +201,9 @@ def _updates(args: argparse.Namespace) -> int:
 
 
 def _screen(args: argparse.Namespace) -> int:
-    from lab.bench import SolveResult
+    from lab.bench.screen import parse_lever, screen_levers, summarize_levers
+    from lab.bench.solve import SolveResult
     from lab.events import Evaluated
-    from lab.lever_screen import parse_lever, screen_levers, summarize_levers
     from lab.presets import preset
     from lab.seeds import parse_seeds
 
@@ -279,7 +279,7 @@ def _above_zero(flag: str, value: float) -> None:
 def _throughput(args: argparse.Namespace) -> int:
     import torch
 
-    from lab import bench
+    from lab.bench import throughput as bench
     from lab.config import Config
 
     for flag, value in (("--batch-size", args.batch_size), ("--threads", args.threads), ("--steps", args.steps)):
@@ -337,7 +337,7 @@ def _throughput(args: argparse.Namespace) -> int:
 
 
 def _overlap(args: argparse.Namespace) -> int:
-    from lab import bench
+    from lab.bench import throughput as bench
     from lab.presets import preset
 
     _at_least("--steps", args.steps, 1)
@@ -357,7 +357,7 @@ def _overlap(args: argparse.Namespace) -> int:
 
 
 def _analyzer(args: argparse.Namespace) -> int:
-    from lab.analysis.bench import benchmark_analyzer
+    from lab.bench.analyzer import benchmark_analyzer
 
     _at_least("--episodes", args.episodes, 1)
     result = benchmark_analyzer(episodes=args.episodes)
@@ -383,7 +383,7 @@ def _add_population_arguments(sub: argparse._SubParsersAction, parser: argparse.
 
 
 def _population(args: argparse.Namespace) -> int:
-    from lab.population.bench import population_table, resident_memory
+    from lab.bench.population import population_table, resident_memory
     from lab.presets import preset
 
     for name, values in (("--agents", args.agents), ("--threads", args.threads)):

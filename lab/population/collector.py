@@ -17,13 +17,13 @@ import torch
 
 from lab.envs import episode_seeds
 from lab.events import EpisodeEnded, Trajectory
+from lab.lander.pilot import heuristic_actions
+from lab.lander.shaping import shaping_bonus
 from lab.noise import quieted_on_ground
-from lab.policy import warmup_pilot
 from lab.population.events import Publish
 from lab.population.learner import PopulationTD3
 from lab.population.members import EpisodeTrace, Member
 from lab.population.replay import StackedReplayBuffer
-from lab.shaping import shaping_bonus
 
 
 class PopulationCollector:
@@ -66,7 +66,7 @@ class PopulationCollector:
                 actions[row] = m.touchdown_cut.apply(uniform, obs_k)
                 continue
             if warming_up:
-                greedy = warmup_pilot(t.warmup_pilot)(obs_k)
+                greedy = heuristic_actions(obs_k)
             else:
                 if policy is None:
                     obs = self.obs.reshape(len(self.members), n, self.obs_dim)[learner.active]
@@ -147,7 +147,7 @@ class PopulationCollector:
     def analyzer(self) -> Any:
         """lab.analysis's behaviour analyzer, built on first use (it is slow to import)."""
         if self._analyzer is None:
-            from lab.analysis import BehaviorAnalyzer
+            from lab.lander.behavior import BehaviorAnalyzer
 
             self._analyzer = BehaviorAnalyzer()
         return self._analyzer

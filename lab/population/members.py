@@ -21,7 +21,8 @@ from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
 from lab.events import EventBus
 from lab.hyperparameters import live_values, scheduled_noise_scale
-from lab.noise import TouchdownCut, make_noise
+from lab.lander.touchdown import TouchdownCut
+from lab.noise import make_noise
 from lab.nstep import NStepAccumulator
 from lab.run_log import RunLogger
 

@@ -168,7 +168,7 @@ def run_episode(policy: Callable[[np.ndarray], np.ndarray], seed: int = 0, every
 def analyze(record: Trajectory) -> Any | None:
     """The behavior analyzer's report, or None while lab.analysis is unavailable (then show just the return)."""
     try:
-        from lab.analysis import BehaviorAnalyzer
+        from lab.lander.behavior import BehaviorAnalyzer
     except ImportError as exc:
         if exc.name and not exc.name.startswith("lab"):
             raise  # a missing third-party dependency is a real error, not "analyzer not there"

@@ -93,7 +93,7 @@ def population_rate(config: Config, agents: int, steps: int, learning_starts: in
 
 def trainer_rate(config: Config, steps: int, learning_starts: int) -> float:
     """One agent trained as today (lab.Trainer, one torch thread), env steps/s after warm-up."""
-    from lab.bench import training_rate
+    from lab.bench.throughput import training_rate
 
     torch.set_num_threads(1)
     cfg = config.with_overrides({"training.learning_starts": learning_starts, "run.torch_threads": 1})

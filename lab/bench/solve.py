@@ -1,4 +1,4 @@
-"""Benchmarks: how soon a preset lands, and how fast the pieces run.
+"""Time to solve: how many env steps and seconds a config needs to land, over seeds.
 
 Figures here are printed, never asserted in unit tests: these machines are noisy,
 so quote medians and ratios measured in one invocation.
@@ -19,17 +19,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
-from lab.config import Config, NetworkConfig, TrainingConfig
-from lab.ensemble import Ensemble
+from lab.config import Config
 from lab.events import Evaluated
 from lab.io import atomic_write_json
-from lab.lander import ACT_DIM, ENV_ID, OBS_DIM, SUCCESS_RETURN
-from lab.presets import preset
-from lab.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
-from lab.td3 import TD3
+from lab.lander import SUCCESS_RETURN
 
 
 # ---- time to solve ---------------------------------------------------------------------
@@ -250,180 +245,3 @@ def summarize_solves(results: list[SolveResult], max_steps: float, max_seconds: 
     return {**solve.to_dict(),
             "median_steps_per_second": statistics.median(r.steps_per_second for r in results),
             "max_train_seconds": max(r.train_seconds for r in results)}
-
-
-# ---- throughput ---------------------------------------------------------------------------
-def _filled_buffer(capacity: int, n: int, per: bool, seed: int = 0) -> ReplayBuffer:
-    rng = np.random.default_rng(seed)
-    buffer: ReplayBuffer
-    if per:
-        buffer = PrioritizedReplayBuffer(capacity, OBS_DIM, ACT_DIM, alpha=0.6, epsilon=1e-6, seed=seed)
-    else:
-        buffer = ReplayBuffer(capacity, OBS_DIM, ACT_DIM, seed=seed)
-    chunk = 100_000
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        buffer.add(rng.standard_normal((m, OBS_DIM), dtype=np.float32),
-                   rng.uniform(-1, 1, (m, ACT_DIM)).astype(np.float32),
-                   rng.standard_normal(m, dtype=np.float32), rng.standard_normal((m, OBS_DIM), dtype=np.float32),
-                   rng.random(m) < 0.01)
-    if per:
-        buffer.update_priorities(np.arange(n), rng.exponential(1.0, n))
-    return buffer
-
-
-def per_sample_update_ms(capacity: int = 1_000_000, batch_size: int = 256, repeats: int = 300) -> float:
-    """Median ms for one PER sample of batch_size plus its priority update, from a full buffer."""
-    buffer = _filled_buffer(capacity, capacity, per=True)
-    rng = np.random.default_rng(1)
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        batch = buffer.sample(batch_size, 0.99, 0.4)
-        buffer.update_priorities(batch.indices, rng.exponential(1.0, batch_size))
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
-
-
-def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, policy_delay: int = 2,
-                     precision: str = "float32") -> float:
-    """TD3 updates per second on one fixed batch: the ceiling for training at one update per step."""
-    agent, batch = _warmed_learner(Config().with_overrides({
-        "network.actor_hidden": hidden, "network.critic_hidden": hidden, "training.batch_size": batch_size,
-        "training.policy_delay": policy_delay, "training.precision": precision}))
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        agent.update(batch)
-        n += 1
-    return n / (time.perf_counter() - start)
-
-
-def learner_update_ms(config: Config, updates: int = 300, seed: int = 0) -> float:
-    """Median ms of one update of the config's learner (TD3, CrossQ or SAC) on one fixed batch, after a warm-up."""
-    agent, batch = _warmed_learner(config, seed)
-    times = []
-    for _ in range(updates):
-        start = time.perf_counter()
-        agent.update(batch)
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
-def _warmed_learner(config: Config, seed: int = 0) -> tuple[TD3 | Ensemble, Batch]:
-    """The config's learner (or ensemble) after 20 updates on one fixed random batch, and that batch: a timing's
-    start."""
-    from lab.learner import make_agent
-
-    torch.manual_seed(seed)
-    agent = make_agent(config, OBS_DIM, ACT_DIM)
-    size = config.training.batch_size
-    batch = _filled_buffer(size * 4, size * 4, per=False, seed=seed).sample(size, config.training.gamma)
-    for _ in range(20):
-        agent.update(batch)
-    return agent, batch
-
-
-def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 200,
-                 capacity: int = 200_000, precision: str = "float32") -> dict[str, float]:
-    """Median ms of each part of an update: sampling, critic, actor (+targets), priority update."""
-    net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(OBS_DIM, ACT_DIM, net, TrainingConfig(batch_size=batch_size, policy_delay=1, precision=precision))
-    buffer = _filled_buffer(capacity, capacity, per=per)
-    parts: dict[str, list[float]] = {"sample": [], "critic": [], "actor": [], "priorities": []}
-    for k in range(repeats + 10):
-        t0 = time.perf_counter()
-        batch = buffer.sample(batch_size, 0.99, 0.4)
-        t1 = time.perf_counter()
-        with agent.precision_scope():
-            _, _, td, _ = agent.critic_step(batch)
-        t2 = time.perf_counter()
-        with agent.precision_scope():
-            agent.actor_step(batch)
-        agent.soft_update()
-        t3 = time.perf_counter()
-        buffer.update_priorities(batch.indices, td.numpy())
-        t4 = time.perf_counter()
-        if k >= 10:
-            for name, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                parts[name].append(dt)
-    return {name: 1000 * statistics.median(v) for name, v in parts.items()}
-
-
-def training_rate(config: Config, steps: int) -> float:
-    """Env steps per second of real training (after learning_starts), eval off."""
-    from lab.trainer import Trainer
-
-    warm = config.training.learning_starts
-    config = config.with_overrides({"run.total_steps": warm + steps, "run.eval_every": 0,
-                                    "run.checkpoint_every": 0})
-    trainer = Trainer(config, log_to_disk=False)
-    marks: dict[str, float] = {}
-
-    def mark(event: Any) -> None:
-        if "start" not in marks and trainer.env_step >= warm:
-            marks["start"], marks["step"] = trainer.train_seconds, trainer.env_step
-
-    trainer.events.subscribe(mark)
-    trainer.fit()
-    trainer.close()
-    return (trainer.env_step - marks["step"]) / (trainer.train_seconds - marks["start"])
-
-
-def overlap_rates(config: Config, steps: int, rounds: int) -> dict[str, Any]:
-    """Training env steps/s of the synchronous loop and of run.overlap_collection, alternating in one process."""
-    sync, overlapped = [], []
-    for _ in range(rounds):
-        sync.append(training_rate(config.with_overrides({"run.overlap_collection": False}), steps))
-        overlapped.append(training_rate(config.with_overrides({"run.overlap_collection": True}), steps))
-    ratios = [o / s for s, o in zip(sync, overlapped)]
-    return {"sync_steps_per_s": sync, "overlap_steps_per_s": overlapped, "ratios": ratios,
-            "median_sync": statistics.median(sync), "median_overlap": statistics.median(overlapped),
-            "median_ratio": statistics.median(ratios)}
-
-
-def sb3_training_rate(hidden: list[int], batch_size: int, updates_per_step: float, steps: int,
-                      learning_starts: int, threads: int) -> float | None:
-    """SB3's TD3 env steps/s at the same settings, or None when stable-baselines3 is not installed."""
-    try:
-        import gymnasium as gym
-        from stable_baselines3 import TD3 as SB3TD3
-        from stable_baselines3.common.callbacks import BaseCallback
-        from stable_baselines3.common.noise import NormalActionNoise
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-
-    class Clock(BaseCallback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.start: float | None = None
-
-        def _on_step(self) -> bool:
-            if self.start is None and self.num_timesteps >= learning_starts:
-                self.start = time.perf_counter()
-            return True
-
-    env = gym.make(ENV_ID)
-    model = SB3TD3("MlpPolicy", env, learning_rate=1e-3, buffer_size=200_000, learning_starts=learning_starts,
-                   batch_size=batch_size, gamma=0.98, train_freq=1,
-                   gradient_steps=max(1, int(round(updates_per_step))),
-                   action_noise=NormalActionNoise(np.zeros(2), 0.1 * np.ones(2)),
-                   policy_kwargs={"net_arch": list(hidden)}, device="cpu", seed=0, verbose=0)
-    clock = Clock()
-    model.learn(total_timesteps=learning_starts + steps, callback=clock)
-    elapsed = time.perf_counter() - (clock.start or time.perf_counter())
-    env.close()
-    return steps / elapsed if elapsed > 0 else None
-
-
-def fast_preset_update_share() -> dict[str, float]:
-    """PER sample + priority update as a share of one full update at the fast preset's sizes."""
-    cfg = preset("fast")
-    split = update_split(list(cfg.network.critic_hidden), cfg.training.batch_size, per=True)
-    total = sum(split.values())
-    return {"per_ms": split["sample"] + split["priorities"], "update_ms": total,
-            "share": (split["sample"] + split["priorities"]) / total}
-
-
-if __name__ == "__main__":
-    _worker_main(*sys.argv[1:3])

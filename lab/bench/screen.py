@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lab.bench import SolveResult, summarize_solves, time_to_solve_agents
+from lab.bench.solve import SolveResult, summarize_solves, time_to_solve_agents
 from lab.config import Config, ConfigError
 from lab.events import Evaluated
 from lab.population.members import SHARED_FIELDS, config_value, population_refusal

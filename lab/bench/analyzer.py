@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from lab.analysis.behavior import BehaviorAnalyzer
+from lab.lander.behavior import BehaviorAnalyzer
 
 
 def _hover_pilot(obs: np.ndarray) -> np.ndarray:

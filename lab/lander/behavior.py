@@ -3,11 +3,11 @@
 ``BehaviorAnalyzer().analyze(observations, actions, terminated, truncated, rewards)``
 reads one finished LunarLander episode and names how it ended (one ``Outcome``) and
 what the lander did on the way (any number of ``Behavior``). Every threshold lives in
-``lab.analysis.thresholds``, which also documents how the env scales its observation.
+``lab.lander.thresholds``, which also documents how the env scales its observation.
 
 The analysis is a fixed number of numpy passes over the episode, with no Python loop
 over steps, so it costs well under a millisecond for a 1,000-step episode
-(``lab.analysis.bench.benchmark_analyzer`` measures it) and the trainer can run it on
+(``lab.bench.analyzer.benchmark_analyzer`` measures it) and the trainer can run it on
 every episode.
 """
 
@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 
 from lab import lander
-from lab.analysis.thresholds import Thresholds, steps
 from lab.lander import ACT_DIM, OBS_DIM
+from lab.lander.thresholds import Thresholds, steps
 
 
 class Outcome(enum.StrEnum):
