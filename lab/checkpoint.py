@@ -1,8 +1,7 @@
 """Checkpoint and policy files: written atomically, read with weights_only (no arbitrary unpickling).
 
-A checkpoint holds everything needed to resume (its schema is ``training_checkpoint``
-and ``restore_training_checkpoint`` below); a policy file holds only the actor and
-its shape, small enough to share.
+A checkpoint holds everything needed to resume (its schema lives in lab.train.checkpoints);
+a policy file holds only the actor and its shape, small enough to share.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import io
 import pickle
 import random
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +19,21 @@ import torch
 
 from lab.io import atomic_write
 
-FORMAT_VERSION = 1
-KINDS = ("checkpoint", "policy")
+FORMAT_VERSION = 2
+"""What this version writes: 2 since the one engine (a checkpoint holds K agent slots)."""
+READABLE_VERSIONS = (1, 2)
+"""Versions whose policies still load (eval, watch, gif); training resumes only from FORMAT_VERSION."""
+KINDS = ("checkpoint", "population", "policy")
+TRAINING_SECTIONS = ("configs", "learner", "agents", "explorers")
+"""What a training checkpoint (one run's checkpoint.pt, or population.pt) holds beyond its policies:
+lab.train.checkpoints writes and restores them."""
 REQUIRED_SECTIONS: dict[str | None, tuple[str, ...]] = {
     None: ("actor", "network"),
     "policy": ("actor", "network"),
-    "checkpoint": ("actor", "network", "config", "agent", "counters", "schedule_overrides", "rng", "noise"),
+    "checkpoint": ("actor", "network"),
+    "population": ("actor", "network", "configs"),
 }
-"""Entries without which a file of each kind cannot be used; the checkpoint row follows the training schema."""
+"""Entries without which a file of each kind cannot give its policies (resuming checks TRAINING_SECTIONS too)."""
 
 CHECKSUM_KEY = "file_checksum"
 _CHECKSUM_TAG = b"lander-lab sha256:"
@@ -88,9 +93,9 @@ def read_checkpoint_file(path: str | Path, kind: str | None = None) -> dict[str,
         raise CheckpointError(f"checkpoint {str(path)!r} was not written by Lander Lab")
     if data.get(CHECKSUM_KEY) and checksum is None:  # it was written with one, which is now damaged
         raise CheckpointError(f"checkpoint {str(path)!r} is truncated or corrupt: its checksum is missing")
-    if data["format_version"] != FORMAT_VERSION:
+    if data["format_version"] not in READABLE_VERSIONS:
         raise CheckpointError(f"checkpoint {str(path)!r} has format {data['format_version']}, "
-                              f"this version reads format {FORMAT_VERSION}")
+                              f"this version reads formats {', '.join(map(str, READABLE_VERSIONS))}")
     if kind is not None and data.get("kind") != kind:
         raise CheckpointError(f"{str(path)!r} is a {data.get('kind')} file, expected a {kind} file")
     for key in REQUIRED_SECTIONS.get(kind, REQUIRED_SECTIONS[None]):
@@ -188,98 +193,8 @@ def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dic
                                         **(metadata or {})})
 
 
-# ---- what a training checkpoint holds ------------------------------------------------------------
-SECTIONS = ("config", "agent", "counters", "schedule_overrides", "rng", "noise")
-
-
-@dataclass
-class RunProgress:
-    """How far a run has come: the counters a checkpoint restores. A fresh run starts from RunProgress()."""
-
-    env_step: int = 0
-    episodes: int = 0
-    epoch: int = 0
-    """Checkpoint boundaries passed; env reset seeds derive from it."""
-    train_seconds: float = 0.0
-    update_debt: float = 0.0
-    best_eval: float | None = None
-    solved_at: tuple[int, float] | None = None
-    schedule_overrides: dict[str, float] = field(default_factory=dict)
-
-
 def seed_everything(seed: int) -> np.random.Generator:
-    """Seed python and torch; the returned generator drives exploration (a checkpoint saves all three)."""
+    """Seed python and torch; returns a numpy generator seeded alike (for searches that draw their own numbers)."""
     random.seed(seed)
     torch.manual_seed(seed)
     return np.random.default_rng(seed)
-
-
-def training_checkpoint(config: Any, agent: Any, progress: RunProgress, rng: np.random.Generator,
-                        noise_state: np.ndarray, replay: dict[str, Any] | None = None,
-                        learner: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The contents of checkpoint.pt: learner, counters, every RNG and the noise state (and the replay buffer)."""
-    version, internal, gauss = random.getstate()
-    data: dict[str, Any] = {
-        "kind": "checkpoint",
-        "config": config.to_dict(),
-        "network": config.to_dict()["network"],
-        "actor": agent.actor.state_dict(),
-        "agent": agent.state_dict(),
-        "counters": {"env_step": progress.env_step, "episodes": progress.episodes, "epoch": progress.epoch,
-                     "train_seconds": progress.train_seconds, "update_debt": progress.update_debt,
-                     "best_eval": progress.best_eval, "solved_at": list(progress.solved_at or [])},
-        "schedule_overrides": dict(progress.schedule_overrides),
-        "rng": {"torch": torch.get_rng_state(), "numpy": rng.bit_generator.state,
-                "python": [version, list(internal), gauss]},
-        "noise": torch.from_numpy(np.array(noise_state, dtype=np.float64)),
-        "env_step": progress.env_step,
-    }
-    if replay is not None:
-        data["replay"] = replay
-    if learner:  # the deployed policy checkpoint and its assessment window, when policy checkpoints are on
-        data["learner"] = learner
-    return data
-
-
-def restore_training_checkpoint(path: str | Path, config: Any, agent: Any, rng: np.random.Generator,
-                                noise_state: np.ndarray, buffer: Any, learner: Any = None) -> RunProgress:
-    """Load a checkpoint into the learner, RNGs, noise and buffer; the given config rules (it must fit)."""
-    from lab.config import Config
-
-    data = read_checkpoint_file(path, kind="checkpoint")
-    where = f"checkpoint {str(path)!r}"
-    missing = [name for name in SECTIONS if name not in data]
-    if missing:
-        raise CheckpointError(f"{where} is incompatible: it has no {', '.join(map(repr, missing))} section")
-    saved = Config.from_dict(data["config"])
-    if saved.network != config.network:
-        raise CheckpointError(f"{where} is incompatible: its network {saved.network} "
-                              f"differs from the config's {config.network}")
-    if saved.training.algorithm != config.training.algorithm:
-        raise CheckpointError(f"{where} is incompatible: it was trained with training.algorithm="
-                              f"{saved.training.algorithm!r}, the config asks for {config.training.algorithm!r}")
-    if saved.training.ensemble_size != config.training.ensemble_size:
-        raise CheckpointError(f"{where} is incompatible: it has training.ensemble_size="
-                              f"{saved.training.ensemble_size}, the config asks for {config.training.ensemble_size}")
-    if saved.env.num_envs != config.env.num_envs:
-        raise CheckpointError(f"{where} is incompatible: it has env.num_envs={saved.env.num_envs}, "
-                              f"the config asks for {config.env.num_envs}")
-    if "replay" in data and (saved.training.buffer_size, saved.training.use_per) != (
-            config.training.buffer_size, config.training.use_per):
-        raise CheckpointError(f"{where} is incompatible: its replay buffer has "
-                              f"buffer_size={saved.training.buffer_size}, use_per={saved.training.use_per}")
-    agent.load_state_dict(data["agent"])
-    c = data["counters"]
-    solved = (int(c["solved_at"][0]), float(c["solved_at"][1])) if c["solved_at"] else None
-    progress = RunProgress(int(c["env_step"]), int(c["episodes"]), int(c["epoch"]), float(c["train_seconds"]),
-                           float(c["update_debt"]), c["best_eval"], solved, dict(data["schedule_overrides"]))
-    torch.set_rng_state(data["rng"]["torch"])
-    rng.bit_generator.state = data["rng"]["numpy"]
-    version, internal, gauss = data["rng"]["python"]
-    random.setstate((version, tuple(internal), gauss))
-    noise_state[:] = data["noise"].numpy()
-    if "replay" in data:
-        buffer.load_state_dict(data["replay"])
-    if learner is not None:
-        learner.load_state_dict(data.get("learner", {}))
-    return progress

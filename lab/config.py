@@ -9,6 +9,7 @@ what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import math
 import os
@@ -17,11 +18,11 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import yaml
 
 from lab import lander
 from lab.lander.pilot import PILOTS
-from lab.policy_checkpoint import SCORES as CHECKPOINT_SCORES
 
 
 class ConfigError(ValueError):
@@ -98,44 +99,69 @@ class Bounds:
         return float(self.low), float(self.high)
 
 
+def plain(value: Any) -> Any:
+    """value with numpy scalars and arrays turned into Python numbers and lists.
+
+    A numpy number passes every range check but pickles as a numpy object, which a checkpoint read with
+    ``weights_only`` refuses as unsafe; converting here, where every value enters a Config, keeps every
+    saved file loadable.
+    """
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value)
+    return value
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _field(default: Any, bounds: Bounds) -> Any:
-    return field(default=default, metadata={"bounds": bounds})
+AGENT, SHARED = "agent", "shared"
+"""A live field changes per agent (AGENT) or for every agent at once (SHARED); None means restart only."""
+
+
+def _field(default: Any, bounds: Bounds, live: str | None, shared: bool) -> Any:
+    """The field with its metadata: what it accepts, whether it changes while training, whether agents share it."""
+    if live == SHARED:
+        shared = True
+    return field(default=default, metadata={"bounds": bounds, "live": live, "shared": shared})
 
 
 def number(default: float, low: float, high: float, *, low_open: bool = False, high_open: bool = False,
-           log: bool = False, typical: tuple[float, float] | None = None) -> Any:
+           log: bool = False, typical: tuple[float, float] | None = None, live: str | None = None,
+           shared: bool = False) -> Any:
     """A float field allowed in [low, high] (or open at either end)."""
-    return _field(default, Bounds("number", float(low), float(high), low_open, high_open, log, typical=typical))
+    return _field(default, Bounds("number", float(low), float(high), low_open, high_open, log, typical=typical),
+                  live, shared)
 
 
-def integer(default: int, low: int, high: int, *, log: bool = False,
-            typical: tuple[float, float] | None = None) -> Any:
+def integer(default: int, low: int, high: int, *, log: bool = False, typical: tuple[float, float] | None = None,
+            live: str | None = None, shared: bool = False) -> Any:
     """An integer field allowed in [low, high]."""
-    return _field(default, Bounds("integer", low, high, log=log, typical=typical))
+    return _field(default, Bounds("integer", low, high, log=log, typical=typical), live, shared)
 
 
-def choice(default: str, choices: Iterable[str]) -> Any:
+def choice(default: str, choices: Iterable[str], *, shared: bool = False) -> Any:
     """A field allowed one of a few names."""
-    return _field(default, Bounds("choice", choices=tuple(choices)))
+    return _field(default, Bounds("choice", choices=tuple(choices)), None, shared)
 
 
-def flag(default: bool) -> Any:
+def flag(default: bool, *, live: str | None = None, shared: bool = False) -> Any:
     """A true-or-false field."""
-    return _field(default, Bounds("bool"))
+    return _field(default, Bounds("bool"), live, shared)
 
 
 def sizes(default: tuple[int, ...], low: int, high: int) -> Any:
-    """A list of hidden-layer widths, each in [low, high]."""
-    return _field(default, Bounds("sizes", low, high))
+    """A list of hidden-layer widths, each in [low, high]; agents of one population share it (it shapes tensors)."""
+    return _field(default, Bounds("sizes", low, high), None, True)
 
 
-def text(default: str, allowed: str) -> Any:
+def text(default: str, allowed: str, *, shared: bool = False) -> Any:
     """A non-empty string field; ``allowed`` says what it should hold."""
-    return _field(default, Bounds("text", text=allowed))
+    return _field(default, Bounds("text", text=allowed), None, shared)
 
 
 _BOUNDED_FIELDS: dict[type, tuple[tuple[str, str, Bounds], ...]] = {}
@@ -157,15 +183,15 @@ class _Section:
 
     def __post_init__(self) -> None:
         for key, name, bounds in _bounded_fields(type(self)):
-            bounds.check(key, getattr(self, name))
+            value = plain(getattr(self, name))  # numpy numbers become Python ones at the door (checkpoints stay safe)
+            object.__setattr__(self, name, value)
+            bounds.check(key, value)
         self._check_together()
 
     def _check_together(self) -> None:
         """Rules that involve more than one field."""
 
 
-PRECISIONS = ("float32", "bfloat16")
-"""Allowed training.precision values; the throughput benchmark offers the same."""
 MAX_LAYER_WIDTH = 1_000_000
 """Widest hidden layer accepted; whether a network fits in memory is checked on top."""
 BYTES_PER_PARAMETER = 4 * 5
@@ -178,18 +204,18 @@ class TrainingConfig(_Section):
 
     SECTION = "training"
 
-    actor_lr: float = number(1e-3, 0.0, 1.0, low_open=True, log=True, typical=(1e-5, 1e-2))
+    actor_lr: float = number(1e-3, 0.0, 1.0, low_open=True, log=True, typical=(1e-5, 1e-2), live=AGENT)
     """Adam learning rate of the actor."""
-    critic_lr: float = number(1e-3, 0.0, 1.0, low_open=True, log=True, typical=(1e-5, 1e-2))
+    critic_lr: float = number(1e-3, 0.0, 1.0, low_open=True, log=True, typical=(1e-5, 1e-2), live=AGENT)
     """Adam learning rate of the twin critics."""
-    gamma: float = number(0.99, 0.0, 1.0, high_open=True, typical=(0.9, 0.999))
+    gamma: float = number(0.99, 0.0, 1.0, high_open=True, typical=(0.9, 0.999), live=AGENT)
     """Discount factor."""
-    tau: float = number(0.005, 0.0, 1.0, low_open=True, log=True, typical=(1e-4, 1e-1))
+    tau: float = number(0.005, 0.0, 1.0, low_open=True, log=True, typical=(1e-4, 1e-1), live=AGENT)
     """Polyak factor for the target networks (1.0 copies outright)."""
-    batch_size: int = integer(256, 1, 65_536, log=True)
-    """Transitions per gradient update."""
-    buffer_size: int = integer(1_000_000, 1, 50_000_000, log=True)
-    """Replay capacity in transitions."""
+    batch_size: int = integer(256, 1, 65_536, log=True, live=SHARED)
+    """Transitions per gradient update (one batch per agent: agents of a population share the size)."""
+    buffer_size: int = integer(1_000_000, 1, 50_000_000, log=True, shared=True)
+    """Replay capacity in transitions, per agent."""
     learning_starts: int = integer(5_000, 0, 10_000_000)
     """Transitions collected before the first update (by warmup_pilot: uniform random actions by default)."""
     warmup_episodes: int = integer(0, 0, 100_000)
@@ -198,37 +224,27 @@ class TrainingConfig(_Section):
     """Who flies the warm-up: uniform random actions, or Gymnasium's hand-written pilot plus the exploration
     noise, so the buffer holds landings before the first update (learning from demonstrations: Vecerik et al.
     2017, Nair et al. 2018; the pilot is never imitated, TD3 only learns values from its transitions)."""
-    updates_per_step: float = number(1.0, 0.0, 64.0, low_open=True, typical=(0.25, 4.0))
+    updates_per_step: float = number(1.0, 0.0, 64.0, low_open=True, typical=(0.25, 4.0), live=SHARED)
     """Gradient updates per collected transition (the update-to-data ratio)."""
-    policy_delay: int = integer(2, 1, 100, typical=(1, 8))
+    policy_delay: int = integer(2, 1, 100, typical=(1, 8), live=AGENT)
     """Critic updates per actor and target update."""
-    target_policy_noise: float = number(0.2, 0.0, 2.0, typical=(0.0, 1.0))
+    target_policy_noise: float = number(0.2, 0.0, 2.0, typical=(0.0, 1.0), live=AGENT)
     """Std of the smoothing noise added to target actions."""
-    target_noise_clip: float = number(0.5, 0.0, 2.0, typical=(0.0, 1.0))
+    target_noise_clip: float = number(0.5, 0.0, 2.0, typical=(0.0, 1.0), live=AGENT)
     """Clip of the target smoothing noise."""
-    n_step: int = integer(1, 1, 100)
+    n_step: int = integer(1, 1, 100, shared=True)
     """Steps summed into each return target (1 is plain TD3)."""
     grad_clip: float = number(0.0, 0.0, 1e6)
     """Max global gradient norm per network; 0 turns clipping off."""
     weight_decay: float = number(0.0, 0.0, 1.0)
     """L2 weight decay for both optimizers."""
-    action_penalty: float = number(0.0, 0.0, 100.0, typical=(0.0, 1.0))
-    """Weight of the mean squared pre-tanh action in the actor's loss: keeps the policy out of tanh's flat,
-    saturated ends, where its gradient vanishes (cf. the action L2 term of Andrychowicz et al. 2017, HER); 0 is off."""
-    target_pessimism: float = number(1.0, 0.0, 2.0, typical=(0.0, 1.0))
-    """How far the bootstrap target leans to the lower twin critic: mean(Q1', Q2') - target_pessimism *
-    |Q1' - Q2'| / 2, so 1 is TD3's clipped double-Q (their min) and 0 their mean (the optimism/pessimism
-    knob of Moskovitz et al. 2021, Tactical Optimism and Pessimism); below 1, risky states such as a
-    touchdown look less bad than the min makes them."""
     lr_schedule: str = choice("constant", ("constant", "linear", "cosine"))
     """Learning-rate schedule over total_steps: constant, linear or cosine."""
     critic_loss: str = choice("mse", ("mse", "huber"))
     """Critic regression loss: mse or huber."""
-    precision: str = choice("float32", PRECISIONS)
-    """Matmuls of the updates in float32, or bfloat16 autocast (pays off from ~[256, 256] on AMX CPUs and GPUs)."""
-    use_per: bool = flag(False)
-    """Prioritized experience replay on a SumTree instead of uniform sampling."""
-    per_alpha: float = number(0.6, 0.0, 1.0)
+    use_per: bool = flag(False, shared=True)
+    """Prioritized experience replay on a SumTree instead of uniform sampling (priorities per agent)."""
+    per_alpha: float = number(0.6, 0.0, 1.0, live=AGENT)
     """How strongly priorities shape sampling (0 is uniform)."""
     per_beta_start: float = number(0.4, 0.0, 1.0)
     """Importance-sampling exponent at the start of training."""
@@ -236,40 +252,6 @@ class TrainingConfig(_Section):
     """Importance-sampling exponent reached at total_steps."""
     per_epsilon: float = number(1e-6, 0.0, 1.0, low_open=True, log=True)
     """Added to |TD error| so no transition gets zero priority."""
-    per_kind: str = choice("proportional", ("proportional", "lap"))
-    """PER priorities: proportional (|td| + eps)**alpha, or lap: max(|td|, 1)**alpha (LAP; Fujimoto et al. 2020:
-    pair it with critic_loss=huber and per_beta 0, since LAP needs no importance weights)."""
-    algorithm: str = choice("td3", ("td3", "crossq", "sac"))
-    """Learner: td3 (Fujimoto et al. 2018), crossq (Bhatt et al. 2024: Batch Renorm critics, no target networks)
-    or sac (Haarnoja et al. 2018: a Gaussian actor that samples its own exploration; pair it with noise.sigma 0)."""
-    sac_initial_alpha: float = number(1.0, 0.0, 100.0, low_open=True, log=True)
-    """SAC: the entropy temperature at the start; it is then learned (CleanRL and Stable-Baselines3 start at 1)."""
-    sac_target_entropy: float = number(-2.0, -20.0, 2.0)
-    """SAC: the policy entropy the temperature steers towards (the paper's -act_dim: -2 for the lander)."""
-    crossq_adam_beta1: float = number(0.5, 0.0, 1.0, high_open=True)
-    """CrossQ: Adam's beta1 for actor and critic (the paper's 0.5; Adam's default is 0.9)."""
-    crossq_renorm_momentum: float = number(0.01, 0.0, 1.0, low_open=True, log=True)
-    """CrossQ: how fast the critics' Batch Renorm running statistics follow the batches."""
-    crossq_renorm_warmup: int = integer(5_000, 0, 10_000_000)
-    """CrossQ: critic updates of plain BatchNorm before Batch Renorm's corrections start."""
-    crossq_renorm_relax: int = integer(40_000, 0, 10_000_000)
-    """CrossQ: critic updates over which Batch Renorm's r_max and d_max then relax linearly to 3 and 5."""
-    policy_checkpoints: bool = flag(False)
-    """Deploy the actor whose worst return over an assessment window is best so far, with updates paid at the
-    window's end (policy checkpoints of TD7; Fujimoto et al. 2023). Trainer.policy and policy.pt use it."""
-    checkpoint_window: int = integer(5, 1, 1000)
-    """Training episodes per assessment window once windows widen (TD7 uses 20 over millions of steps)."""
-    checkpoint_widen_after: int = integer(20_000, 0, 100_000_000)
-    """Env steps after which windows widen from one episode to checkpoint_window."""
-    checkpoint_score: str = choice("min", CHECKPOINT_SCORES)
-    """How a window is judged: min (its worst episode, TD7's rule) or mean (one crash does not veto a policy
-    that lands the rest; see lab/policy_checkpoint.py)."""
-    ensemble_size: int = integer(1, 1, 16, typical=(1, 5))
-    """Learners sharing the replay buffer, taking turns to act one episode each (bootstrapped exploration;
-    Osband et al. 2016); each update trains all of them, so it costs ensemble_size times one. 1 is a lone learner."""
-    ensemble_window: int = integer(3, 1, 1000)
-    """Ensemble: the run deploys the member with the best mean raw return over its last this many training
-    episodes."""
 
     def _check_together(self) -> None:
         if self.batch_size > self.buffer_size:
@@ -284,13 +266,13 @@ class NoiseConfig(_Section):
 
     SECTION = "noise"
 
-    kind: str = choice("ou", ("ou", "gaussian", "pink"))
-    """Noise process: ou (Ornstein-Uhlenbeck, per-env state), gaussian, or pink (1/f, lab.noise.PinkNoise)."""
+    kind: str = choice("ou", ("ou", "gaussian"))
+    """Noise process: ou (Ornstein-Uhlenbeck, per-env state) or gaussian."""
     mu: float = number(0.0, -1.0, 1.0)
     """Long-run mean of the OU process."""
-    sigma: float = number(0.3, 0.0, 5.0, typical=(0.0, 1.0))
-    """Noise std (OU diffusion, or the Gaussian and pink std)."""
-    theta: float = number(0.2, 0.0, 10.0, typical=(0.0, 2.0))
+    sigma: float = number(0.3, 0.0, 5.0, typical=(0.0, 1.0), live=AGENT)
+    """Noise std (OU diffusion, or the Gaussian std)."""
+    theta: float = number(0.2, 0.0, 10.0, typical=(0.0, 2.0), live=AGENT)
     """OU mean-reversion rate."""
     dt: float = number(0.01, 0.0, 1.0, low_open=True)
     """OU time step."""
@@ -300,13 +282,7 @@ class NoiseConfig(_Section):
     """Multiplier reached after scale_decay_episodes."""
     scale_decay_episodes: int = integer(300, 0, 10_000_000)
     """Episodes over which the multiplier decays linearly; 0 keeps scale_start."""
-    ground_scale: float = number(1.0, 0.0, 10.0, typical=(0.0, 1.0))
-    """Multiplier on the noise of an env whose lander has a leg on the ground; 1 changes nothing. A lander
-    earns a landing's +100 only once it is at rest: Box2D puts a body to sleep after about 25 steps without
-    an impulse, and noise on a main engine held near its off threshold (0) fires it now and then and wakes the
-    body, so noisy training may rarely see that reward. 0 flies the policy's own actions while on the ground
-    (screened at 0 on twenty tuning seeds: no gain over 1; README, performance section)."""
-    touchdown_cut: float = number(0.0, 0.0, 1.0, typical=(0.0, 1.0))
+    touchdown_cut: float = number(0.0, 0.0, 1.0, typical=(0.0, 1.0), live=AGENT)
     """Fraction of training episodes in which the explorer cuts both engines whenever a leg is down, so that
     training sees landers come to rest and earn the +100 (lab.lander.touchdown.TouchdownCut); the policy and its
     evaluation are never changed. 0 changes nothing."""
@@ -322,9 +298,9 @@ class NetworkConfig(_Section):
     """Hidden layer widths of the actor, input to output."""
     critic_hidden: tuple[int, ...] = sizes((256, 256), 1, MAX_LAYER_WIDTH)
     """Hidden layer widths of each critic."""
-    layer_norm: bool = flag(False)
+    layer_norm: bool = flag(False, shared=True)
     """LayerNorm after each hidden layer."""
-    activation: str = choice("relu", ("relu", "elu", "gelu", "tanh", "leaky_relu"))
+    activation: str = choice("relu", ("relu", "elu", "gelu", "tanh", "leaky_relu"), shared=True)
     """Hidden activation: relu, elu, gelu, tanh or leaky_relu."""
     main_engine_bias: float = number(0.0, -3.0, 3.0)
     """Initial bias of the actor's main-engine head; positive favours early thrust."""
@@ -374,33 +350,27 @@ class EnvironmentConfig(_Section):
 
     SECTION = "env"
 
-    env_id: str = text(lander.ENV_ID, "a registered Gymnasium id")
+    env_id: str = text(lander.ENV_ID, "a registered Gymnasium id", shared=True)
     """Gymnasium id; the analyzer and shaping assume the LunarLander observation."""
-    num_envs: int = integer(1, 1, 256, typical=(1, 16))
-    """Parallel envs in the vector env."""
-    max_episode_steps: int = integer(0, 0, 100_000)
+    num_envs: int = integer(1, 1, 256, typical=(1, 16), shared=True)
+    """Envs per agent, stepped side by side."""
+    max_episode_steps: int = integer(0, 0, 100_000, shared=True)
     """Time limit per episode; 0 keeps the env's own (1000 for LunarLander)."""
-    train_episode_steps: int = integer(0, 0, 100_000)
-    """Time limit of training episodes only; 0 uses max_episode_steps. Evaluation keeps max_episode_steps,
-    so a run is judged on the whole task; a shorter limit gives a hovering agent more starts to learn
-    descents from, and since truncation is bootstrapped the values learned stay those of the whole task."""
-    vectorization: str = choice("sync", ("sync", "async"))
-    """sync (one process) or async (one process per env)."""
-    reward_shaping: bool = flag(False)
+    reward_shaping: bool = flag(False, live=AGENT)
     """Add the shaping bonuses below to the learning signal (raw return is always kept)."""
-    shaping_time_penalty: float = number(0.05, 0.0, 1000.0, typical=(0.0, 0.5))
+    shaping_time_penalty: float = number(0.05, 0.0, 1000.0, typical=(0.0, 0.5), live=AGENT)
     """Subtracted every step, to discourage hovering."""
-    shaping_ground_bonus: float = number(0.1, 0.0, 1000.0, typical=(0.0, 1.0))
+    shaping_ground_bonus: float = number(0.1, 0.0, 1000.0, typical=(0.0, 1.0), live=AGENT)
     """Per step while descending within shaping_ground_height of the pad."""
     shaping_ground_height: float = number(0.3, 0.0, 2.0)
     """Observation-scale height under which the ground bonus applies."""
-    shaping_leg_bonus: float = number(0.1, 0.0, 1000.0, typical=(0.0, 1.0))
+    shaping_leg_bonus: float = number(0.1, 0.0, 1000.0, typical=(0.0, 1.0), live=AGENT)
     """Per step per leg in contact while descending."""
-    shaping_upright_bonus: float = number(0.05, 0.0, 1000.0, typical=(0.0, 0.5))
+    shaping_upright_bonus: float = number(0.05, 0.0, 1000.0, typical=(0.0, 0.5), live=AGENT)
     """Per step while descending with |angle| under shaping_upright_angle."""
     shaping_upright_angle: float = number(0.2, 0.0, math.pi)
     """Angle in radians that counts as upright."""
-    shaping_landing_bonus: float = number(20.0, 0.0, 1000.0, typical=(0.0, 100.0))
+    shaping_landing_bonus: float = number(20.0, 0.0, 1000.0, typical=(0.0, 100.0), live=AGENT)
     """Once, when an episode ends in a landing with both legs down."""
     success_threshold: float = number(lander.SUCCESS_RETURN, -1e6, 1e6)
     """Raw return at which an episode counts as a success."""
@@ -425,22 +395,21 @@ class RunConfig(_Section):
     it: a newcomer's run ends landing, since later updates can lose what was learned."""
     eval_seed: int = integer(10_000, 0, 2**31 - 1)
     """First env seed of the evaluation episodes (kept apart from training seeds)."""
-    checkpoint_every: int = integer(50_000, 0, 1_000_000_000)
+    checkpoint_every: int = integer(50_000, 0, 1_000_000_000, shared=True)
     """Env steps between checkpoints; 0 saves only at the end."""
-    out_dir: str = text("runs", "a non-empty folder path")
+    out_dir: str = text("runs", "a non-empty folder path", shared=True)
     """Folder under which each run gets its own sub-folder."""
-    device: str = choice("auto", ("auto", "cpu", "cuda"))
-    """auto (CUDA when present), cpu or cuda."""
-    torch_threads: int = integer(1, 1, 256)
+    device: str = choice("auto", ("auto", "cpu", "cuda"), shared=True)
+    """auto (CUDA when present), cpu or cuda: where the batched learner runs."""
+    torch_threads: int = integer(1, 1, 256, shared=True)
     """Torch intra-op threads; on small MLPs one thread beats two."""
-    overlap_collection: bool = flag(False)
-    """Step the envs in a second process while the learner updates, one step behind it (a second core).
-    Deterministic, but acting uses the actor from before the last step's updates, so a run differs from the
-    synchronous default (the lag-one overlap of Ape-X-style collectors). A population always steps its envs
-    in a worker of its own."""
+    overlap_collection: bool = flag(False, shared=True)
+    """Step the envs in a second process while the learner updates (a second core). Deterministic, but the
+    updates a step owes are paid while the next step's envs run, so acting lags learning by one step and a run
+    differs from the synchronous default (the lag-one overlap of Ape-X-style collectors)."""
     analyze_episodes: bool = flag(True)
     """Run the behavior analyzer on every finished episode."""
-    save_replay: bool = flag(False)
+    save_replay: bool = flag(False, shared=True)
     """Include the replay buffer in checkpoints (large, but resumes exactly)."""
 
 
@@ -472,17 +441,12 @@ class Config:
         for name, cls in SECTIONS.items():
             if not isinstance(getattr(self, name), cls):
                 raise ConfigError(f"{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
-        if self.run.overlap_collection and self.training.algorithm == "sac":
-            raise ConfigError("run.overlap_collection=True is invalid with training.algorithm='sac': allowed "
-                              "false (the overlapped collector acts with a copy of the deterministic actor, "
-                              "not SAC's sampler)")
-        if self.training.ensemble_size > 1:
-            for dotted, value in (("run.overlap_collection", self.run.overlap_collection),
-                                  ("training.policy_checkpoints", self.training.policy_checkpoints)):
-                if value:
-                    raise ConfigError(f"{dotted}=True is invalid with training.ensemble_size="
-                                      f"{self.training.ensemble_size}: allowed false (an ensemble acts with "
-                                      "each member in turn and deploys its best member itself)")
+
+    # ---- reading one field ---------------------------------------------------------
+    def get(self, key: str) -> Any:
+        """A field's value by its dotted (``training.actor_lr``) or bare (``actor_lr``) name."""
+        section, name = resolve_field(key)
+        return getattr(getattr(self, section), name)
 
     # ---- conversion -------------------------------------------------------------
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -495,22 +459,29 @@ class Config:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Config:
-        """Build from a nested dict; unknown sections or fields are refused by name."""
+        """Build from a nested dict; unknown sections or fields are refused by name.
+
+        A retired field (see RETIRED) at the value that made it do nothing is dropped, so config files of
+        older runs still load; set to anything else it is refused, naming the tag that still has it.
+        """
         if not isinstance(data, Mapping):
             raise ConfigError(f"a config must be a mapping of sections, got {type(data).__name__}")
         unknown = set(data) - set(SECTIONS)
         if unknown:
-            raise ConfigError(f"unknown config section(s) {sorted(unknown)}: allowed {list(SECTIONS)}")
+            name = sorted(map(str, unknown))[0]
+            raise ConfigError(f"unknown config section {name!r}{_did_you_mean(name, list(SECTIONS))}: "
+                              f"allowed {', '.join(SECTIONS)}")
         parts = {}
         for name, section_cls in SECTIONS.items():
             values = data.get(name) or {}
             if not isinstance(values, Mapping):
                 raise ConfigError(f"config section {name} must be a mapping, got {values!r}")
-            allowed = {f.name for f in fields(section_cls)}
-            bad = set(values) - allowed
+            values = {k: v for k, v in values.items() if not _retired_and_inert(f"{name}.{k}", v)}
+            allowed = [f.name for f in fields(section_cls)]
+            bad = sorted(str(k) for k in values if k not in allowed)
             if bad:
-                raise ConfigError(f"unknown field(s) {sorted(bad)} in section {name}: "
-                                  f"allowed {sorted(allowed)}")
+                raise ConfigError(f"unknown field {bad[0]!r} in section {name}{_did_you_mean(bad[0], allowed)}: "
+                                  f"allowed {', '.join(allowed)}")
             try:
                 parts[name] = section_cls(**values)
             except TypeError as exc:  # e.g. comparing a str with a number
@@ -562,6 +533,9 @@ class Config:
         changes.update(named)
         grouped: dict[str, dict[str, Any]] = {}
         for key, value in changes.items():
+            retired = _retired_key(key) if isinstance(key, str) else None
+            if retired is not None and _retired_and_inert(retired, value):
+                continue  # an old command line's inert setting
             section, name = resolve_field(key)
             grouped.setdefault(section, {})[name] = value
         parts = {name: getattr(self, name) for name in SECTIONS}
@@ -572,31 +546,129 @@ class Config:
                 raise ConfigError(f"section {section}: {exc}") from exc
         return Config(**parts)
 
+    def differences(self, other: Config) -> dict[str, tuple[Any, Any]]:
+        """Dotted name -> (this value, other's value) for every field the two configs set differently."""
+        return {f.key: (self.get(f.key), other.get(f.key)) for f in config_fields()
+                if self.get(f.key) != other.get(f.key)}
+
+
+RETIRED_TAG = "levers-2026-12"
+"""The git tag of the last commit that has the retired levers; each has a dated page under docs/experiments/."""
+RETIRED: dict[str, Any] = {
+    "training.action_penalty": 0.0, "training.target_pessimism": 1.0, "training.per_kind": "proportional",
+    "training.algorithm": "td3", "training.sac_initial_alpha": 1.0, "training.sac_target_entropy": -2.0,
+    "training.crossq_adam_beta1": 0.5, "training.crossq_renorm_momentum": 0.01, "training.crossq_renorm_warmup": 5000,
+    "training.crossq_renorm_relax": 40_000, "training.policy_checkpoints": False, "training.checkpoint_window": 5,
+    "training.checkpoint_widen_after": 20_000, "training.checkpoint_score": "min", "training.ensemble_size": 1,
+    "training.ensemble_window": 3, "training.precision": "float32", "noise.ground_scale": 1.0,
+    "env.train_episode_steps": 0, "env.vectorization": "sync",
+}
+"""Fields of levers that did not beat the baseline, removed from the code, and the value at which each did nothing."""
+
+
+_NO_VALUE = object()
+
+
+def _retired_and_inert(key: str, value: Any = _NO_VALUE) -> bool:
+    """True for a retired field at its inert value (drop it); a retired field set otherwise is refused."""
+    if key not in RETIRED:
+        return False
+    if value == RETIRED[key]:
+        return True
+    given = key if value is _NO_VALUE else f"{key}={value!r}"
+    raise ConfigError(f"{given} is no longer supported: the lever it set did not beat the baseline and was retired "
+                      f"(see docs/experiments); allowed: leave it out, or train with the git tag {RETIRED_TAG}, "
+                      "which still has it")
+
+
+def _retired_key(key: str) -> str | None:
+    """The dotted retired field a dotted or bare name means, if any."""
+    if key in RETIRED:
+        return key
+    return next((k for k in RETIRED if "." not in key and k.endswith(f".{key}")), None)
+
+
+@dataclass(frozen=True)
+class FieldInfo:
+    """One config field and its metadata, as the panel, the docs and live changes read it."""
+
+    key: str
+    """Dotted name, e.g. training.actor_lr."""
+    section: str
+    name: str
+    default: Any
+    bounds: Bounds
+    live: str | None
+    """AGENT (changes per agent while training), SHARED (changes for every agent at once) or None (restart only)."""
+    shared: bool
+    """Agents of one population must share it (it shapes a tensor or the loop's rhythm)."""
+
+
+_FIELDS: tuple[FieldInfo, ...] = ()
+
+
+def config_fields() -> tuple[FieldInfo, ...]:
+    """Every config field, section by section, in declaration order."""
+    global _FIELDS
+    if not _FIELDS:
+        _FIELDS = tuple(FieldInfo(f"{section}.{f.name}", section, f.name, f.default if f.default is not
+                                  dataclasses.MISSING else None, f.metadata["bounds"], f.metadata["live"],
+                                  f.metadata["shared"])
+                        for section, cls in SECTIONS.items() for f in fields(cls))
+    return _FIELDS
+
+
+def field_info(key: str) -> FieldInfo:
+    """The FieldInfo of a dotted or bare field name (errors name the field, as resolve_field's do)."""
+    section, name = resolve_field(key)
+    return next(f for f in config_fields() if f.section == section and f.name == name)
+
+
+def live_fields() -> tuple[FieldInfo, ...]:
+    """The fields that may change while a run trains."""
+    return tuple(f for f in config_fields() if f.live is not None)
+
+
+def shared_fields() -> tuple[FieldInfo, ...]:
+    """The fields every agent of one population must share."""
+    return tuple(f for f in config_fields() if f.shared)
+
 
 def field_index() -> dict[str, list[str]]:
     """Bare field name -> the sections that define it."""
     index: dict[str, list[str]] = {}
-    for section, cls in SECTIONS.items():
-        for f in fields(cls):
-            index.setdefault(f.name, []).append(section)
+    for f in config_fields():
+        index.setdefault(f.name, []).append(f.section)
     return index
+
+
+def _did_you_mean(name: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def resolve_field(key: str) -> tuple[str, str]:
     """Turn ``training.actor_lr`` or ``actor_lr`` into (section, field), or explain why not."""
     if not isinstance(key, str) or not key:
         raise ConfigError(f"config key {key!r} is invalid: allowed section.field or a bare field name")
+    retired = _retired_key(key)
+    if retired is not None and retired.rpartition(".")[2] not in field_index():
+        _retired_and_inert(retired)
     if "." in key:
         section, _, name = key.partition(".")
         if section not in SECTIONS:
-            raise ConfigError(f"unknown config section {section!r} in {key!r}: allowed {list(SECTIONS)}")
+            raise ConfigError(f"unknown config section {section!r} in {key!r}{_did_you_mean(section, SECTIONS)}: "
+                              f"allowed {', '.join(SECTIONS)}")
         allowed = [f.name for f in fields(SECTIONS[section])]
         if name not in allowed:
-            raise ConfigError(f"unknown field {name!r} in section {section}: allowed {allowed}")
+            raise ConfigError(f"unknown field {name!r} in section {section}{_did_you_mean(name, allowed)}: "
+                              f"allowed {', '.join(allowed)}")
         return section, name
     owners = field_index().get(key)
     if not owners:
-        raise ConfigError(f"unknown config field {key!r}: use section.field, for example training.actor_lr")
+        keys = [f.key for f in config_fields()] + list(field_index())
+        raise ConfigError(f"unknown config field {key!r}{_did_you_mean(key, keys)}: use section.field, for "
+                          "example training.actor_lr (python -m lab train --print-config lists them all)")
     if len(owners) > 1:
         raise ConfigError(f"config field {key!r} is ambiguous: say one of "
                           f"{', '.join(f'{o}.{key}' for o in owners)}")
@@ -605,8 +677,7 @@ def resolve_field(key: str) -> tuple[str, str]:
 
 def bounds_of(key: str) -> Bounds:
     """What a config field accepts, e.g. ``bounds_of("training.actor_lr")`` (a bare name works too)."""
-    section, name = resolve_field(key)
-    return next(f.metadata["bounds"] for f in fields(SECTIONS[section]) if f.name == name)
+    return field_info(key).bounds
 
 
 def parse_override(item: str) -> tuple[str, Any]:

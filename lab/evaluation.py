@@ -13,11 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from lab.collector import run_episodes
-from lab.envs import make_env
 from lab.events import Trajectory
 from lab.lander import ENV_ID, SUCCESS_RETURN
 from lab.policy import Policy, as_policy
+from lab.rollout.envs import make_env
+from lab.rollout.episodes import run_episodes
 
 
 @dataclass

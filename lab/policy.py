@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from lab.agents.networks import Actor
 from lab.config import NetworkConfig
 from lab.lander import ACT_DIM, OBS_DIM
-from lab.networks import Actor
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
 PRETRAINED_POLICY = ASSETS / "pretrained_policy.pt"
@@ -97,13 +97,13 @@ def load_policy(path: str | Path | None = None, device: str = "cpu", agent: int 
 
 
 POPULATION_FILE = "population.pt"
-"""What lab.population writes; read here without importing the population package."""
+"""What lab.Population writes: every agent's policy in one file."""
 
 
 def _population_actor(path: Path, data: dict[str, Any], agent: int | None) -> tuple[Actor, dict[str, Any]]:
     """Agent ``agent``'s actor out of a population checkpoint's stacked weights."""
+    from lab.agents.networks import StackedActor
     from lab.checkpoint import CheckpointError
-    from lab.population.networks import StackedActor
 
     configs = data.get("configs")
     if not isinstance(configs, list) or not configs:

@@ -4,6 +4,7 @@ and the panel's default); ``seed-doc`` is the original design."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from lab.config import Config, ConfigError
@@ -121,3 +122,14 @@ def preset(name: str, **overrides: Any) -> Config:
 
 def preset_names() -> list[str]:
     return list(PRESETS)
+
+
+def as_config(config: Config | str | Path) -> Config:
+    """A Config from a Config, a preset name or a YAML/JSON config file."""
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, Path) or (isinstance(config, str) and config.endswith((".yaml", ".yml", ".json"))):
+        return Config.load(config)
+    if isinstance(config, str):
+        return preset(config)
+    raise ConfigError(f"config must be a Config, a preset name or a config file, got {type(config).__name__}")

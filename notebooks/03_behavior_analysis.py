@@ -43,7 +43,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the HUD off sc
 # %%
 from lab.analysis import DiagnosticsTracker
 from lab.presets import preset
-from lab.trainer import Trainer
+from lab.train.trainer import Trainer
 
 config = preset("tiny" if SMOKE else "fast").with_overrides({
     "run.out_dir": str(RUNS),

@@ -16,7 +16,7 @@
 # # TD3, one part at a time
 #
 # TD3 (Fujimoto et al., 2018) is DDPG with three fixes. This notebook takes the lab's own pieces
-# (`lab.noise`, `lab.sumtree`, `lab.td3`) and shows each idea on its own, in numbers you can plot:
+# (`lab.rollout.noise`, `lab.agents.sumtree`, `lab.agents.td3`) and shows each idea on its own, in numbers you can plot:
 #
 # 1. exploration noise: Ornstein-Uhlenbeck against Gaussian,
 # 2. prioritized replay: sampling from a SumTree,
@@ -53,7 +53,7 @@ torch.manual_seed(0)
 
 # %%
 from lab.config import NoiseConfig
-from lab.noise import make_noise
+from lab.rollout.noise import make_noise
 
 STEPS = 400
 fig = make_subplots(rows=1, cols=2, subplot_titles=("one action dimension over time", "autocorrelation"))
@@ -84,7 +84,7 @@ fig
 # compare how often each leaf came up with its share of the total.
 
 # %%
-from lab.sumtree import SumTree
+from lab.agents.sumtree import SumTree
 
 priorities = np.array([1.0, 2.0, 4.0, 8.0, 0.5, 0.5, 3.0, 1.0])
 fig = go.Figure()
@@ -115,10 +115,10 @@ fig
 # A toy with the exact answer: every action is worth 0. Each critic's estimate is the truth plus
 # independent noise. The actor picks the action that its critic rates highest. We bootstrap the target
 # for 30 steps with `gamma = 0.99`, once with a single critic, once with TD3's rule
-# `min(Q1, Q2)` (`lab.td3.td3_target`).
+# `min(Q1, Q2)` (`lab.agents.td3.td3_target`).
 
 # %%
-from lab.td3 import td3_target
+from lab.agents.td3 import td3_target
 
 ACTIONS, TRIALS, GAMMA, NOISE = 32, 2_000, 0.99, 1.0
 single = torch.zeros(TRIALS)
@@ -155,11 +155,11 @@ fig
 #
 # A critic can grow a narrow, spurious peak in Q over actions. A deterministic target action that lands
 # on the peak learns from a value that does not exist. TD3 adds clipped noise to the target action
-# (`lab.td3.smoothed_target_action`), so the target is an *average* of Q around that action, and a
+# (`lab.agents.td3.smoothed_target_action`), so the target is an *average* of Q around that action, and a
 # narrow peak cannot dominate it.
 
 # %%
-from lab.td3 import smoothed_target_action
+from lab.agents.td3 import smoothed_target_action
 
 actions = torch.linspace(-1, 1, 401)
 

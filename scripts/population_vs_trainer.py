@@ -18,9 +18,9 @@ import numpy as np
 from scipy import stats
 
 from lab.events import EpisodeEnded, Evaluated
-from lab.population.trainer import AgentEvent, Population
 from lab.presets import preset
-from lab.trainer import Trainer
+from lab.train.population import AgentEvent, Population
+from lab.train.trainer import Trainer
 
 
 def run_both(seed: int, steps: int) -> dict[str, tuple[list[tuple[int, float]], list[float]]]:

@@ -12,9 +12,9 @@ from collections.abc import Callable
 import numpy as np
 from gymnasium.envs.box2d.lunar_lander import heuristic
 
-from lab.collector import run_episodes
-from lab.envs import make_env
 from lab.events import Trajectory
+from lab.rollout.envs import make_env
+from lab.rollout.episodes import run_episodes
 
 Pilot = Callable[[np.ndarray, int], np.ndarray]
 

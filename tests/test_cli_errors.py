@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import torch
 
+from lab.agents.networks import Actor
 from lab.checkpoint import read_checkpoint_file, save_policy, write_checkpoint_file
 from lab.cli import COMMANDS, _module, build_parser, main
 from lab.config import NetworkConfig
-from lab.networks import Actor
 
 ROOT = Path(__file__).resolve().parent.parent
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
@@ -103,7 +103,7 @@ def test_a_checkpoint_missing_a_section_is_refused_on_resume(capsys, tmp_path, p
                                                               "agent": {}})
     code, err = run_cli(capsys, "train", "--resume", partial, "--out", tmp_path / "r", "--no-progress")
     assert code == 2
-    assert_one_line_error(err, str(partial), "'counters'")
+    assert_one_line_error(err, str(partial), "it has no 'configs' section")
 
 
 @pytest.mark.parametrize("argv, needle", [
@@ -178,7 +178,7 @@ def test_out_of_memory_while_building_networks_is_one_line(capsys, tmp_path, mon
     def no_memory(*args, **kwargs):
         raise MemoryError
 
-    monkeypatch.setattr("lab.td3.TD3.__init__", no_memory)
+    monkeypatch.setattr("lab.agents.td3.TD3.__init__", no_memory)
     code, err = run_cli(capsys, "train", "--preset", "tiny", "--out", tmp_path / "r", "--no-progress")
     assert code == 2
     assert_one_line_error(err, "out of memory", "smaller network sizes")
@@ -191,7 +191,7 @@ def test_a_failed_run_exits_non_zero_with_its_reason_in_one_line(capsys, tmp_pat
         self.state = "failed"
         return {**self.summary(), "error": reason}
 
-    monkeypatch.setattr("lab.trainer.Trainer.fit", diverged)
+    monkeypatch.setattr("lab.train.trainer.Trainer.fit", diverged)
     code, err = run_cli(capsys, "train", "--preset", "tiny", "--out", tmp_path / "r", "--no-progress")
     assert code == 1
     assert_one_line_error(err, "run failed", reason)
@@ -201,7 +201,7 @@ def test_an_unexpected_exception_is_one_line_with_a_hint(capsys, tmp_path, monke
     def broken(self):
         raise RuntimeError("critic loss became NaN\nat update 3")
 
-    monkeypatch.setattr("lab.trainer.Trainer.fit", broken)
+    monkeypatch.setattr("lab.train.trainer.Trainer.fit", broken)
     code, err = run_cli(capsys, "train", "--preset", "tiny", "--out", tmp_path / "r", "--no-progress")
     assert code == 1
     assert_one_line_error(err, "RuntimeError: critic loss became NaN at update 3", "--debug")

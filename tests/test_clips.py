@@ -59,7 +59,7 @@ def episode_returns(run_dir: Path) -> list[float]:
 
 
 def test_a_real_trainer_records_one_labelled_clip_per_evaluation(tiny_config, tmp_path: Path) -> None:
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     # one evaluation episode: the evaluation's policy call sees one observation, as the clip's does,
     # so the clip replays exactly the episode the evaluation scored

@@ -26,7 +26,6 @@ from lab.presets import preset, preset_names
     ("batch_size", 0, "an integer in [1, 65536]"),
     ("policy_delay", 2.5, "training.policy_delay=2.5"),
     ("critic_loss", "l1", "one of mse, huber"),
-    ("precision", "float16", "one of float32, bfloat16"),
     ("use_per", "yes", "true or false"),
 ])
 def test_bad_values_name_the_field_the_value_and_the_range(field, value, fragment):

@@ -166,8 +166,8 @@ def test_the_example_evolve_file_is_valid():
 
 
 def test_pbt_agents_collect_and_learn_through_the_trainers_own_pieces():
+    from lab.agents.replay import PrioritizedReplayBuffer
     from lab.events import EpisodeEnded
-    from lab.replay import PrioritizedReplayBuffer
 
     spec = pbt_spec(overrides={**PBT["overrides"], "training.n_step": 3, "training.use_per": True})
     pop = Population(spec)

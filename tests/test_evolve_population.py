@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from lab.config import ConfigError
-from lab.noise import PinkNoise
 from lab.population import Population
 from lab.population.replay import StackedReplayBuffer
+
+from lab.config import ConfigError
+from lab.rollout.noise import PinkNoise
 from lab.search.evolve import EVOLVE_KEYS, check_evolve_spec, run_evolve
 from lab.search.evolve_population import BatchedPopulation, copy_order
 from lab.search.space import SpecError, parse_spec

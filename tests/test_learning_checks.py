@@ -11,23 +11,16 @@ import pytest
 from toy_env import BEST_RETURN, MODULE_ENV_ID, ZERO_ACTION_RETURN
 
 from lab.presets import preset
-from lab.trainer import Trainer
+from lab.train.trainer import Trainer
 
 OPTIONS = {
     "td3": {},
     "layer-norm critics": {"network.layer_norm": True},
-    "lap": {"training.use_per": True, "training.per_kind": "lap", "training.critic_loss": "huber",
-            "training.per_beta_start": 0.0, "training.per_beta_end": 0.0},
-    "policy checkpoints": {"training.policy_checkpoints": True, "training.checkpoint_window": 3,
-                           "training.checkpoint_widen_after": 0},
-    "policy checkpoints by mean": {"training.policy_checkpoints": True, "training.checkpoint_window": 3,
-                                   "training.checkpoint_widen_after": 0, "training.checkpoint_score": "mean"},
-    "crossq": {"training.algorithm": "crossq"},
-    "sac": {"training.algorithm": "sac", "noise.sigma": 0.0, "training.policy_delay": 1,
-            "training.sac_initial_alpha": 0.1},
-    "ensemble of 2": {"training.ensemble_size": 2},
+    "prioritized replay": {"training.use_per": True},
+    "huber loss, grad clip": {"training.critic_loss": "huber", "training.grad_clip": 1.0},
+    "3-step returns": {"training.n_step": 3},
     "overlapped collection": {"run.overlap_collection": True},
-    "action penalty": {"training.action_penalty": 0.1},
+    "ou noise": {"noise.kind": "ou", "noise.sigma": 0.5, "noise.theta": 0.15, "noise.dt": 0.1},
 }
 
 
@@ -55,5 +48,21 @@ def test_a_run_told_to_stop_when_solved_ends_at_the_evaluation_that_solved_it(tm
     summary = trainer.fit()
     trainer.close()
     assert summary["state"] == "finished" and trainer.env_step < 5_000
-    assert trainer.progress.solved_at is not None and trainer.progress.solved_at[0] == trainer.env_step
+    assert summary["solved_at_step"] == trainer.env_step
     assert trainer.last_evaluation is not None and trainer.last_evaluation.mean_return >= 18.0
+
+
+def test_each_agent_of_a_population_learns_the_reach_task_with_its_own_settings(tmp_path) -> None:
+    from lab.train.population import Population
+
+    base = preset("tiny", **{
+        "env.env_id": MODULE_ENV_ID, "env.success_threshold": 18.0, "run.analyze_episodes": False,
+        "run.total_steps": 600, "training.learning_starts": 200, "run.eval_every": 0, "run.checkpoint_every": 0,
+        "training.gamma": 0.5, "noise.kind": "gaussian", "noise.sigma": 0.2})
+    configs = [base.with_overrides({"run.seed": 0}),
+               base.with_overrides({"run.seed": 2, "training.critic_lr": 2e-3, "noise.sigma": 0.3})]
+    population = Population(configs=configs, run_dir=tmp_path / "pop")
+    population.fit()
+    learned = [population.evaluate_now(k, 10).mean_return for k in range(2)]
+    population.close()
+    assert all(18.0 <= r <= BEST_RETURN for r in learned)

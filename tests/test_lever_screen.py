@@ -23,9 +23,9 @@ def test_levers_are_checked_before_anything_trains() -> None:
     base = preset("tiny")
     with pytest.raises(ConfigError, match="lever name 'a' is given twice"):
         lever_configs(base, [Lever("a"), Lever("a", ("noise.sigma=0.2",))], [0])
-    refused = r"lever per: training.use_per=True is not supported in a population.*bench time-to-solve --parallel"
-    with pytest.raises(ConfigError, match=refused):
-        lever_configs(base, [Lever("per", ("training.use_per=true",))], [0])
+    with pytest.raises(ConfigError, match="training.ensemble_size=2 is no longer supported"):
+        lever_configs(base, [Lever("ensemble", ("training.ensemble_size=2",))], [0])
+    assert lever_configs(base, [Lever("per", ("training.use_per=true",))], [0])["per"][0].training.use_per
     with pytest.raises(ConfigError, match="levers a and b give the same config"):
         lever_configs(base, [Lever("a"), Lever("b", (f"noise.sigma={base.noise.sigma}",))], [0])
     with pytest.raises(ConfigError, match="noise.sigma"):

@@ -177,7 +177,7 @@ def test_save_and_evaluate_jobs_report_through_poll(models, long_config):
 
 
 def test_a_failed_run_becomes_an_error(models, long_config, tmp_path):
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     trainer = Trainer(long_config, run_dir=tmp_path / "run")
 

@@ -105,7 +105,7 @@ def test_resume_with_seeds_continues_every_agent(population, tmp_path, capsys):
     code, _, _ = run_cli(capsys, "train", "--seeds", "0-1", "--resume", copy / "population.pt", "--out", copy,
                          "--no-progress", "run.total_steps=400")
     assert code == 0
-    members = read_checkpoint_file(copy / "population.pt", kind="population")["members"]
+    members = read_checkpoint_file(copy / "population.pt", kind="population")["agents"]
     assert [m["env_step"] for m in members] == [400, 400]
 
 

@@ -1,13 +1,13 @@
-"""What a population accepts from its members' configs: each setting is either honoured per agent or refused."""
+"""What agents of one engine must share (the fields lab/config.py marks shared) and what each keeps its own."""
 
 from __future__ import annotations
 
 import pytest
 
-from lab.config import ConfigError, TrainingConfig
-from lab.population import Population
-from lab.population.members import member_configs
-from lab.td3 import TD3
+from lab.agents.td3 import lr_factor
+from lab.config import ConfigError, shared_fields
+from lab.train.members import member_configs, memory_bytes
+from lab.train.population import Population
 
 
 @pytest.fixture
@@ -20,35 +20,33 @@ def _agents(base, *overrides: dict) -> list:
     return [base.with_overrides({**o, "run.seed": k}) for k, o in enumerate(overrides)]
 
 
-@pytest.mark.parametrize(("dotted", "value", "allowed"), [
-    ("training.algorithm", "crossq", "allowed 'td3'"),
-    ("training.algorithm", "sac", "allowed 'td3'"),
-    ("training.policy_checkpoints", True, "allowed False"),
-    ("training.ensemble_size", 2, "allowed 1"),
-    ("training.use_per", True, "allowed False"),
-    ("training.precision", "bfloat16", "allowed 'float32'"),
-    ("run.device", "cuda", "allowed 'auto' or 'cpu'"),
+@pytest.mark.parametrize(("dotted", "value"), [
+    ("network.actor_hidden", [16]), ("network.layer_norm", True), ("env.num_envs", 2), ("training.batch_size", 8),
+    ("training.buffer_size", 600), ("training.n_step", 3), ("training.use_per", True), ("run.checkpoint_every", 7),
+    ("run.overlap_collection", True), ("run.device", "cpu"),
 ])
-def test_settings_a_population_cannot_honour_are_refused_in_one_line(base, dotted, value, allowed):
-    configs = _agents(base, {}, {dotted: value})
+def test_a_field_the_agents_share_must_match_and_is_refused_in_one_line(base, dotted, value):
+    assert dotted in [f.key for f in shared_fields()]
     with pytest.raises(ConfigError) as caught:
-        member_configs(base, configs=configs)
+        member_configs(base, configs=_agents(base, {}, {dotted: value}))
     message = str(caught.value)
-    assert message.startswith(f"agent 1: {dotted}={value!r} is not supported in a population")
-    assert allowed in message and "\n" not in message
+    assert message.startswith(f"agent 1 has {dotted}=") and f"must share {dotted}" in message
+    assert "\n" not in message
 
 
-def test_switches_that_only_matter_with_a_refused_setting_are_accepted(base):
-    # As in a single run, per_kind and the CrossQ and policy-checkpoint knobs do nothing unless switched on.
-    inert = {"training.per_kind": "lap", "training.per_alpha": 0.1, "training.crossq_adam_beta1": 0.9,
-             "training.checkpoint_window": 9, "env.vectorization": "async"}
-    assert member_configs(base, configs=_agents(base, {}, inert))[1].training.per_kind == "lap"
+def test_fields_of_their_own_may_differ(base):
+    own = {"training.actor_lr": 3e-4, "training.critic_loss": "huber", "training.grad_clip": 0.5,
+           "training.warmup_pilot": "heuristic", "noise.kind": "ou", "noise.touchdown_cut": 0.5,
+           "network.main_engine_bias": 0.7, "env.reward_shaping": True, "run.total_steps": 100,
+           "run.stop_when_solved": True}
+    configs = member_configs(base, configs=_agents(base, {}, own))
+    assert configs[1].training.critic_loss == "huber" and configs[1].noise.kind == "ou"
 
 
 def test_per_agent_learner_settings_reach_the_batched_learner(base):
     configs = _agents(base, {}, {"training.critic_loss": "huber", "training.grad_clip": 0.5,
                                  "training.weight_decay": 1e-3, "network.main_engine_bias": 0.7})
-    with Population(configs=configs, log_to_disk=False, overlap=False) as population:
+    with Population(configs=configs, log_to_disk=False) as population:
         learner = population.learner
         assert learner.huber.tolist() == [False, True]
         assert learner.values["grad_clip"].tolist() == [0.0, 0.5]
@@ -57,15 +55,19 @@ def test_per_agent_learner_settings_reach_the_batched_learner(base):
         assert main_head_bias.tolist() == pytest.approx([0.0, 0.7])
 
 
-def test_learning_rate_schedules_follow_the_single_agent_learner(base):
+def test_learning_rate_schedules_move_each_agents_rates_by_its_own_progress(base):
     schedules = ("constant", "linear", "cosine")
     configs = _agents(base, *({"training.lr_schedule": s, "training.actor_lr": 2e-3} for s in schedules))
-    with Population(configs=configs, log_to_disk=False, overlap=False) as population:
+    with Population(configs=configs, log_to_disk=False) as population:
         population.fit()
         for k, schedule in enumerate(schedules):
-            single = TD3(8, 2, configs[k].network, TrainingConfig(lr_schedule=schedule, actor_lr=2e-3))
-            progress = population.members[k].env_step / configs[k].run.total_steps
-            actor_lr, critic_lr = single.apply_schedule(progress)
-            assert population.learner.get("actor_lr", k) == pytest.approx(actor_lr, rel=1e-12)
-            assert population.learner.get("critic_lr", k) == pytest.approx(critic_lr, rel=1e-12)
-        assert population.learner.get("actor_lr", 1) < 2e-3 * 0.5  # the schedule did move it
+            last_pay = population.members[k].env_step  # the last updates were paid after this step
+            factor = lr_factor(schedule, last_pay / configs[k].run.total_steps)
+            assert population.learner.setting("actor_lr", k) == pytest.approx(2e-3 * factor, rel=1e-2)
+        assert population.learner.setting("actor_lr", 1) < 2e-3 * 0.5  # the schedule did move it
+
+
+def test_the_memory_estimate_is_per_agent_times_agents(base):
+    one = memory_bytes(base, 1)
+    assert memory_bytes(base, 8) == 8 * one
+    assert memory_bytes(base.with_overrides({"training.use_per": True}), 1) > one

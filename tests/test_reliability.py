@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import torch
 
+from lab.agents.networks import Actor
 from lab.checkpoint import CheckpointError, read_checkpoint_file, save_policy, write_checkpoint_file
 from lab.config import NetworkConfig
 from lab.io import JsonlWriter, read_jsonl, remove_stale_temps
-from lab.networks import Actor
 from lab.policy import load_policy
-from lab.run_log import RunFolderInUse, RunLogger, claim_run_folder, truncate_logs
 from lab.signals import Terminated, exit_code, signals_as_interrupt
+from lab.train.run_folder import RunFolderInUse, RunLogger, claim_run_folder, truncate_logs
 
 NET = NetworkConfig(actor_hidden=(16, 16), critic_hidden=(16, 16))
 
@@ -121,9 +121,11 @@ def test_an_unsafe_pickle_is_refused_in_one_sentence(tmp_path):
 def test_a_checkpoint_missing_a_section_is_refused_by_name(policy_file, tmp_path):
     data = read_checkpoint_file(policy_file)
     path = tmp_path / "partial.pt"
-    write_checkpoint_file(path, {**data, "kind": "checkpoint", "config": {}, "agent": {}})  # no counters
-    with pytest.raises(CheckpointError, match="has no 'counters' entry"):
-        read_checkpoint_file(path, kind="checkpoint")
+    write_checkpoint_file(path, {**data, "kind": "checkpoint", "configs": [], "learner": {}})  # no agents
+    from lab.train.checkpoints import read_training_checkpoint
+
+    with pytest.raises(CheckpointError, match="is incompatible: it has no 'agents' section"):
+        read_training_checkpoint(path, population=False)
 
 
 def test_policy_with_an_unknown_network_key_or_unfitting_weights_is_refused(policy_file, tmp_path):
@@ -275,7 +277,7 @@ def test_a_new_run_refuses_a_folder_holding_a_run_but_takes_an_empty_one(tmp_pat
     taken.mkdir()
     (taken / "episodes.jsonl").write_text('{"env_step": 5}\n')
     with pytest.raises(RunFolderInUse, match=r"already holds a run \(episodes.jsonl\).*--resume .*checkpoint.pt"):
-        RunLogger(taken)
+        claim_run_folder(taken)
     assert (taken / "episodes.jsonl").read_text() == '{"env_step": 5}\n'
     a_file = tmp_path / "file"
     a_file.write_text("x")
@@ -349,12 +351,12 @@ def test_a_killed_run_resumed_into_its_folder_logs_each_episode_once(tiny_config
     import shutil
 
     from lab.events import CheckpointSaved
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     config = tiny_config.with_overrides({"run.analyze_episodes": False, "run.checkpoint_every": 200,
                                          "run.total_steps": 400, "run.save_replay": True})
     run = tmp_path / "run"
-    first = Trainer(config, log_to_disk=False)
+    first = Trainer(config, run_dir=tmp_path / "first")  # its checkpoints; the logs under test go to run/
     logger = RunLogger(run)
     first.events.subscribe(logger)
     kept = tmp_path / "at200.pt"
@@ -365,7 +367,7 @@ def test_a_killed_run_resumed_into_its_folder_logs_each_episode_once(tiny_config
     uninterrupted = _episodes(run / "episodes.jsonl")
     assert [e for e in uninterrupted if e[0] > 200], "no episode after the checkpoint: the test proves nothing"
 
-    resumed = Trainer(config, log_to_disk=False, resume=kept)
+    resumed = Trainer(config, run_dir=tmp_path / "resumed", resume=kept)
     logger = RunLogger(run, resume_step=resumed.env_step)
     resumed.events.subscribe(logger)
     resumed.fit()

@@ -227,7 +227,7 @@ def test_compare_command(tmp_path: Path, capsys: pytest.CaptureFixture[str], mon
 def test_report_of_a_real_training_run(tiny_config, tmp_path: Path) -> None:
     """The trainer's own run folder and events feed the loader and the tracker alike."""
     from lab.analysis import DiagnosticsTracker
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     config = tiny_config.with_overrides({"run.eval_every": 300, "run.eval_episodes": 2})
     trainer = Trainer(config, run_dir=tmp_path / "real")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from lab.sumtree import SumTree
+from lab.agents.sumtree import SumTree
 
 
 def test_every_parent_is_the_sum_of_its_children():

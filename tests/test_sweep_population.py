@@ -18,11 +18,11 @@ import pytest
 
 from lab.cli import main
 from lab.config import ConfigError
-from lab.population.members import member_configs
 from lab.search import population_runs
 from lab.search.population_runs import plan_groups, wanted_runs
 from lab.search.space import parse_spec
 from lab.search.sweep import run_sweep
+from lab.train.members import member_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"run.eval_every": 150, "run.eval_episodes": 1, "env.max_episode_steps": 60,
@@ -30,9 +30,9 @@ FAST = {"run.eval_every": 150, "run.eval_episodes": 1, "env.max_episode_steps": 
 
 
 def sweep_data(name="p", **changes):
-    """Three learning rates, each with and without prioritized replay: 3 runs can share a population."""
+    """Three learning rates, each with 1-step and 3-step returns: the 3 runs of one n-step can share a population."""
     data = {"name": name, "type": "grid", "base": "tiny", "steps_per_run": 300, "overrides": dict(FAST),
-            "parameters": {"actor_lr": [1e-3, 2e-3, 3e-3], "training.use_per": [False, True]}}
+            "parameters": {"actor_lr": [1e-3, 2e-3, 3e-3], "training.n_step": [1, 3]}}
     data.update(changes)
     return data
 
@@ -48,12 +48,12 @@ def load_study(folder, name="p"):
 
 def test_compatible_runs_train_as_one_population_and_each_trial_gets_a_lone_runs_result(tmp_path):
     folder = tmp_path / "sweep"
-    data = sweep_data(parameters={"actor_lr": [1e-3, 3e-3], "training.use_per": [False, True]})
+    data = sweep_data(parameters={"actor_lr": [1e-3, 3e-3], "training.n_step": [1, 3]})
     lines = []
     results = run_sweep(parse_spec(data), folder, log=lines.append, population=4)
 
     home = folder / "runs" / "population_001-003"
-    assert lines[0] == f"population of 2 runs (001, 003) in {home}"  # the use_per runs cannot join
+    assert lines[0] == f"population of 2 runs (001, 003) in {home}"  # the 3-step runs cannot join (n-step is shared)
     population = json.loads((home / "summary.json").read_text())
     assert population["agents"] == 2 and population["state"] == "finished"
     assert (home / "population.pt").is_file()
@@ -73,9 +73,9 @@ def test_compatible_runs_train_as_one_population_and_each_trial_gets_a_lone_runs
         assert rec["episodes"] == len((run_dir / "episodes.jsonl").read_text().splitlines())
         assert {"solved", "time_to_solve_seconds", "time_to_solve_steps"} <= set(rec)
     assert records[1]["episode_returns"] != records[3]["episode_returns"]  # two learning rates, two agents
-    for r in (2, 4):  # prioritized replay: trained alone, as without --population
-        run_dir = folder / "runs" / f"run_{r:03d}"
-        assert not run_dir.is_symlink() and (run_dir / "checkpoint.pt").is_file()
+    assert f"population of 2 runs (002, 004) in {folder / 'runs' / 'population_002-004'}" in lines  # 3-step runs
+    for r in (2, 4):
+        assert (folder / "runs" / f"run_{r:03d}").resolve().parent == (folder / "runs" / "population_002-004").resolve()
 
     study = load_study(folder)
     told = {t.user_attrs["run"]: t for t in study.get_trials() if t.state.name == "COMPLETE"}
@@ -150,7 +150,7 @@ def test_a_stop_request_puts_every_member_back_and_the_rerun_resumes_the_populat
 
 def test_groups_follow_member_configs_rules_and_the_size_limit():
     spec = parse_spec(sweep_data(parameters={"network.actor_hidden": [[32, 32], [16]], "actor_lr": [1e-3, 2e-3, 3e-3],
-                                             "training.use_per": [False, True]}))
+                                             "training.n_step": [1, 3]}))
     plans = {p.index: p.params for p in spec.plans()}
     groups = plan_groups(spec.plans(), 2)
     assert set(groups) == set(plans)
@@ -158,11 +158,10 @@ def test_groups_follow_member_configs_rules_and_the_size_limit():
         assert run in group and len(group) <= 2
         shapes = {json.dumps(plans[r]["network.actor_hidden"]) for r in group}
         assert len(shapes) == 1  # one network shape per population
-        if plans[run]["training.use_per"]:
-            assert group == (run,)  # prioritized replay never joins a population
+        assert len({plans[r]["training.n_step"] for r in group}) == 1  # one n-step per population
     together = {g for g in groups.values() if len(g) == 2}
-    assert together == {(1, 3), (7, 9)}  # per shape: 3 runs without PER make one pair and one left over
-    assert sum(len(g) == 1 for g in groups.values()) == 8
+    assert together == {(1, 3), (2, 4), (7, 9), (8, 10)}  # per shape and n-step: 3 runs make a pair and one left
+    assert sum(len(g) == 1 for g in groups.values()) == 4
     assert plan_groups(spec.plans(), 1) == {r: (r,) for r in plans}
 
 
@@ -253,7 +252,8 @@ def test_a_dry_run_shows_which_runs_train_together(capsys, tmp_path):
     spec.write_text(json.dumps(sweep_data()))
     assert main(["sweep", str(spec), "--dry-run", "--population", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[-2:] == ["--population 2: 2 runs in 1 population(s), 4 run(s) alone", "  population: run_001 run_003"]
+    assert lines[-3:] == ["--population 2: 4 runs in 2 population(s), 2 run(s) alone", "  population: run_001 run_003",
+                          "  population: run_002 run_004"]
     assert not (tmp_path / "sweep_results").exists()
 
 

@@ -36,7 +36,7 @@ def hparams_data(accumulator: EventAccumulator, tag: str) -> plugin_data_pb2.HPa
 
 
 def test_a_real_run_writes_hparams_final_metrics_and_clips_as_video(tiny_config, tmp_path: Path) -> None:
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     config = tiny_config.with_overrides({"run.eval_every": 300, "run.eval_episodes": 1})
     trainer = Trainer(config, run_dir=tmp_path / "run")

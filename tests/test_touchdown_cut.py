@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_ground_noise import _grounded, grounded_actions
+from rollout_helpers import collector_for, grounded, grounded_actions, step_one
 
 from lab import lander
-from lab.collector import Collector
 from lab.config import ConfigError, NoiseConfig
 from lab.lander.touchdown import TouchdownCut
-from lab.population import Population
+from lab.train.population import Population
 
 OFF = np.asarray(lander.ENGINES_OFF, np.float32)
 
@@ -21,15 +20,15 @@ def test_at_probability_zero_nothing_is_drawn_or_changed():
     cut = TouchdownCut(0.0, 3, rng)
     cut.reset()
     actions = np.ones((3, 2), np.float32)
-    grounded = _grounded(np.zeros((3, 8), np.float32), [0, 1, 2])
-    assert cut.apply(actions, grounded) is actions and rng.bit_generator.state == before
+    landed = grounded(np.zeros((3, 8), np.float32), [0, 1, 2])
+    assert cut.apply(actions, landed) is actions and rng.bit_generator.state == before
 
 
 def test_a_cutting_env_with_a_leg_down_gets_engines_off_and_every_other_row_keeps_its_action():
     cut = TouchdownCut(1.0, 4, np.random.default_rng(0))
     cut.reset()
     cut.cutting[3] = False  # an episode that drew no cut
-    obs = _grounded(np.zeros((4, 8), np.float32), [0, 3])
+    obs = grounded(np.zeros((4, 8), np.float32), [0, 3])
     obs[1, lander.LEFT_LEG] = 1.0
     actions = np.full((4, 2), 0.7, np.float32)
     out = cut.apply(actions, obs)
@@ -54,13 +53,12 @@ def test_each_episode_draws_its_own_cut_and_a_reset_redraws_only_the_envs_that_e
 
 def test_the_collector_stores_the_cut_actions_during_warm_up_and_after_it(tiny_config):
     config = tiny_config.with_overrides({"noise.kind": "gaussian", "noise.sigma": 0.3, "noise.touchdown_cut": 1.0})
-    collector = Collector(config, np.random.default_rng(0))
+    collector = collector_for([config])
     try:
-        collector.reset([0, 1])
-        assert collector.touchdown_cut.cutting.all()
+        assert collector.explorers[0].cut.cutting.all()
         for actor in (None, lambda obs: np.full((2, 2), 0.9, np.float32)):
-            collector.obs = _grounded(collector.obs, [0])
-            step = collector.step(actor)
+            collector.obs = grounded(collector.obs, [0])
+            step = step_one(collector, actor)
             assert step.transitions is not None
             actions = step.transitions[1]
             np.testing.assert_array_equal(actions[0], OFF)  # a leg down: engines off, and stored so

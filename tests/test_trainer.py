@@ -22,8 +22,8 @@ from lab.events import (
     RunStateChanged,
     UpdateMetrics,
 )
-from lab.learner import DivergenceError
-from lab.trainer import Trainer
+from lab.train.engine import DivergenceError
+from lab.train.trainer import Trainer
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -42,10 +42,10 @@ def test_no_stored_transition_crosses_an_autoreset(tiny_config, tmp_path):
     buffer = trainer.buffer
     n = len(buffer)
     assert n == trainer.env_step  # every real transition stored, no autoreset step stored
-    in_flight = sum(len(ep.actions) for ep in trainer.collector.episodes)
+    in_flight = sum(len(ep.actions) for ep in trainer.collector.episodes[0])
     assert sum(lengths) + in_flight >= n - 3 * 40  # episodes cut by the final checkpoint are not reported
     # A reset teleports the lander to y ~ 1.4; consecutive real steps move it by far less.
-    jump = np.abs(buffer.next_obs[:n, 1] - buffer.obs[:n, 1])
+    jump = np.abs(buffer.next_obs[0, :n, 1] - buffer.obs[0, :n, 1])
     assert jump.max() < 0.1
     trainer.close()
 
@@ -60,8 +60,8 @@ def test_truncation_bootstraps_and_termination_does_not(tiny_config, tmp_path):
     truncated = [e for e in ends if e.trajectory.truncated]
     assert truncated, "random flight should hit the 25-step limit"
     n = len(trainer.buffer)
-    assert not trainer.buffer.terminated[:n].any()  # only truncations here: every transition bootstraps
-    batch = trainer.buffer.sample(256, gamma=0.99)
+    assert not trainer.buffer.terminated[0, :n].any()  # only truncations here: every transition bootstraps
+    batch = trainer.buffer.sample(256, [0.99])
     assert np.allclose(batch.discounts.numpy(), 0.99)
     trainer.close()
 
@@ -141,34 +141,33 @@ def test_live_hyperparameter_change_reaches_the_next_update(tiny_config, tmp_pat
     trainer.events.subscribe(metrics.append, UpdateMetrics)
     trainer.events.subscribe(changes.append, HyperparametersChanged)
     trainer.start()
-    assert _wait_for(lambda: trainer.agent.updates > 10)
-    trainer.update_hyperparameters(actor_lr=3e-4, tau=0.02, sigma=0.05, batch_size=16, noise_scale=0.5,
-                                   target_pessimism=0.0)
+    assert _wait_for(lambda: trainer.slots[0].updates > 10)
+    trainer.update_hyperparameters(actor_lr=3e-4, tau=0.02, sigma=0.05, **{"training.batch_size": 16})
     assert _wait_for(lambda: bool(changes))
     step = changes[0].env_step
-    assert changes[0].changes["actor_lr"] == (1e-3, 3e-4)
+    assert changes[0].changes["training.actor_lr"] == (1e-3, 3e-4)
     assert _wait_for(lambda: any(m.env_step > step for m in metrics))
     after = [m for m in metrics if m.env_step > step][0]
-    assert after.actor_lr == pytest.approx(3e-4) and after.noise_scale == 0.5
-    assert trainer.agent.tau == 0.02 and trainer.noise.sigma == 0.05
-    # a live change is a config swap: the learner, the noise and the collector read the one current Config
-    assert trainer.agent.config is trainer.config.training and trainer.noise.config is trainer.config.noise
-    assert trainer.collector.config is trainer.config and trainer.config.training.batch_size == 16
-    assert trainer.agent.actor_opt.param_groups[0]["lr"] == pytest.approx(3e-4)
-    assert trainer.hyperparameters()["batch_size"] == 16
-    assert trainer.agent.config.target_pessimism == 0.0 and changes[0].changes["target_pessimism"] == (1.0, 0.0)
+    assert after.actor_lr == pytest.approx(3e-4)
+    explorer = trainer.collector.explorers[0]
+    assert trainer.learner.setting("tau", 0) == 0.02 and explorer.noise.sigma == 0.05
+    # a live change is a config swap: the learner's settings, the explorer and the slot read the one current Config
+    assert explorer.config is trainer.config and explorer.noise.config is trainer.config.noise
+    assert trainer.config.training.batch_size == 16 and trainer.hyperparameters()["training.batch_size"] == 16
     trainer.stop()
     trainer.close()
 
 
 def test_bad_live_changes_raise_clear_errors(tiny_config, tmp_path):
     trainer = Trainer(_no_analysis(tiny_config), run_dir=tmp_path / "run")
-    with pytest.raises(ConfigError, match="cannot change 'hidden'"):
+    with pytest.raises(ConfigError, match="unknown config field 'hidden'"):
         trainer.update_hyperparameters(hidden=3)
     with pytest.raises(ConfigError, match="training.tau=2.0 is invalid"):
         trainer.update_hyperparameters(tau=2.0)
-    with pytest.raises(ConfigError, match=r"noise_scale=-1 is invalid: allowed a number in \[0.0, 10.0\]"):
-        trainer.update_hyperparameters(noise_scale=-1)
+    with pytest.raises(ConfigError, match="training.learning_starts cannot change while training .* live fields are"):
+        trainer.update_hyperparameters(learning_starts=5)
+    with pytest.raises(ConfigError, match="training.target_pessimism is no longer supported.*levers-2026-12"):
+        trainer.update_hyperparameters(target_pessimism=0.5)
     trainer.close()
 
 
@@ -193,7 +192,7 @@ def test_a_crash_in_training_keeps_a_checkpoint_and_reports_failed(tiny_config, 
     def explode(*_, **__):
         raise RuntimeError("simulated learner crash")
 
-    trainer.agent.update = explode  # type: ignore[method-assign]
+    trainer.learner.update = explode  # type: ignore[method-assign]
     with pytest.raises(RuntimeError, match="simulated"):
         trainer.fit()
     assert states[-1].state == "failed" and "simulated learner crash" in states[-1].error
@@ -218,7 +217,7 @@ def test_a_change_the_loop_refuses_is_published_as_an_event(tiny_config, tmp_pat
     trainer = Trainer(_no_analysis(tiny_config, **{"run.total_steps": 200}), run_dir=tmp_path / "run")
     refused = []
     trainer.events.subscribe(refused.append, HyperparametersRefused)
-    trainer.control.submit_changes({"tau": 2.0})  # as if it raced past the caller's check
+    trainer.control.submit_changes((None, {"tau": 2.0}))  # as if it raced past the caller's check
     trainer.fit()
     assert len(refused) == 1 and refused[0].changes == {"tau": 2.0}
     assert "training.tau=2.0 is invalid" in refused[0].reason
@@ -269,7 +268,7 @@ def test_sigterm_on_a_cli_run_leaves_a_checkpoint_and_a_stopped_summary(tmp_path
     summary = json.loads((out / "summary.json").read_text())
     assert summary["state"] == "stopped"
     data = read_checkpoint_file(out / "checkpoint.pt", kind="checkpoint")
-    assert data["counters"]["env_step"] == summary["env_step"] == summary["checkpoint_step"] > 0
+    assert data["agents"][0]["env_step"] == summary["env_step"] == summary["checkpoint_step"] > 0
     resumed = Trainer(Path(out / "config.yaml"), run_dir=tmp_path / "resumed", resume=out / "checkpoint.pt")
     assert resumed.env_step == summary["env_step"]
     resumed.close()
@@ -293,7 +292,7 @@ def test_a_nan_in_the_critic_fails_the_run_and_keeps_the_last_good_checkpoint(ti
             saved.update(step=event.env_step, checkpoint=_digest(run / "checkpoint.pt"),
                          policy=_digest(run / "policy.pt"))
             with torch.no_grad():
-                next(trainer.agent.critic.parameters()).view(-1)[0] = float("nan")
+                next(trainer.learner.critic.parameters()).view(-1)[0] = float("nan")
 
     trainer.events.subscribe(poison, CheckpointSaved)
     with pytest.raises(DivergenceError, match=r"critic loss became NaN at update \d+ .*last good checkpoint kept at "
@@ -302,8 +301,8 @@ def test_a_nan_in_the_critic_fails_the_run_and_keeps_the_last_good_checkpoint(ti
     assert states[-1].state == "failed" and states[-1].checkpoint == str(run / "checkpoint.pt")
     assert _digest(run / "checkpoint.pt") == saved["checkpoint"] and _digest(run / "policy.pt") == saved["policy"]
     data = read_checkpoint_file(run / "checkpoint.pt", kind="checkpoint")
-    assert data["counters"]["env_step"] == saved["step"]
-    assert all(torch.isfinite(v).all() for v in data["agent"]["critic"].values())
+    assert data["agents"][0]["env_step"] == saved["step"]
+    assert all(torch.isfinite(v).all() for v in data["learner"]["critic"].values())
     summary = json.loads((run / "summary.json").read_text())
     assert summary["state"] == "failed" and summary["checkpoint_step"] == saved["step"]
     rows = [json.loads(line) for line in (run / "updates.jsonl").read_text().splitlines()]  # strict JSON
@@ -312,26 +311,26 @@ def test_a_nan_in_the_critic_fails_the_run_and_keeps_the_last_good_checkpoint(ti
 
 
 def test_a_failed_checkpoint_write_is_never_claimed(tiny_config, tmp_path, monkeypatch):
-    import lab.trainer
+    import lab.train.engine
 
     run = tmp_path / "run"
     trainer = Trainer(_no_analysis(tiny_config, **{"run.checkpoint_every": 300}), run_dir=run)
     saved, states = [], []
     trainer.events.subscribe(lambda e: saved.append(e.env_step), CheckpointSaved)
     trainer.events.subscribe(states.append, RunStateChanged)
-    real_write = lab.trainer.write_checkpoint_file
+    real_write = lab.train.engine.write_checkpoint_file
 
     def disk_full_after_the_first(path, data):
         if saved:
             raise OSError(28, "No space left on device")
         return real_write(path, data)
 
-    monkeypatch.setattr(lab.trainer, "write_checkpoint_file", disk_full_after_the_first)
+    monkeypatch.setattr(lab.train.engine, "write_checkpoint_file", disk_full_after_the_first)
     with pytest.raises(OSError, match="No space left"):
         trainer.fit()
     assert len(saved) == 1
     assert states[-1].state == "failed" and states[-1].checkpoint is None
-    assert read_checkpoint_file(run / "checkpoint.pt")["counters"]["env_step"] == saved[0]
+    assert read_checkpoint_file(run / "checkpoint.pt")["agents"][0]["env_step"] == saved[0]
     summary = json.loads((run / "summary.json").read_text())
     assert summary["checkpoint_step"] == saved[0] < summary["env_step"]
     lines = [json.loads(line) for line in (run / "states.jsonl").read_text().splitlines()]

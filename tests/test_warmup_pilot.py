@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_ground_noise import grounded_actions
+from rollout_helpers import collector_for, grounded_actions, step_one
 
 from lab import Trainer
-from lab.collector import Collector
 from lab.config import ConfigError, TrainingConfig
 from lab.policy import heuristic_policy
-from lab.population import Population
 from lab.presets import FIRST_RUN_PRESET, preset
+from lab.train.population import Population
 from widgets.controls import SPECS, spec_named
 from widgets.panel_model import PanelModel
 
@@ -23,11 +22,10 @@ def test_the_guide_pilot_flies_the_warm_up_with_the_configured_noise_and_the_act
         tiny_config, sigma):
     config = tiny_config.with_overrides({"training.warmup_pilot": "heuristic", "noise.kind": "gaussian",
                                          "noise.sigma": sigma})
-    collector = Collector(config, np.random.default_rng(0))
+    collector = collector_for([config])
     try:
-        collector.reset([0, 1])
         obs = collector.obs.copy()
-        step = collector.step(None)  # warming up
+        step = step_one(collector, None)  # warming up
         assert step.transitions is not None
         deviation = np.abs(step.transitions[1] - np.clip(HEURISTIC(obs), -1, 1))
         if sigma == 0.0:
@@ -35,7 +33,7 @@ def test_the_guide_pilot_flies_the_warm_up_with_the_configured_noise_and_the_act
         else:
             assert 0.0 < deviation.max() < 1.5  # the pilot plus noise (saturated commands may clip back)
         actor = np.full((2, 2), 0.3, np.float32)
-        step = collector.step(lambda o: actor.copy())  # learning: the actor, never the pilot
+        step = step_one(collector, lambda o: actor.copy())  # learning: the actor, never the pilot
         assert step.transitions is not None
         if sigma == 0.0:
             np.testing.assert_array_equal(step.transitions[1], actor)
@@ -44,11 +42,11 @@ def test_the_guide_pilot_flies_the_warm_up_with_the_configured_noise_and_the_act
 
 
 def test_the_uniform_warm_up_is_unchanged_by_the_new_option(tiny_config):
-    """The default draws exactly what it drew before: uniform actions from the collector's RNG."""
-    collector = Collector(tiny_config, np.random.default_rng(3))
+    """The default draws uniform actions from the agent's own RNG, and nothing else."""
+    collector = collector_for([tiny_config], rng_seed=3)
     try:
-        collector.reset([0, 1])
-        step = collector.step(None)
+        collector.explorers[0].rng = np.random.default_rng(3)  # the reset's cut draws nothing at probability 0
+        step = step_one(collector, None)
         assert step.transitions is not None
         expected = np.random.default_rng(3).uniform(-1.0, 1.0, size=(2, 2)).astype(np.float32)
         np.testing.assert_array_equal(step.transitions[1], expected)
@@ -56,7 +54,7 @@ def test_the_uniform_warm_up_is_unchanged_by_the_new_option(tiny_config):
         collector.close()
 
 
-@pytest.mark.parametrize("overlap", [False, True], ids=["synchronous", "overlapped collector"])
+@pytest.mark.parametrize("overlap", [False, True], ids=["synchronous", "env worker"])
 def test_a_trainer_warmed_up_by_the_guide_pilot_sees_landings_before_its_first_update(tiny_config, overlap):
     """The point of the option: the buffer holds the landing's +100 before TD3 learns anything."""
     config = tiny_config.with_overrides({"training.warmup_pilot": "heuristic", "training.learning_starts": 1_500,
@@ -67,8 +65,8 @@ def test_a_trainer_warmed_up_by_the_guide_pilot_sees_landings_before_its_first_u
     trainer = Trainer(config, log_to_disk=False)
     try:
         trainer.fit()
-        rewards = trainer.learner.buffer.rewards[: len(trainer.learner.buffer)]
-        assert trainer.progress.episodes >= 2
+        rewards = trainer.buffer.rewards[0, : len(trainer.buffer)]
+        assert trainer.episodes >= 2
         assert rewards.max() >= 90.0  # a landing's +100 (a lander at rest) is in the buffer
     finally:
         trainer.close()

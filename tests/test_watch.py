@@ -130,8 +130,8 @@ def test_notebook_launcher_returns_at_once_and_the_window_finishes():
 
 
 def test_launcher_saves_a_live_policy_for_the_window_process(tmp_path):
+    from lab.agents.networks import Actor
     from lab.config import NetworkConfig
-    from lab.networks import Actor
     from lab.policy import Policy, load_policy
 
     policy = Policy.from_actor(Actor(8, 2, NetworkConfig()))

@@ -22,9 +22,9 @@ import pytest
 
 from lab.config import Config, ConfigError, bounds_of
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
-from lab.hyperparameters import LIVE_NAMES, validate_changes
-from lab.population.trainer import AgentEvent
-from lab.trainer import Trainer
+from lab.train.live import LIVE_NAMES, validate_changes
+from lab.train.population import AgentEvent
+from lab.train.trainer import Trainer
 from widgets.charts import BoundedSeries, LiveCharts
 from widgets.compare_charts import CompareCharts
 from widgets.compare_panel import ComparePanel
@@ -125,7 +125,7 @@ def test_no_control_can_hold_a_value_the_engine_refuses():
 
 def test_the_live_controls_are_the_live_hyperparameters_and_their_ranges_are_the_config_bounds():
     assert {s.name for s in SPECS if s.live} == set(LIVE_NAMES)
-    for tab in TABS:  # within a tab, live controls keep lab.hyperparameters' order
+    for tab in TABS:  # within a tab, live controls keep lab.train.live' order
         live = [s.name for s in SPECS if s.tab == tab and s.live]
         assert live == [n for n in LIVE_NAMES if n in live]
     actor_lr = next(s for s in SPECS if s.name == "actor_lr")
@@ -222,7 +222,7 @@ def test_a_change_refused_between_steps_snaps_the_slider_back(panel_factory, lon
 
 
 def test_a_crash_in_the_training_thread_shows_in_the_panel(panel_factory, long_config, tmp_path):
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     trainer = Trainer(long_config, run_dir=tmp_path / "run")
 
@@ -457,7 +457,7 @@ def test_open_in_window_without_a_display_shows_the_episode_inline(monkeypatch, 
 
 
 def test_episode_viewer_opens_a_run_folder(tiny_config, tmp_path):
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
     from widgets.viewer import EpisodeViewer
 
     trainer = Trainer(tiny_config.with_overrides({"run.eval_every": 600, "run.eval_episodes": 1,

@@ -61,7 +61,7 @@ class _Timed:
 
 
 def _train(config: Config, with_panel: bool, refresh: float) -> dict[str, Any]:
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
     from widgets.panel import TrainingPanel
 
     trainer = Trainer(config, name="bench-panel" if with_panel else "bench-plain")

@@ -17,7 +17,7 @@ import numpy as np
 from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, UpdateMetrics
 from lab.lander import SUCCESS_RETURN
 from lab.lander.behavior import OUTCOMES
-from lab.population.trainer import AgentEvent
+from lab.train.population import AgentEvent
 from widgets.charts import OUTCOME_COLORS
 from widgets.compare_model import agent_label
 from widgets.live_figure import LiveFigure, change_text, figure_widget, set_xy

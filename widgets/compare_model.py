@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import Config, ConfigError
-from lab.hyperparameters import SCHEDULE_OVERRIDES, validate_changes
-from lab.population.members import MAX_AGENTS, REQUIRED, member_configs
-from lab.population.trainer import AgentEvent, Population
 from lab.presets import FIRST_RUN_PRESET
+from lab.train.live import SCHEDULE_OVERRIDES, validate_changes
+from lab.train.members import MAX_AGENTS, REQUIRED, member_configs
+from lab.train.population import AgentEvent, Population
 from widgets.run_model import RunModel, RunWatcher
 from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus
@@ -30,7 +30,7 @@ COMPARE_READOUT: tuple[str, ...] = ("actor_lr", "critic_lr", "tau", "policy_dela
                                     "reward_shaping")
 """The live settings the A/B readout lists per agent (the ones a population changes per agent)."""
 POPULATION_DEFAULTS = dict(REQUIRED)
-"""What a population requires (lab.population.members.REQUIRED); the panel switches these for the user."""
+"""What a population requires (lab.train.members.REQUIRED); the panel switches these for the user."""
 
 
 def agent_label(agent: int) -> str:

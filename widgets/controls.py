@@ -1,6 +1,6 @@
 """Which knobs the panel shows, where each lives in the config, and the widget for each.
 
-The live controls are exactly ``lab.hyperparameters.LIVE_NAMES``, in that order; the
+The live controls are exactly ``lab.train.live.LIVE_NAMES``, in that order; the
 few settings that apply only when a new run starts are listed here (``RESTART_ONLY``).
 A control's allowed range is the config field's ``Bounds`` (``lab.config.bounds_of``),
 and its slider spans the field's typical range, clipped to what validation accepts, so a
@@ -16,7 +16,7 @@ from typing import Any
 import ipywidgets as w
 
 from lab.config import Bounds, Config, ConfigError, bounds_of
-from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES
+from lab.train.live import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES
 
 TABS: tuple[str, ...] = ("Learning", "Exploration", "Replay", "Shaping", "Network", "Run")
 RESTART_NOTE = "applies on restart"
@@ -108,7 +108,7 @@ class ControlSpec:
     """One control: the value it edits, how it is drawn, and its practical range."""
 
     name: str
-    """The live name (``lab.hyperparameters.LIVE_NAMES``) or the config field's own name."""
+    """The live name (``lab.train.live.LIVE_NAMES``) or the config field's own name."""
     field: str | None
     """Dotted config field; None for schedule overrides (noise_scale, per_beta)."""
     tab: str

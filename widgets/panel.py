@@ -25,7 +25,7 @@ import ipywidgets as w
 
 from lab.config import Config, ConfigError
 from lab.presets import FIRST_RUN_PRESET
-from lab.trainer import Trainer
+from lab.train.trainer import Trainer
 from widgets.charts import LiveCharts
 from widgets.controls import RESTART_NOTE, SPECS, ControlSpec, spec_named
 from widgets.panel_model import READOUT_NAMES, PanelModel

@@ -26,11 +26,11 @@ from typing import Any
 import lab.events
 from lab.config import Config, ConfigError
 from lab.evaluation import EvaluationResult
-from lab.hyperparameters import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES, validate_changes
 from lab.io import atomic_write_text
 from lab.presets import FIRST_RUN_PRESET, preset_names
 from lab.render.clips import ClipSaved, attach_clip_recorder
-from lab.trainer import Trainer
+from lab.train.live import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES, validate_changes
+from lab.train.trainer import Trainer
 from widgets.run_model import RunModel, RunWatcher
 from widgets.settings import LIVE_KEYS, as_config, config_value, live_resets, next_run_values, restart_fields
 from widgets.status import RunStatus

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from lab.config import Config
-from lab.hyperparameters import LIVE_CONFIG_FIELDS
 from lab.presets import preset, preset_names
+from lab.train.live import LIVE_CONFIG_FIELDS
 
 LIVE_KEYS: dict[str, str] = {field: name for name, field in LIVE_CONFIG_FIELDS.items()}
 """Dotted config field -> live name, for the fields that change while a run trains."""

@@ -189,7 +189,7 @@ class EpisodeViewer:
     def from_run(cls, run_dir: str | Path, **kwargs: Any) -> EpisodeViewer:
         """The last evaluation saved in a run folder (eval_episodes.npz)."""
         from lab.lander.behavior import BehaviorAnalyzer
-        from lab.run_log import load_trajectories
+        from lab.train.run_folder import load_trajectories
 
         run_dir = Path(run_dir)
         path = run_dir / "eval_episodes.npz"

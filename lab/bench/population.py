@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from lab.config import Config
-from lab.population.trainer import Population
+from lab.train.population import Population
 
 
 def bench_config(config: Config, steps: int, learning_starts: int, threads: int) -> Config:
@@ -50,13 +50,13 @@ class _Clocked(Population):
 
     def _step(self) -> None:
         super()._step()
-        training = [m.env_step for m in self.members if not m.stopped]
+        training = [m.env_step for m in self.members if m.state == "training"]
         if self.mark is None and min(training) >= self.warm_steps:
             self.mark = (time.perf_counter(), self.cpu_seconds(), self._total_steps())
 
     def cpu_seconds(self) -> float:
-        worker = getattr(self.envs, "_process", None)
-        return cpu_seconds(None if worker is None else worker.pid)
+        assert self.collector is not None
+        return cpu_seconds(getattr(self.collector.envs, "pid", None))
 
 
 def population_cost(config: Config, agents: int, steps: int, learning_starts: int, threads: int,
@@ -69,8 +69,8 @@ def population_cost(config: Config, agents: int, steps: int, learning_starts: in
     """
     if not 0 <= frozen < agents:
         raise ValueError(f"frozen={frozen} is invalid: allowed 0 to {agents - 1} (at least one agent trains)")
-    cfg = bench_config(config, steps, learning_starts, threads)
-    population = _Clocked(cfg, seeds=list(range(agents)), log_to_disk=False, overlap=overlap)
+    cfg = bench_config(config, steps, learning_starts, threads).with_overrides({"run.overlap_collection": overlap})
+    population = _Clocked(cfg, seeds=list(range(agents)), log_to_disk=False)
     population.warm_steps = learning_starts
     for k in range(agents - frozen, agents):
         population.stop(agent=k)
@@ -112,7 +112,8 @@ def _resident_mib(pid: int) -> float:
 
 
 def _measure_memory(config: Config, agents: int, out: Any) -> None:
-    population = Population(bench_config(config, 200, 100, 1), seeds=list(range(agents)), log_to_disk=False)
+    cfg = bench_config(config, 200, 100, 1).with_overrides({"run.overlap_collection": True})
+    population = Population(cfg, seeds=list(range(agents)), log_to_disk=False)
     try:
         buffer = population.buffer
         rng = np.random.default_rng(0)
@@ -121,9 +122,10 @@ def _measure_memory(config: Config, agents: int, out: Any) -> None:
             array[...] = rng.random(array.shape) if array.dtype.kind == "f" else 1
         buffer.size[:] = buffer.capacity
         population.fit()
-        worker = getattr(population.envs, "_process", None)
+        assert population.collector is not None
+        worker = getattr(population.collector.envs, "pid", None)
         out.put({"main_mib": _resident_mib(os.getpid()),
-                 "env_worker_mib": _resident_mib(worker.pid) if worker is not None else 0.0,
+                 "env_worker_mib": _resident_mib(worker) if worker is not None else 0.0,
                  "replay_mib": buffer.nbytes / 2**20})
     finally:
         population.close()

@@ -2,7 +2,7 @@
 
 Screening one lever at a time on five seeds costs five runs; screening six costs thirty.
 Levers whose configs can share a population (the same network, batch and envs:
-lab.population.members.SHARED_FIELDS) train together as one batched lab.Population, so
+the fields lab/config.py marks shared) train together as one batched lab.Population, so
 all their seeds share both cores, and an agent that solves leaves the batched work.
 Each lever is then summarized like ``bench time-to-solve`` (solved count, median, IQM,
 95% stratified-bootstrap CI), so levers are compared on the same seeds and statistics.
@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.bench.solve import SolveResult, summarize_solves, time_to_solve_agents
-from lab.config import Config, ConfigError
+from lab.config import Config, ConfigError, shared_fields
 from lab.events import Evaluated
-from lab.population.members import SHARED_FIELDS, config_value, population_refusal
 
 
 @dataclass(frozen=True)
@@ -48,15 +47,12 @@ def check_lever_names(levers: Sequence[Lever]) -> None:
 
 
 def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -> dict[str, list[Config]]:
-    """One config per lever and seed, checked: names unique, each lever trainable in a population."""
+    """One config per lever and seed, checked: names unique, levers different."""
     check_lever_names(levers)
     configs: dict[str, list[Config]] = {}
     unseeded: dict[str, Config] = {}
     for lever in levers:
         config = base.with_overrides(list(lever.overrides))
-        why = population_refusal(config)
-        if why is not None:
-            raise ConfigError(f"lever {lever.name}: {why}; screen it with bench time-to-solve --parallel")
         twin = next((name for name, other in unseeded.items() if other == config), None)
         if twin is not None:
             raise ConfigError(f"levers {twin} and {lever.name} give the same config: allowed levers that differ")
@@ -66,10 +62,10 @@ def lever_configs(base: Config, levers: Sequence[Lever], seeds: Sequence[int]) -
 
 
 def shape_groups(configs: dict[str, list[Config]]) -> list[list[str]]:
-    """Lever names grouped so each group can train as one population (same SHARED_FIELDS), in given order."""
+    """Lever names grouped so each group can train as one population (same shared fields), in given order."""
     groups: dict[tuple[Any, ...], list[str]] = {}
     for name, members in configs.items():
-        key = tuple(repr(config_value(members[0], f)) for f in SHARED_FIELDS)
+        key = tuple(repr(members[0].get(f.key)) for f in shared_fields())
         groups.setdefault(key, []).append(name)
     return list(groups.values())
 

@@ -44,7 +44,7 @@ def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float,
                   eval_episodes: int = 10, threshold: float = SUCCESS_RETURN,
                   out_dir: str | None = None) -> SolveResult:
     """Train from scratch until the deterministic eval mean first reaches threshold, or a cap hits."""
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     config = config.with_overrides({"run.seed": seed, "run.total_steps": max_steps, "run.eval_every": eval_every,
                                     "run.eval_episodes": eval_episodes, "run.checkpoint_every": 0})
@@ -59,6 +59,8 @@ def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float,
     trainer.events.subscribe(on_eval, Evaluated)
     trainer.fit()
     trainer.close()
+    if trainer.interrupted is not None:  # a signal, not the benchmark, ended it: there is no result to give
+        raise trainer.interrupted
     solved = [c for c in curve if c[2] >= threshold]
     step, seconds = (solved[0][0], solved[0][1]) if solved else (trainer.env_step, trainer.train_seconds)
     return SolveResult(seed=seed, solved=bool(solved), env_steps=step, train_seconds=seconds,
@@ -129,11 +131,12 @@ def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: flo
                          on_evaluated: Callable[[int, Evaluated], None] | None = None) -> list[SolveResult]:
     """``time_to_solve`` of agents that may differ in more than their seed (a lever screen), as one Population.
 
-    The configs must be able to share a population (lab.population.members.SHARED_FIELDS); results
+    The configs must be able to share a population (lab.train.members.SHARED_FIELDS); results
     come in the order of ``configs``; ``on_frozen`` hears an agent's index with its result, and
     ``on_evaluated`` with each of its evaluations (a long screen's sign of life).
     """
-    from lab.population.trainer import AgentEvent, Population
+    from lab.train.engine import AgentEvent
+    from lab.train.population import Population
 
     if not configs:
         raise ValueError("no agents given: allowed one or more configs")

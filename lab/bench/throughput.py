@@ -13,31 +13,29 @@ from typing import Any
 import numpy as np
 import torch
 
+from lab.agents.replay import Batch, ReplayBuffer
+from lab.agents.td3 import TD3
 from lab.config import Config, NetworkConfig, TrainingConfig
-from lab.ensemble import Ensemble
 from lab.lander import ACT_DIM, ENV_ID, OBS_DIM
 from lab.presets import preset
-from lab.replay import Batch, PrioritizedReplayBuffer, ReplayBuffer
-from lab.td3 import TD3
 
 
 # ---- throughput ---------------------------------------------------------------------------
-def _filled_buffer(capacity: int, n: int, per: bool, seed: int = 0) -> ReplayBuffer:
+def _filled_buffer(capacity: int, n: int, per: bool, seed: int = 0, agents: int = 1) -> ReplayBuffer:
+    """A replay buffer of random transitions (every agent's ring filled), priorities random under PER."""
     rng = np.random.default_rng(seed)
-    buffer: ReplayBuffer
-    if per:
-        buffer = PrioritizedReplayBuffer(capacity, OBS_DIM, ACT_DIM, alpha=0.6, epsilon=1e-6, seed=seed)
-    else:
-        buffer = ReplayBuffer(capacity, OBS_DIM, ACT_DIM, seed=seed)
+    buffer = ReplayBuffer(agents, capacity, OBS_DIM, ACT_DIM, seeds=[seed + k for k in range(agents)],
+                          prioritized=per)
     chunk = 100_000
-    for start in range(0, n, chunk):
-        m = min(chunk, n - start)
-        buffer.add(rng.standard_normal((m, OBS_DIM), dtype=np.float32),
-                   rng.uniform(-1, 1, (m, ACT_DIM)).astype(np.float32),
-                   rng.standard_normal(m, dtype=np.float32), rng.standard_normal((m, OBS_DIM), dtype=np.float32),
-                   rng.random(m) < 0.01)
-    if per:
-        buffer.update_priorities(np.arange(n), rng.exponential(1.0, n))
+    for k in range(agents):
+        for start in range(0, n, chunk):
+            m = min(chunk, n - start)
+            buffer.add(k, rng.standard_normal((m, OBS_DIM), dtype=np.float32),
+                       rng.uniform(-1, 1, (m, ACT_DIM)).astype(np.float32),
+                       rng.standard_normal(m, dtype=np.float32), rng.standard_normal((m, OBS_DIM), dtype=np.float32),
+                       rng.random(m) < 0.01)
+        if per:
+            buffer.update_priorities([k], np.arange(n)[None], rng.exponential(1.0, (1, n)), [0.6], [1e-6])
     return buffer
 
 
@@ -48,69 +46,64 @@ def per_sample_update_ms(capacity: int = 1_000_000, batch_size: int = 256, repea
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        batch = buffer.sample(batch_size, 0.99, 0.4)
-        buffer.update_priorities(batch.indices, rng.exponential(1.0, batch_size))
+        batch = buffer.sample(batch_size, [0.99], betas=[0.4])
+        buffer.update_priorities([0], batch.indices, rng.exponential(1.0, (1, batch_size)), [0.6], [1e-6])
         times.append(time.perf_counter() - t0)
     return 1000 * statistics.median(times)
 
 
 def bare_update_rate(hidden: list[int], batch_size: int, seconds: float = 3.0, policy_delay: int = 2,
-                     precision: str = "float32") -> float:
+                     agents: int = 1) -> float:
     """TD3 updates per second on one fixed batch: the ceiling for training at one update per step."""
-    agent, batch = _warmed_learner(Config().with_overrides({
+    learner, batch = _warmed_learner(Config().with_overrides({
         "network.actor_hidden": hidden, "network.critic_hidden": hidden, "training.batch_size": batch_size,
-        "training.policy_delay": policy_delay, "training.precision": precision}))
+        "training.policy_delay": policy_delay}), agents=agents)
     n, start = 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
-        agent.update(batch)
+        learner.update(batch)
         n += 1
     return n / (time.perf_counter() - start)
 
 
-def learner_update_ms(config: Config, updates: int = 300, seed: int = 0) -> float:
-    """Median ms of one update of the config's learner (TD3, CrossQ or SAC) on one fixed batch, after a warm-up."""
-    agent, batch = _warmed_learner(config, seed)
+def learner_update_ms(config: Config, updates: int = 300, seed: int = 0, agents: int = 1) -> float:
+    """Median ms of one batched TD3 update of `agents` agents of the config, on one fixed batch, after a warm-up."""
+    learner, batch = _warmed_learner(config, seed, agents)
     times = []
     for _ in range(updates):
         start = time.perf_counter()
-        agent.update(batch)
+        learner.update(batch)
         times.append(time.perf_counter() - start)
     return 1000 * statistics.median(times)
 
 
-def _warmed_learner(config: Config, seed: int = 0) -> tuple[TD3 | Ensemble, Batch]:
-    """The config's learner (or ensemble) after 20 updates on one fixed random batch, and that batch: a timing's
-    start."""
-    from lab.learner import make_agent
-
-    torch.manual_seed(seed)
-    agent = make_agent(config, OBS_DIM, ACT_DIM)
+def _warmed_learner(config: Config, seed: int = 0, agents: int = 1) -> tuple[TD3, Batch]:
+    """The config's learner for `agents` agents after 20 updates on one fixed random batch, and that batch."""
+    learner = TD3([seed + k for k in range(agents)], OBS_DIM, ACT_DIM, config.network, [config.training] * agents)
     size = config.training.batch_size
-    batch = _filled_buffer(size * 4, size * 4, per=False, seed=seed).sample(size, config.training.gamma)
+    batch = _filled_buffer(size * 4, size * 4, per=False, seed=seed, agents=agents).sample(
+        size, [config.training.gamma] * agents)
     for _ in range(20):
-        agent.update(batch)
-    return agent, batch
+        learner.update(batch)
+    return learner, batch
 
 
 def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 200,
-                 capacity: int = 200_000, precision: str = "float32") -> dict[str, float]:
+                 capacity: int = 200_000) -> dict[str, float]:
     """Median ms of each part of an update: sampling, critic, actor (+targets), priority update."""
     net = NetworkConfig(actor_hidden=tuple(hidden), critic_hidden=tuple(hidden))
-    agent = TD3(OBS_DIM, ACT_DIM, net, TrainingConfig(batch_size=batch_size, policy_delay=1, precision=precision))
+    learner = TD3([0], OBS_DIM, ACT_DIM, net, [TrainingConfig(batch_size=batch_size, policy_delay=1)])
     buffer = _filled_buffer(capacity, capacity, per=per)
     parts: dict[str, list[float]] = {"sample": [], "critic": [], "actor": [], "priorities": []}
     for k in range(repeats + 10):
         t0 = time.perf_counter()
-        batch = buffer.sample(batch_size, 0.99, 0.4)
+        batch = buffer.sample(batch_size, [0.99], betas=[0.4])
         t1 = time.perf_counter()
-        with agent.precision_scope():
-            _, _, td, _ = agent.critic_step(batch)
+        _, _, td, _ = learner.critic_step(batch)
         t2 = time.perf_counter()
-        with agent.precision_scope():
-            agent.actor_step(batch)
-        agent.soft_update()
+        learner.actor_step(batch)
+        learner.soft_update()
         t3 = time.perf_counter()
-        buffer.update_priorities(batch.indices, td.numpy())
+        buffer.update_priorities([0], batch.indices, td.numpy(), [0.6], [1e-6])
         t4 = time.perf_counter()
         if k >= 10:
             for name, dt in zip(parts, (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
@@ -120,7 +113,7 @@ def update_split(hidden: list[int], batch_size: int, per: bool, repeats: int = 2
 
 def training_rate(config: Config, steps: int) -> float:
     """Env steps per second of real training (after learning_starts), eval off."""
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     warm = config.training.learning_starts
     config = config.with_overrides({"run.total_steps": warm + steps, "run.eval_every": 0,

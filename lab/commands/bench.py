@@ -20,7 +20,6 @@ DESCRIPTION = ("Benchmarks that print figures. time-to-solve trains from scratch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from lab.config import PRECISIONS
     from lab.presets import preset_names
     from lab.seeds import add_seeds_argument
 
@@ -45,8 +44,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     thr.add_argument("--batch-size", type=int, default=256, help="batch size")
     thr.add_argument("--updates-per-step", type=float, default=1.0, help="update-to-data ratio")
     thr.add_argument("--threads", type=int, default=1, help="torch threads")
-    thr.add_argument("--precision", default="float32", choices=PRECISIONS,
-                     help="matmul precision of our updates (SB3 always runs float32)")
     thr.add_argument("--steps", type=int, default=3_000, help="timed training env steps (after warm-up)")
     thr.add_argument("--per-capacity", type=int, default=1_000_000, help="PER tree size for the sampling figure")
     thr.add_argument("--against-sb3", action="store_true", help="also time Stable-Baselines3's TD3 (if installed)")
@@ -70,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      help="agents per population (0: every lever of one network shape in one population)")
     scr.add_argument("--verbose", action="store_true", help="print every evaluation to stderr as it happens")
     scr.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    upd = sub.add_parser("updates", help="milliseconds per update of each lever's learner (TD3, CrossQ, SAC), "
+    upd = sub.add_parser("updates", help="milliseconds per update of each lever's learner (e.g. network sizes), "
                          "in alternating rounds in one invocation, as ratios to the first lever",
                          formatter_class=parser.formatter_class)
     _add_lever_arguments(upd)
@@ -292,16 +289,15 @@ def _throughput(args: argparse.Namespace) -> int:
     config = Config().with_overrides({
         "network.actor_hidden": args.hidden, "network.critic_hidden": args.hidden,
         "training.batch_size": args.batch_size, "training.updates_per_step": args.updates_per_step,
-        "training.learning_starts": 2_000, "training.precision": args.precision,
+        "training.learning_starts": 2_000,
         "run.torch_threads": args.threads, "run.analyze_episodes": True,
         "noise.kind": "gaussian", "noise.sigma": 0.1})
     figures: dict[str, Any] = {}
-    figures["bare_updates_per_s"] = statistics.median(bench.bare_update_rate(args.hidden, args.batch_size, 2.0,
-                                                                             precision=args.precision)
+    figures["bare_updates_per_s"] = statistics.median(bench.bare_update_rate(args.hidden, args.batch_size, 2.0)
                                                       for _ in range(3))
     figures["train_steps_per_s"] = bench.training_rate(config, args.steps)
     figures["efficiency"] = figures["train_steps_per_s"] * args.updates_per_step / figures["bare_updates_per_s"]
-    split = bench.update_split(args.hidden, args.batch_size, per=True, precision=args.precision)
+    split = bench.update_split(args.hidden, args.batch_size, per=True)
     figures.update({f"{k}_ms": v for k, v in split.items()})
     figures["per_sample_update_ms_1M"] = bench.per_sample_update_ms(args.per_capacity, 256)
     if args.against_sb3:
@@ -311,11 +307,10 @@ def _throughput(args: argparse.Namespace) -> int:
         figures["speedup_vs_sb3"] = None if sb3 is None else figures["train_steps_per_s"] / sb3
     if args.json:
         print(json.dumps({"hidden": args.hidden, "batch_size": args.batch_size, "threads": args.threads,
-                          "precision": args.precision,
                           "updates_per_step": args.updates_per_step, **figures}, indent=2))
         return 0
     print(f"throughput: hidden {args.hidden}, batch {args.batch_size}, {args.updates_per_step} updates/step, "
-          f"{args.threads} torch thread(s), {args.precision}")
+          f"{args.threads} torch thread(s)")
     labels = {
         "bare_updates_per_s": "bare TD3 updates/s (fixed batch)",
         "train_steps_per_s": "training env steps/s",
@@ -365,7 +360,7 @@ def _analyzer(args: argparse.Namespace) -> int:
     return 0
 
 
-# ---- population (lab.population) -------------------------------------------------------------
+# ---- population (lab.Population) -------------------------------------------------------------
 def _add_population_arguments(sub: argparse._SubParsersAction, parser: argparse.ArgumentParser) -> None:
     from lab.presets import preset_names
 

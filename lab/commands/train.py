@@ -46,9 +46,9 @@ def run(args: argparse.Namespace) -> int:
     from lab.checkpoint import read_checkpoint_file
     from lab.config import Config
     from lab.presets import preset
-    from lab.progress import ProgressBar
-    from lab.run_log import claim_run_folder
-    from lab.trainer import Trainer
+    from lab.train.progress import ProgressBar
+    from lab.train.run_folder import claim_run_folder
+    from lab.train.trainer import Trainer
 
     if args.preset is not None and args.config is not None:
         raise ValueError(f"--preset {args.preset} and --config {args.config} both choose the starting "
@@ -84,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
 
         board = attach_tensorboard(trainer)  # hyperparameters and final metrics are written on close()
     print(f"run folder: {trainer.run_dir}")
+    print_resume_changes(trainer.resume_changes)
     try:
         summary = trainer.fit()
     finally:
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         if board is not None:
             board.close()
     print(json.dumps(summary, indent=2))
+    for warning in summary["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     if summary["state"] in ("finished", "stopped"):
         return 0
     reason = summary.get("error") or trainer.error or "no reason recorded"
@@ -98,9 +101,18 @@ def run(args: argparse.Namespace) -> int:
     return 1
 
 
+def print_resume_changes(changes: list[dict[str, tuple[Any, Any]]]) -> None:
+    """What a resume's config changed, one line per field (each is recorded in hyperparameters.jsonl too)."""
+    for k, diff in enumerate(changes):
+        who = f"agent {k}: " if len(changes) > 1 else ""
+        for key, (old, new) in diff.items():
+            print(f"resume: {who}{key} {old!r} -> {new!r} from the checkpoint's step on "
+                  "(recorded in hyperparameters.jsonl)")
+
+
 def _train_seeds(args: argparse.Namespace, config: Config, seed_tokens: list[str], name: str) -> int:
     """``--seeds``: one lab.Population; options that only make sense for one run are refused by name."""
-    from lab.population.command import train_seeds
+    from lab.commands.train_seeds import train_seeds
     from lab.seeds import parse_seeds
 
     seeds = parse_seeds(seed_tokens)

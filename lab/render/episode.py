@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from lab.collector import EpisodeRecorder
 from lab.events import Trajectory
+from lab.rollout.episodes import EpisodeRecorder
 
 ENV_ID = "LunarLanderContinuous-v3"
 PILOT_NAMES = ("heuristic", "random")  # checkpoint arguments that name a built-in pilot
@@ -45,7 +45,7 @@ class Flight:
     def __init__(self, seed: int = 0, render: bool = True, env_id: str = ENV_ID, max_episode_steps: int = 0) -> None:
         """env_id and max_episode_steps (0: the env's own limit) as in EnvironmentConfig, so a run's clips
         fly the episodes its evaluations do."""
-        from lab.envs import make_env
+        from lab.rollout.envs import make_env
 
         self.env = make_env(env_id, render_mode="rgb_array" if render else None, max_episode_steps=max_episode_steps)
         self.reset(seed)

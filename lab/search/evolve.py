@@ -27,13 +27,13 @@ from typing import Any
 
 import numpy as np
 
-from lab.hyperparameters import LIVE_CONFIG_FIELDS
+from lab.config import field_info
 from lab.io import atomic_write_json, atomic_write_text
 from lab.search.space import Parameter, Range, SearchSpec, SpecError, format_params, load_spec
 
 EVOLVE_KEYS = ("population", "generations", "generation_steps", "tournament_size", "elite", "perturb",
                "resample_probability", "shared_replay")
-MUTABLE = tuple(LIVE_CONFIG_FIELDS[name] for name in ("actor_lr", "critic_lr", "batch_size", "sigma", "policy_delay"))
+MUTABLE = tuple(field_info(name).key for name in ("actor_lr", "critic_lr", "batch_size", "sigma", "policy_delay"))
 """The live hyperparameters PBT evolves (a member's change is a live change between its turns)."""
 DEFAULTS: dict[str, Any] = {"population": 4, "generations": 5, "generation_steps": 5000, "tournament_size": 2,
                             "elite": 1, "perturb": [0.8, 1.25], "resample_probability": 0.2, "shared_replay": None}
@@ -170,9 +170,9 @@ class Population:
 
         from lab.checkpoint import seed_everything
         from lab.collector import Collector
-        from lab.envs import episode_seeds
         from lab.events import EventBus
         from lab.learner import make_buffer
+        from lab.rollout.envs import episode_seeds
 
         self.spec, self.cfg = spec, spec.base
         self.settings = settings(spec)
@@ -193,7 +193,7 @@ class Population:
 
     def _new_member(self, i: int, values: dict[str, Any]) -> Member:
         from lab.learner import Learner, make_agent
-        from lab.noise import make_noise
+        from lab.rollout.noise import make_noise
 
         cfg = self.cfg
         agent = make_agent(cfg, self.obs_dim, self.act_dim)
@@ -204,7 +204,7 @@ class Population:
 
     def _configure(self, m: Member) -> None:
         """A member's values are a config swap: its learner and its noise read them from now on."""
-        from lab.noise import reconfigured
+        from lab.rollout.noise import reconfigured
 
         config = self.config_of(m).with_overrides({"run.total_steps": self.total_steps})
         m.learner.set_config(config)
@@ -215,8 +215,8 @@ class Population:
     def drive(self, m: Member, steps: int) -> None:
         """m acts (with its noise) for ``steps`` real env steps, storing into the shared buffer and learning."""
         from lab.events import EpisodeEnded
-        from lab.hyperparameters import scheduled_per_beta
-        from lab.noise import noise_scale
+        from lab.rollout.noise import noise_scale
+        from lab.train.live import scheduled_per_beta
 
         config = m.learner.config
         t = config.training

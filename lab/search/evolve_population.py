@@ -18,18 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from lab.config import Config, ConfigError
-from lab.hyperparameters import LIVE_CONFIG_FIELDS
 from lab.search.space import SearchSpec, SpecError
 
-LIVE_NAMES = {dotted: name for name, dotted in LIVE_CONFIG_FIELDS.items()}
-"""Each evolvable config field's live name, as Population.update_hyperparameters takes it."""
 SHARED_BY_POPULATION = ("training.batch_size",)
 """Evolvable fields a population's agents must share, so they cannot evolve on one."""
 
 
 def population_refusal(spec: SearchSpec) -> str | None:
     """Why the spec's config cannot train as a population (a setting lab.population refuses), or None."""
-    from lab.population.members import member_configs
+    from lab.train.members import member_configs
 
     try:
         member_configs(spec.base, seeds=[spec.seed])
@@ -62,7 +59,7 @@ class BatchedPopulation:
 
     def __init__(self, spec: SearchSpec, settings: dict[str, Any]) -> None:
         from lab.checkpoint import seed_everything
-        from lab.population import Population
+        from lab.train.population import Population
 
         self.spec, self.cfg = spec, spec.base
         n = settings["population"]
@@ -111,7 +108,7 @@ class BatchedPopulation:
                 self.population.copy_agent(o.parent, i)
                 m.id, self.next_id = self.next_id, self.next_id + 1
             m.hyperparameters = dict(o.hyperparameters)
-            self.population.update_hyperparameters(agent=i, **{LIVE_NAMES[p.key]: m.hyperparameters[p.name]
+            self.population.update_hyperparameters(agent=i, **{p.key: m.hyperparameters[p.name]
                                                                for p in self.spec.parameters})
         return parents
 
@@ -120,8 +117,8 @@ class BatchedPopulation:
 
     def elite_parts(self, m: Slot) -> tuple[Config, Any, dict[str, Any]]:
         """The config, actor and learner state elite/ saves for slot m."""
-        learner = self.population.learner
-        return self.config_of(m), learner.agent_actor(m.index), learner.agent_state(m.index)
+        actor, critic = self.population.learner.agent_modules(m.index)
+        return self.config_of(m), actor, {"actor": actor.state_dict(), "critic": critic.state_dict()}
 
     def close(self) -> None:
         self.population.close()

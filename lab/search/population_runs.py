@@ -1,7 +1,7 @@
 """Sweep runs that can share one batched update, trained as one lab.Population instead of one by one.
 
 With ``lab sweep --population K`` a worker takes up to K queued runs whose configs
-``lab.population.members.member_configs`` accepts together (same network, batch size,
+``lab.train.members.member_configs`` accepts together (same network, batch size,
 buffer, envs per agent...: its SHARED_FIELDS and REQUIRED) and trains them in one
 process as one Population. A run it refuses (prioritized replay, for one) trains alone,
 exactly as without the flag.
@@ -42,14 +42,14 @@ from lab.search.space import RunPlan
 MEMBERS_FILE = "sweep_runs.json"
 """In a population's folder: the sweep runs it trains, in agent order."""
 POPULATION_CHECKPOINT = "population.pt"
-"""lab.population.trainer.POPULATION_FILE, named here so planning a sweep imports no torch."""
+"""lab.train.population.POPULATION_FILE, named here so planning a sweep imports no torch."""
 
 Log = Callable[[str], None]
 
 
 def check_population_size(size: Any) -> int:
     """``--population`` must be an integer from 1 (every run alone, the default) to a population's agent limit."""
-    from lab.population.members import MAX_AGENTS
+    from lab.train.members import MAX_AGENTS
 
     if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_AGENTS:
         raise ConfigError(f"--population={size!r} is invalid: allowed an integer from 1 to {MAX_AGENTS} (the most "
@@ -93,7 +93,7 @@ def plan_groups(plans: Sequence[RunPlan], size: int) -> dict[int, tuple[int, ...
 
 
 def _trainable_together(configs: list[Config]) -> bool:
-    from lab.population.members import member_configs
+    from lab.train.members import member_configs
 
     try:
         member_configs(configs[0], configs=configs)
@@ -258,7 +258,7 @@ def train_population(tasks: Sequence[dict[str, Any]], log: Log) -> list[dict[str
 def _open(configs: list[Config], home: Path, resume: Path | None, runs: list[int],
           tasks: Sequence[dict[str, Any]]) -> Any:
     """The Population, its member list written down and each runs/run_NNN pointing at its member's folder."""
-    from lab.population import Population
+    from lab.train.population import Population
 
     population = Population(configs=configs, run_dir=home, name=home.name, resume=resume)
     atomic_write_json(home / MEMBERS_FILE, {"runs": runs})

@@ -107,7 +107,7 @@ def run_configuration(config: Config, run_dir: str | Path, episodes: int | None 
     or ``failed`` (with ``error``). A run interrupted from outside (Ctrl-C) raises
     KeyboardInterrupt instead of returning, so a search never records it as done.
     """
-    from lab.trainer import Trainer
+    from lab.train.trainer import Trainer
 
     run_dir = Path(run_dir)
     trainer, recorder, error = None, None, None
