@@ -234,8 +234,7 @@ def requeue(study: Any, trial: Any) -> None:
         system_attrs={**attrs, "requeued_from": frozen.number}))
 
 
-def heartbeat(study: Any, trial: Any) -> Any:
-    """A context manager that records this trial's heartbeat in a thread while it runs."""
-    from optuna.storages._heartbeat import get_heartbeat_thread
-
-    return get_heartbeat_thread(trial._trial_id, study._storage)
+def backend(study: Any) -> Any:
+    """The study's RDBStorage itself, under Optuna's cache: it reads a trial's state from the database every time."""
+    storage = study._storage
+    return getattr(storage, "_backend", storage)
