@@ -22,14 +22,13 @@ import fcntl
 import json
 import os
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
 from lab.search.evolve import settings
 from lab.search.evolve_population import EvolvingPopulation, ResumeState, Slot
-from lab.search.records import first_difference, normalise, parameter_records
+from lab.search.records import first_difference, normalise, parameter_records, results_folder
 from lab.search.space import SearchSpec, SpecError
 
 RESULTS_ROOT = Path("sweep_results")
@@ -50,22 +49,16 @@ def evolve_record(spec: SearchSpec) -> dict[str, Any]:
 
 def default_folder(spec: SearchSpec, root: str | Path = RESULTS_ROOT, fresh: bool = False) -> Path:
     """The latest folder under root holding this same evolve (to resume or extend it), else a new one."""
-    root = Path(root)
-    if not fresh:
-        record = evolve_record(spec)
-        for folder in sorted(root.glob(f"*_{spec.name}"), reverse=True):
-            try:
-                saved = json.loads((folder / LINEAGE).read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if isinstance(saved, dict) and first_difference(saved.get("record"), record) is None:
-                return folder
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder, k = root / f"{stamp}_{spec.name}", 1
-    while folder.exists():
-        k += 1
-        folder = root / f"{stamp}-{k}_{spec.name}"
-    return folder
+    record = evolve_record(spec)
+
+    def same(folder: Path) -> bool:
+        try:
+            saved = json.loads((folder / LINEAGE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(saved, dict) and first_difference(saved.get("record"), record) is None
+
+    return results_folder(Path(root), spec.name, same, fresh)
 
 
 class EvolveFolder:

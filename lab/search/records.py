@@ -2,13 +2,16 @@
 
 A search that goes on in a folder or study it started before must be the same search:
 each stores a record of what defines it (plans, space, base config, settings) and a re-run
-compares its own record with the stored one, naming the first difference in words.
+compares its own record with the stored one, naming the first difference in words. Without
+``--out``, a re-run finds the latest results folder of the same search (``results_folder``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 ABSENT = "<absent>"
@@ -42,3 +45,18 @@ def parameter_records(parameters: Any) -> dict[str, Any]:
 
     return normalise({p.name: {"key": p.key, "domain": type(p.domain).__name__.lower(),
                                **dataclasses.asdict(p.domain)} for p in parameters})
+
+
+def results_folder(root: Path, name: str, same: Callable[[Path], bool], fresh: bool = False) -> Path:
+    """The latest ``root/<timestamp>_<name>`` folder for which ``same(folder)`` holds (to resume it), unless
+    ``fresh``; else a new timestamped one."""
+    if not fresh:
+        for folder in sorted(root.glob(f"*_{name}"), reverse=True):
+            if same(folder):
+                return folder
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    folder, k = root / f"{stamp}_{name}", 1
+    while folder.exists():
+        k += 1
+        folder = root / f"{stamp}-{k}_{name}"
+    return folder

@@ -4,6 +4,7 @@ Any number of processes, on one machine (SQLite) or many (PostgreSQL, MySQL), op
 the same study. A worker records a heartbeat while it runs a trial; a trial whose
 heartbeat stops for ``grace`` seconds (SIGKILL, a lost machine) is failed by the
 next worker that looks, and put back in the queue once (RetryHeartbeatStaleTrialCallback).
+The heartbeat itself is recorded by lab.search.lease, which also ends a worker whose trial was taken.
 """
 
 from __future__ import annotations

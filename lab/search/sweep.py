@@ -16,7 +16,9 @@ Layout of ``sweep_results/<timestamp>_<name>/``::
     summary.csv             every finished run, ranked (see RANKING), read back from the study
     all_results.json        the same, with evaluation curves and full configs
 
-Re-running the same command resumes: the study knows which runs are done.
+Re-running the same command resumes: the study knows which runs are done. A run's
+trial is held by a lab.search.lease.TrialLease while it trains: a worker paused past
+the grace period whose run another worker took ends at once, writing nothing more.
 
 With ``population`` > 1 a worker trains up to that many queued runs that can share a
 batched update as one lab.Population (see lab.search.population_runs for the layout);
@@ -36,7 +38,6 @@ import shutil
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ from lab.search.population_runs import (
 )
 from lab.search.processes import die_with_parent, sleep_unless_stopped, stop_requested, terminate_as_interrupt
 from lab.search.records import ABSENT, first_difference, normalise
+from lab.search.records import results_folder as latest_or_new_folder
 from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
 from lab.search.storage import (
     DEFAULT_GRACE,
@@ -103,19 +105,13 @@ def results_folder(spec: SearchSpec, out: str | Path | None = None, root: str | 
     """``out`` when given; else the latest folder of this same sweep under root (to resume); else a new one."""
     if out is not None:
         return Path(out)
-    root = Path(root)
-    if not fresh:
-        record = normalise(plan_record(spec, spec.plans()))
-        for folder in sorted(root.glob(f"*_{spec.name}"), reverse=True):
-            saved = folder / "sweep_config.json"
-            if saved.is_file() and not plan_difference(read_record(saved), record):
-                return folder
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder, k = root / f"{stamp}_{spec.name}", 1
-    while folder.exists():
-        k += 1
-        folder = root / f"{stamp}-{k}_{spec.name}"
-    return folder
+    record = None if fresh else normalise(plan_record(spec, spec.plans()))
+
+    def same(folder: Path) -> bool:
+        saved = folder / "sweep_config.json"
+        return saved.is_file() and not plan_difference(read_record(saved), record or {})
+
+    return latest_or_new_folder(Path(root), spec.name, same, fresh)
 
 
 def prepare_folder(spec: SearchSpec, folder: Path, plans: Sequence[RunPlan]) -> None:
