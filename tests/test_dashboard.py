@@ -1,9 +1,11 @@
-"""optuna-dashboard on loopback for a sweep's study: its API from Python, and its pages in Chromium."""
+"""optuna-dashboard on loopback for a sweep's study: its API from Python, its pages in Chromium, and its guards
+(read-only; loopback Host headers only, against DNS rebinding)."""
 
 from __future__ import annotations
 
 import json
 import os
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,6 +34,18 @@ def get_json(url: str):
         return json.loads(response.read())
 
 
+def ask(url: str, method: str = "GET", host: str | None = None, body: bytes | None = None) -> tuple[int, str]:
+    """The status and body of one request, with this Host header when given (urllib sends it as set)."""
+    request = urllib.request.Request(url, method=method, data=body)
+    if host is not None:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
 def test_the_dashboard_serves_the_study_on_loopback_and_is_shared(swept):
     from lab.search.dashboard import serve, show
 
@@ -53,6 +67,64 @@ def test_the_dashboard_serves_the_study_on_loopback_and_is_shared(swept):
         dashboard.stop()
     with pytest.raises(OSError):
         urllib.request.urlopen(f"{base}api/studies", timeout=5)
+
+
+def test_the_dashboard_refuses_every_write_and_the_study_stays(swept):
+    import optuna
+
+    from lab.search.dashboard import serve
+
+    url, results = swept
+    dashboard = serve(url)
+    try:
+        api = dashboard.url.removesuffix("dashboard/") + "api"
+        study_id = get_json(f"{api}/studies")["study_summaries"][0]["study_id"]
+        trial_id = get_json(f"{api}/studies/{study_id}")["trials"][0]["trial_id"]
+        writes = [("DELETE", f"{api}/studies/{study_id}"), ("POST", f"{api}/studies"),
+                  ("POST", f"{api}/studies/{study_id}/rename"), ("PUT", f"{api}/studies/{study_id}/note"),
+                  ("POST", f"{api}/trials/{trial_id}/tell"), ("POST", f"{api}/trials/{trial_id}/user-attrs"),
+                  ("PATCH", f"{api}/studies/{study_id}")]
+        for method, target in writes:
+            status, text = ask(target, method, body=b'{"study_name": "x", "state": "Fail", "values": [1]}')
+            assert status == 405 and "read-only" in text, (method, target, status, text)
+        studies = get_json(f"{api}/studies")["study_summaries"]
+        assert [s["study_name"] for s in studies] == ["dash"]  # the study is still there, untouched
+        assert len(get_json(f"{api}/studies/{study_id}")["trials"]) == len(results)
+        assert ask(f"{api}/studies", "HEAD")[0] == 200
+    finally:
+        dashboard.stop()
+    stored = optuna.load_study(study_name="dash", storage=url)
+    assert len(stored.trials) == len(results) and "note" not in json.dumps(stored.user_attrs)
+
+
+def test_the_dashboard_answers_only_loopback_host_names_with_its_port(swept):
+    import http.client
+
+    from lab.search.dashboard import serve
+
+    url, _ = swept
+    dashboard = serve(url)
+    try:
+        port = int(dashboard.url.split(":")[2].split("/")[0])
+        studies = dashboard.url.removesuffix("dashboard/") + "api/studies"
+        for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+            assert ask(studies, host=host)[0] == 200, host
+        for host in (f"attacker.example:{port}", "attacker.example", f"127.0.0.1.attacker.example:{port}",
+                     f"127.0.0.1:{port + 1}", "127.0.0.1", f"localhost.:{port}"):
+            status, text = ask(studies, host=host)
+            assert status == 403 and f"Host {host!r} refused" in text, (host, status, text)
+        assert ask(studies, "DELETE", host=f"attacker.example:{port}")[0] == 403  # the Host check comes first
+        page = ask(dashboard.url, host=f"attacker.example:{port}")
+        assert page[0] == 403 and "<html" not in page[1].lower()  # not the app, nor its script
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.putrequest("GET", "/api/studies", skip_host=True)  # no Host header at all
+            conn.endheaders()
+            assert conn.getresponse().status == 403
+        finally:
+            conn.close()
+    finally:
+        dashboard.stop()
 
 
 @pytest.mark.browser

@@ -1,30 +1,25 @@
-"""Population-based training: selection, mutation within bounds, elitism, weight copies, lineage, the elite file."""
+"""Population-based training on one lab.Population: selection, mutation within bounds, elitism, exploit copies,
+lineage, the elite file, the refusals of a file, and the --population flag that now changes nothing."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
-from lab.search.evolve import (
-    EVOLVE_KEYS,
-    Population,
-    check_evolve_spec,
-    mutate,
-    next_generation,
-    run_evolve,
-)
+from lab.search.evolve import EVOLVE_KEYS, Offspring, check_evolve_spec, mutate, next_generation, run_evolve
+from lab.search.evolve_population import EvolvingPopulation, copy_order
 from lab.search.space import SpecError, parse_spec
 
+ROOT = Path(__file__).resolve().parent.parent
 BOUNDS = {"actor_lr": {"min": 1e-4, "max": 3e-3, "type": "log"},
           "critic_lr": {"min": 1e-4, "max": 3e-3, "type": "log"},
-          "batch_size": {"min": 16, "max": 64, "type": "int"},
           "noise.sigma": {"min": 0.05, "max": 0.4, "type": "float"},
           "policy_delay": {"min": 1, "max": 3, "type": "int"}}
 PBT = {"name": "pbt", "base": "tiny", "seed": 3, "population": 3, "generations": 2, "generation_steps": 240,
        "tournament_size": 2, "elite": 1,
-       "overrides": {"run.eval_episodes": 1, "env.max_episode_steps": 60, "training.learning_starts": 100,
-                     "env.num_envs": 1},
+       "overrides": {"run.eval_episodes": 1, "env.max_episode_steps": 60, "training.learning_starts": 40,
+                     "training.batch_size": 16, "env.num_envs": 1, "run.analyze_episodes": False},
        "parameters": BOUNDS}
 
 
@@ -34,6 +29,12 @@ def pbt_spec(**changes):
     return spec
 
 
+def settings(spec, **changes):
+    from lab.search.evolve import settings as base
+
+    return {**base(spec), **changes}
+
+
 def within_bounds(values, spec):
     for p in spec.parameters:
         v = values[p.name]
@@ -41,6 +42,7 @@ def within_bounds(values, spec):
         assert isinstance(v, int) == (p.domain.scale == "int"), (p.name, v)
 
 
+# ---- selection and mutation -------------------------------------------------------------------
 def test_selection_keeps_the_elite_and_mutation_stays_within_bounds():
     spec = pbt_spec()
     rng = np.random.default_rng(0)
@@ -79,65 +81,13 @@ def test_mutation_scales_by_a_perturb_factor_and_clips_to_the_bounds():
     assert len(resampled) > 10 and all(1e-4 <= v <= 3e-3 for v in resampled)
 
 
-def test_one_generation_copies_winners_into_losers_and_the_elite_survives(tmp_path):
-    spec = pbt_spec()
-    pop = Population(spec)
-    try:
-        for m in pop.members:
-            pop.drive(m, 80)
-        assert pop.env_step >= 240 and len(pop.buffer) == pop.env_step  # one shared buffer, every real step in it
-        fitness = pop.evaluate()
-        hparams = [dict(m.hyperparameters) for m in pop.members]
-        weights = [{k: v.clone() for k, v in m.agent.actor.state_dict().items()} for m in pop.members]
-        fitness = [-50.0, 10.0, -80.0]  # make the outcome certain: slot 1 is the elite
-        out = next_generation(fitness, hparams, spec.parameters, pop.rng, tournament_size=2, elite=1)
-        ids = [m.id for m in pop.members]
-        parents = pop.replace(out)
-        assert out[1].parent == 1 and out[0].parent == 1 and out[2].parent == 1  # both lose to the elite
-        for i, m in enumerate(pop.members):
-            source = weights[out[i].parent]
-            assert all(torch.equal(v, source[k]) for k, v in m.agent.actor.state_dict().items())
-            within_bounds(m.hyperparameters, spec)
-            assert m.agent.actor_opt.param_groups[0]["lr"] == pytest.approx(m.hyperparameters["actor_lr"])
-            assert m.agent.critic_opt.param_groups[0]["lr"] == pytest.approx(m.hyperparameters["critic_lr"])
-            assert m.agent.policy_delay == m.hyperparameters["policy_delay"]
-            assert m.noise.sigma == pytest.approx(m.hyperparameters["noise.sigma"])
-        assert pop.members[1].id == ids[1] and pop.members[1].hyperparameters == hparams[1]
-        assert pop.members[0].id not in ids and parents[0] == ids[1]  # a new agent, child of the elite
-    finally:
-        pop.close()
+def test_copies_read_every_winner_before_it_is_itself_replaced():
+    chain = [Offspring(1, {}), Offspring(2, {}), Offspring(2, {}), Offspring(3, {})]  # 0<-1<-2, 3 stays
+    order = copy_order(chain)
+    assert sorted(order) == [0, 1, 2, 3] and order.index(0) < order.index(1)
 
 
-def test_evolve_writes_lineage_and_an_elite_that_watch_and_gif_can_load(tmp_path):
-    from lab.config import Config
-    from lab.evaluation import evaluate
-    from lab.policy import load_policy
-
-    folder = tmp_path / "pbt"
-    result = run_evolve(pbt_spec(), folder, log=lambda _: None)
-    lineage = json.loads((folder / "lineage.json").read_text())
-    assert [g["generation"] for g in lineage["generations"]] == [1, 2]
-    for g in lineage["generations"]:
-        assert len(g["members"]) == 3
-        assert g["best"]["fitness"] == max(m["fitness"] for m in g["members"])
-        assert g["mean_fitness"] == pytest.approx(np.mean([m["fitness"] for m in g["members"]]))
-    first = lineage["generations"][0]
-    for child in first["next"]:  # every new agent's parent is recorded, and known
-        if child["parent"] is not None:
-            assert lineage["agents"][str(child["agent"])]["parent"] == child["parent"]
-            assert str(child["parent"]) in lineage["agents"]
-    elite = lineage["elite"]
-    assert elite["generation"] == 2 and elite["fitness"] == lineage["generations"][1]["best"]["fitness"]
-    assert result["elite"]["policy"] == str(folder / "elite" / "policy.pt")
-    for path in (folder / "elite" / "policy.pt", folder / "elite" / "agent.pt", folder / "elite"):
-        policy = load_policy(path)  # what watch and gif call
-        score = evaluate(policy, episodes=1, seed=10_000, max_episode_steps=60, analyze=False).mean_return
-        assert score == pytest.approx(elite["fitness"], abs=1e-3)  # the very agent that earned the fitness
-    config = Config.load(folder / "elite" / "config.yaml")
-    assert config.training.actor_lr == elite["hyperparameters"]["actor_lr"]
-    assert config.noise.sigma == elite["hyperparameters"]["noise.sigma"]
-
-
+# ---- the file ---------------------------------------------------------------------------------
 def test_evolve_files_are_checked_before_anything_runs():
     with pytest.raises(SpecError, match=r"parameter 'tau' \(training.tau\) cannot evolve"):
         pbt_spec(parameters={"tau": {"min": 0.001, "max": 0.01}})
@@ -151,74 +101,145 @@ def test_evolve_files_are_checked_before_anything_runs():
         pbt_spec(steps_per_run=100)
     with pytest.raises(SpecError, match="a log range needs min > 0"):
         pbt_spec(parameters={"actor_lr": {"min": 0, "max": 1e-3, "type": "log"}})
+    with pytest.raises(SpecError, match="shared_replay='yes' is invalid: allowed true or false"):
+        pbt_spec(shared_replay="yes")
 
 
-def test_the_example_evolve_file_is_valid():
-    from pathlib import Path
+def test_what_a_population_cannot_train_is_refused_in_one_line_before_any_folder_is_made(tmp_path):
+    cases = [({"parameters": {**BOUNDS, "batch_size": {"min": 16, "max": 64, "type": "int"}}},
+              r"parameter 'batch_size' \(training.batch_size\) cannot evolve: the agents train as one population "
+              r"and share one batch shape"),
+             ({"overrides": {**PBT["overrides"], "training.algorithm": "sac"}},
+              "training.algorithm is no longer supported")]
+    for changes, message in cases:
+        with pytest.raises(SpecError, match=message) as info:
+            pbt_spec(**changes)
+        assert "\n" not in str(info.value)
+    assert not list(tmp_path.iterdir())
 
-    from lab.search.evolve import load_evolve_spec, settings
 
-    spec = load_evolve_spec(Path(__file__).resolve().parent.parent / "examples" / "evolve.yaml")
+@pytest.mark.parametrize("name", ["evolve.yaml", "evolve_population.yaml"])
+def test_the_example_evolve_files_are_valid_and_small(name):
+    from lab.search.evolve import load_evolve_spec
+
+    spec = load_evolve_spec(ROOT / "examples" / name)
     s = settings(spec)
     assert s["generations"] * s["generation_steps"] <= 100_000  # small by default: total env steps
-    assert {p.key for p in spec.parameters} == {"training.actor_lr", "training.critic_lr", "training.batch_size",
-                                                "noise.sigma", "training.policy_delay"}
+    per_agent = s["generation_steps"] // s["population"]
+    assert spec.base.training.learning_starts < per_agent * s["generations"] // 2  # it learns for most of the run
+    assert s["shared_replay"] is (name == "evolve.yaml")  # the two examples are the two replay modes
+    assert {p.key for p in spec.parameters} == {"training.actor_lr", "training.critic_lr", "noise.sigma",
+                                                "training.policy_delay"}
 
 
-def test_pbt_agents_collect_and_learn_through_the_trainers_own_pieces():
-    from lab.agents.replay import PrioritizedReplayBuffer
-    from lab.events import EpisodeEnded
-
-    spec = pbt_spec(overrides={**PBT["overrides"], "training.n_step": 3, "training.use_per": True})
-    pop = Population(spec)
-    episodes = []
-    pop.events.subscribe(episodes.append, EpisodeEnded)
+# ---- the population ---------------------------------------------------------------------------
+@pytest.mark.parametrize("shared", [False, True])
+def test_a_generation_trains_exactly_its_steps_per_agent_with_per_agent_or_shared_replay(shared):
+    spec = pbt_spec()
+    pop = EvolvingPopulation(spec, settings(spec, shared_replay=shared))
     try:
-        for m in pop.members:
-            pop.drive(m, 80)
-        n = len(pop.buffer)
-        assert isinstance(pop.buffer, PrioritizedReplayBuffer) and n > 0
-        assert pop.buffer.nsteps[:n].max() == 3  # n-step returns, as in the Trainer
-        assert not np.allclose(pop.buffer.tree.leaves(np.arange(n)), 1.0)  # learning wrote priorities back
-        assert pop.members[-1].agent.updates > 0
-        assert episodes and all(e.trajectory.length == e.length for e in episodes)
-        assert [e.episode for e in episodes] == list(range(1, len(episodes) + 1))
+        buffer = pop.population.buffer  # the engine's replay: how many rows each agent can sample from
+        for generation in (1, 2):
+            pop.train_generation(generation)
+            assert [m.env_step for m in pop.population.members] == [80 * generation] * 3  # 240 // 3 each
+            assert all(m["updates"] > 0 for m in pop.population.summary()["members"])
+            if shared:
+                assert list(buffer.size) == [240 * generation] * 3  # one buffer, every agent's steps in it
+            else:
+                assert list(buffer.size) == [80 * generation] * 3
+        assert pop.env_step == 480
     finally:
         pop.close()
 
 
-@pytest.mark.parametrize("algorithm", ["crossq", "sac"])
-def test_pbt_members_are_the_configured_learner_and_act_through_its_explore(algorithm, monkeypatch):
-    from lab.crossq import CrossQ
-    from lab.sac import SAC
-
-    spec = pbt_spec(overrides={**PBT["overrides"], "training.algorithm": algorithm, "noise.sigma": 0.0},
-                    parameters={k: v for k, v in BOUNDS.items() if k != "noise.sigma"})
-    pop = Population(spec)
+def test_one_generation_copies_winners_into_losers_and_the_elite_survives():
+    spec = pbt_spec()
+    pop = EvolvingPopulation(spec, settings(spec))
     try:
-        assert all(type(m.agent) is {"crossq": CrossQ, "sac": SAC}[algorithm] for m in pop.members)
-        m = pop.members[0]
-        explored = []
-        monkeypatch.setattr(m.agent, "explore", lambda obs: explored.append(obs) or m.agent.act(obs))
-        pop.drive(m, 160)  # past learning_starts (100): it acts through explore
-        assert explored and m.agent.updates > 0
+        pop.train_generation(1)
+        obs = np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32)
+        actions = [pop.policy(i)(obs) for i in range(3)]
+        hparams = [dict(m.hyperparameters) for m in pop.slots]
+        ids = [m.id for m in pop.slots]
+        fitness = [-50.0, 10.0, -80.0]  # make the outcome certain: slot 1 is the elite, both others lose to it
+        out = next_generation(fitness, hparams, spec.parameters, pop.rng, tournament_size=2, elite=1)
+        parents = pop.replace(out)
+        assert [o.parent for o in out] == [1, 1, 1]
+        for i, m in enumerate(pop.slots):
+            assert np.array_equal(pop.policy(i)(obs), actions[1])  # every slot now acts as the elite does
+            within_bounds(m.hyperparameters, spec)
+            live = pop.population.hyperparameters(i)
+            assert live["training.actor_lr"] == pytest.approx(m.hyperparameters["actor_lr"])
+            assert live["training.critic_lr"] == pytest.approx(m.hyperparameters["critic_lr"])
+            assert live["training.policy_delay"] == m.hyperparameters["policy_delay"]
+            assert live["noise.sigma"] == pytest.approx(m.hyperparameters["noise.sigma"])
+        assert pop.slots[1].id == ids[1] and pop.slots[1].hyperparameters == hparams[1]
+        assert pop.slots[0].id not in ids and parents[0] == ids[1]  # a new agent, child of the elite
+        assert pop.next_id == 5
     finally:
         pop.close()
 
 
-def test_pbt_members_hand_finished_episodes_to_their_learner():
-    """An ensemble member's turns advance, and a member with policy checkpoints pays the updates its assessment
-    windows owe (before, drive never told the learner an episode ended, so such a member never learned)."""
-    from lab.ensemble import Ensemble
+# ---- the run and its files -------------------------------------------------------------------
+def test_evolve_writes_lineage_and_an_elite_that_watch_gif_and_eval_can_load(tmp_path):
+    from lab.config import Config
+    from lab.evaluation import evaluate
+    from lab.policy import load_policy
 
-    for extra, check in (
-            ({"training.ensemble_size": 2}, lambda m: isinstance(m.agent, Ensemble) and all(m.agent.recent)),
-            ({"training.policy_checkpoints": True, "training.checkpoint_widen_after": 0,
-              "training.checkpoint_window": 1}, lambda m: m.learner.owed < 60 and m.agent.updates > 0)):
-        pop = Population(pbt_spec(overrides={**PBT["overrides"], **extra}))
-        try:
-            m = pop.members[0]
-            pop.drive(m, 300)  # five 60-step episodes, the last three after learning_starts (100)
-            assert check(m), extra
-        finally:
-            pop.close()
+    folder = tmp_path / "pbt"
+    logs: list[str] = []
+    result = run_evolve(pbt_spec(), folder, log=logs.append)
+    lineage = json.loads((folder / "lineage.json").read_text())
+    assert lineage["trained_as"] == "population" and lineage["shared_replay"] is False
+    assert [g["generation"] for g in lineage["generations"]] == [1, 2]
+    assert [g["env_step"] for g in lineage["generations"]] == [240, 480]
+    for g in lineage["generations"]:
+        assert len(g["members"]) == 3
+        assert g["best"]["fitness"] == max(m["fitness"] for m in g["members"])
+        assert g["mean_fitness"] == pytest.approx(np.mean([m["fitness"] for m in g["members"]]))
+        for child in g["next"]:  # every new agent's parent is recorded, and known
+            if child["parent"] is not None:
+                assert lineage["agents"][str(child["agent"])]["parent"] == child["parent"]
+                assert str(child["parent"]) in lineage["agents"]
+    elite = lineage["elite"]
+    assert elite["generation"] == 2 and elite["fitness"] == lineage["generations"][1]["best"]["fitness"]
+    assert result["elite"]["policy"] == str(folder / "elite" / "policy.pt") and result["generations"] == 2
+    assert lineage["resume"]["generation"] == 2
+    assert sorted(p.name for p in (folder / "checkpoints").iterdir()) == ["generation_0002.pt"]  # the last only
+    for policy in (load_policy(folder / "elite" / "policy.pt"), load_policy(folder / "elite"),
+                   load_policy(elite["checkpoint"], agent=elite["slot"])):  # what watch, gif and eval call
+        score = evaluate(policy, episodes=1, seed=10_000, max_episode_steps=60, analyze=False).mean_return
+        assert score == pytest.approx(elite["fitness"], abs=1e-3)  # the very agent that earned the fitness
+    config = Config.load(folder / "elite" / "config.yaml")
+    assert config.training.actor_lr == elite["hyperparameters"]["actor_lr"]
+    assert config.noise.sigma == elite["hyperparameters"]["noise.sigma"]
+    assert logs[-1] == f"elite policy: {folder / 'elite' / 'policy.pt'} (python -m lab watch " \
+                       f"{folder / 'elite' / 'policy.pt'})"
+
+
+def test_evolve_is_reproducible_with_the_same_file_and_seed(tmp_path):
+    def fitness(folder):
+        run_evolve(pbt_spec(shared_replay=True), folder, log=lambda _: None)
+        lineage = json.loads((folder / "lineage.json").read_text())
+        assert lineage["shared_replay"] is True
+        return [[m["fitness"] for m in g["members"]] for g in lineage["generations"]], lineage["agents"]
+
+    assert fitness(tmp_path / "a") == fitness(tmp_path / "b")
+
+
+def test_the_population_flag_is_accepted_and_changes_nothing(tmp_path, capsys):
+    from lab.cli import build_parser, main
+
+    spec = tmp_path / "pbt.json"
+    spec.write_text(json.dumps({**PBT, "generations": 1}))
+    fitness = []
+    for flags in ([], ["--population"]):
+        out = tmp_path / f"out{len(flags)}"
+        assert main(["evolve", str(spec), "--out", str(out), *flags]) == 0
+        assert f"results: {out}" in capsys.readouterr().out
+        lineage = json.loads((out / "lineage.json").read_text())
+        fitness.append([m["fitness"] for m in lineage["generations"][0]["members"]])
+    assert fitness[0] == fitness[1]
+    parser = build_parser(only="evolve")
+    evolve = next(a for a in parser._subparsers._group_actions).choices["evolve"]  # noqa: SLF001
+    assert "changes nothing" in evolve.format_help()

@@ -184,7 +184,7 @@ def test_workers_stop_with_their_parent_and_a_rerun_finishes_without_running_any
                      timeout=60)
             assert not running_pids(url), output(parent)  # each worker put its run back in the queue
             if stop == signal.SIGTERM:
-                assert parent.returncode == 130, output(parent)
+                assert parent.returncode == 143, output(parent)  # 128 + SIGTERM, as for train
         finally:
             if parent.poll() is None:
                 os.killpg(parent.pid, signal.SIGKILL)

@@ -226,3 +226,69 @@ def test_a_requeued_trial_takes_over_the_dead_attempts_checkpoint(tmp_path):
     assert _take_over_checkpoint(copy, folder, target) == target / "checkpoint.pt"
     assert (target / "checkpoint.pt").read_bytes() == b"state" and not dead.exists()
     assert _take_over_checkpoint(fresh, folder, folder / "trials" / "trial_0002") is None
+
+
+# ---- one study, one search ------------------------------------------------------------------------
+def _tune_cli(capsys, spec_path, folder, *extra):
+    from lab.cli import main
+
+    code = main(["tune", str(spec_path), "--out", str(folder), *extra])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_different_search_file_on_an_existing_study_is_refused_up_front(tmp_path, capsys):
+    import optuna
+
+    spec_path = tmp_path / "tune.json"
+    folder = tmp_path / "tune"
+    spec_path.write_text(json.dumps({**TUNE, "trials": 1}))
+    code, _, err = _tune_cli(capsys, spec_path, folder)
+    assert code == 0, err
+    best = (folder / "best.yaml").read_bytes()
+    url = f"sqlite:///{folder / 'optuna.db'}"
+    for change, named in (
+            ({"parameters": {"critic_lr": {"min": 1e-4, "max": 1e-2, "type": "log"}}},
+             "parameters.actor_hidden: stored {"),
+            ({"parameters": {**TUNE["parameters"], "actor_lr": {"min": 1e-4, "max": 3e-3, "type": "log"}}},
+             "parameters.actor_lr.high: stored 0.01, file 0.003"),
+            ({"overrides": {**TUNE["overrides"], "training.tau": 0.02}},
+             "base_config.training.tau: stored 0.005, file 0.02"),
+            ({"steps_per_run": 600}, "base_config.run.total_steps: stored 300, file 600"),
+            ({"metric": "best_eval_mean"}, "metric: stored 'final_eval_mean', file 'best_eval_mean'")):
+        spec_path.write_text(json.dumps({**TUNE, "trials": 2, **change}))
+        code, _, err = _tune_cli(capsys, spec_path, folder)
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"error: {spec_path} does not match the search stored in study 'tt' at ")
+        assert named in err and "use another --study" in err, err
+    study = optuna.load_study(study_name="tt", storage=url)
+    assert len(study.trials) == 1  # no trial of another space joined the study
+    assert (folder / "best.yaml").read_bytes() == best
+    assert sorted(p.name for p in (folder / "trials").iterdir()) == ["trial_0000"]
+
+    spec_path.write_text(json.dumps({**TUNE, "trials": 2, "pruner": "none"}))  # more trials, another pruner: go on
+    code, out, err = _tune_cli(capsys, spec_path, folder)
+    assert code == 0, err
+    assert "this worker ran 1 trial(s); the study holds 2" in out
+
+
+def test_a_study_made_before_the_space_was_recorded_is_checked_against_its_trials(tmp_path):
+    import optuna
+
+    from lab.search.storage import open_storage
+    from lab.search.tune import SPACE_ATTR, load_tune_spec, open_study
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = optuna.create_study(study_name="tt", storage=open_storage(url), direction="maximize")
+    old.add_trial(optuna.trial.create_trial(params={"lr": 0.1}, value=1.0,
+                                            distributions={"lr": optuna.distributions.FloatDistribution(0, 1)}))
+    spec_path = tmp_path / "tune.json"
+    spec_path.write_text(json.dumps(TUNE))
+    with pytest.raises(SpecError, match=r"its trials searched lr, the file has no 'lr'"):
+        open_study(load_tune_spec(spec_path), url, "tt")
+    fitting = optuna.create_study(study_name="fits", storage=open_storage(url), direction="maximize")
+    fitting.add_trial(optuna.trial.create_trial(
+        params={"actor_lr": 0.001}, value=1.0,
+        distributions={"actor_lr": optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)}))
+    study = open_study(load_tune_spec(spec_path), url, "fits")  # adopted, and recorded from now on
+    assert study.user_attrs[SPACE_ATTR]["parameters"]["actor_lr"]["high"] == 0.01

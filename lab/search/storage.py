@@ -4,6 +4,7 @@ Any number of processes, on one machine (SQLite) or many (PostgreSQL, MySQL), op
 the same study. A worker records a heartbeat while it runs a trial; a trial whose
 heartbeat stops for ``grace`` seconds (SIGKILL, a lost machine) is failed by the
 next worker that looks, and put back in the queue once (RetryHeartbeatStaleTrialCallback).
+The heartbeat itself is recorded by lab.search.lease, which also ends a worker whose trial was taken.
 """
 
 from __future__ import annotations
@@ -234,8 +235,7 @@ def requeue(study: Any, trial: Any) -> None:
         system_attrs={**attrs, "requeued_from": frozen.number}))
 
 
-def heartbeat(study: Any, trial: Any) -> Any:
-    """A context manager that records this trial's heartbeat in a thread while it runs."""
-    from optuna.storages._heartbeat import get_heartbeat_thread
-
-    return get_heartbeat_thread(trial._trial_id, study._storage)
+def backend(study: Any) -> Any:
+    """The study's RDBStorage itself, under Optuna's cache: it reads a trial's state from the database every time."""
+    storage = study._storage
+    return getattr(storage, "_backend", storage)

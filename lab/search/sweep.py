@@ -16,7 +16,9 @@ Layout of ``sweep_results/<timestamp>_<name>/``::
     summary.csv             every finished run, ranked (see RANKING), read back from the study
     all_results.json        the same, with evaluation curves and full configs
 
-Re-running the same command resumes: the study knows which runs are done.
+Re-running the same command resumes: the study knows which runs are done. A run's
+trial is held by a lab.search.lease.TrialLease while it trains: a worker paused past
+the grace period whose run another worker took ends at once, writing nothing more.
 
 With ``population`` > 1 a worker trains up to that many queued runs that can share a
 batched update as one lab.Population (see lab.search.population_runs for the layout);
@@ -35,12 +37,12 @@ import os
 import shutil
 import socket
 import sys
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from lab.io import atomic_write_json, atomic_write_text
+from lab.search.lease import TAKEN_EXIT_CODE, TrialLease
 from lab.search.population_runs import (
     check_population_size,
     claim_partners,
@@ -49,12 +51,13 @@ from lab.search.population_runs import (
     train_population,
 )
 from lab.search.processes import die_with_parent, sleep_unless_stopped, stop_requested, terminate_as_interrupt
+from lab.search.records import ABSENT, first_difference, normalise
+from lab.search.records import results_folder as latest_or_new_folder
 from lab.search.space import Grid, RunPlan, SearchSpec, SpecError, format_params
 from lab.search.storage import (
     DEFAULT_GRACE,
     DEFAULT_HEARTBEAT,
     fail_stale,
-    heartbeat,
     open_storage,
     pop_waiting,
     requeue,
@@ -102,24 +105,18 @@ def results_folder(spec: SearchSpec, out: str | Path | None = None, root: str | 
     """``out`` when given; else the latest folder of this same sweep under root (to resume); else a new one."""
     if out is not None:
         return Path(out)
-    root = Path(root)
-    if not fresh:
-        record = _normalise(plan_record(spec, spec.plans()))
-        for folder in sorted(root.glob(f"*_{spec.name}"), reverse=True):
-            saved = folder / "sweep_config.json"
-            if saved.is_file() and not plan_difference(read_record(saved), record):
-                return folder
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    folder, k = root / f"{stamp}_{spec.name}", 1
-    while folder.exists():
-        k += 1
-        folder = root / f"{stamp}-{k}_{spec.name}"
-    return folder
+    record = None if fresh else normalise(plan_record(spec, spec.plans()))
+
+    def same(folder: Path) -> bool:
+        saved = folder / "sweep_config.json"
+        return saved.is_file() and not plan_difference(read_record(saved), record or {})
+
+    return latest_or_new_folder(Path(root), spec.name, same, fresh)
 
 
 def prepare_folder(spec: SearchSpec, folder: Path, plans: Sequence[RunPlan]) -> None:
     """Write sweep_config.json, or check that the folder holds this very sweep."""
-    record = _normalise(plan_record(spec, plans))
+    record = normalise(plan_record(spec, plans))
     saved_path = folder / "sweep_config.json"
     if saved_path.is_file():
         difference = plan_difference(read_record(saved_path), record)
@@ -139,29 +136,16 @@ def plan_difference(saved: dict[str, Any], record: dict[str, Any]) -> str | None
     for old, new in zip(runs, mine):
         if old != new:
             keys = sorted(set(old["params"]) | set(new["params"]))
-            changed = [k for k in keys if old["params"].get(k, "<absent>") != new["params"].get(k, "<absent>")]
-            what = ", ".join(f"{k}: stored {old['params'].get(k, '<absent>')!r}, file "
-                             f"{new['params'].get(k, '<absent>')!r}" for k in changed[:3])
+            changed = [k for k in keys if old["params"].get(k, ABSENT) != new["params"].get(k, ABSENT)]
+            what = ", ".join(f"{k}: stored {old['params'].get(k, ABSENT)!r}, file "
+                             f"{new['params'].get(k, ABSENT)!r}" for k in changed[:3])
             return f"run {new['run']:03d} differs ({what})"
-    for key, old, new in _flat_pairs(saved.get("base_config", {}), record["base_config"]):
-        if old != new:
-            return f"base config {key}: stored {old!r}, file {new!r}"
+    difference = first_difference(saved.get("base_config", {}), record["base_config"])
+    if difference:
+        return f"base config {difference}"
     if saved.get("episodes_per_run") != record.get("episodes_per_run") and "episodes_per_run" in saved:
         return f"episodes_per_run: stored {saved['episodes_per_run']!r}, file {record['episodes_per_run']!r}"
     return None
-
-
-def _flat_pairs(old: Any, new: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any]]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        for key in sorted(set(old) | set(new)):
-            yield from _flat_pairs(old.get(key, "<absent>"), new.get(key, "<absent>"), f"{prefix}{key}.")
-    else:
-        yield prefix.rstrip("."), old, new
-
-
-def _normalise(data: Any) -> Any:
-    """A JSON round trip, so tuples and lists compare equal to what was saved."""
-    return json.loads(json.dumps(data))
 
 
 def result_path(folder: Path, index: int) -> Path:
@@ -174,7 +158,7 @@ def open_sweep_study(spec: SearchSpec, plans: Sequence[RunPlan], url: str, study
     """Create the study and queue every planned run, once; or check that the stored plan is this file's."""
     import optuna
 
-    record = _normalise({k: v for k, v in plan_record(spec, plans).items() if k not in ("source", "spec")})
+    record = normalise({k: v for k, v in plan_record(spec, plans).items() if k not in ("source", "spec")})
     with study_lock(url, study_name):  # creating the schema, the study and its queue races between workers otherwise
         storage = open_storage(url, heartbeat_interval, grace)
         study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize",
@@ -275,16 +259,26 @@ def run_workers(spec: SearchSpec, folder: Path, workers: int, options: dict[str,
             raise
     for proc in procs:
         if proc.exitcode not in (0, None):  # its run comes back to the queue after --grace; the others take it
-            log(f"worker process {proc.pid} ended with exit code {proc.exitcode}")
+            log(worker_ended(proc.pid, proc.exitcode))
+
+
+def worker_ended(pid: int | None, code: int) -> str:
+    """What the parent says of a worker process that ended with a non-zero exit code."""
+    if code == TAKEN_EXIT_CODE:
+        return (f"worker process {pid} stopped at once (exit code {code}): it was silent past --grace, another "
+                "worker took over its run, and it wrote nothing more")
+    return f"worker process {pid} ended with exit code {code}"
 
 
 def _worker_main(spec: SearchSpec, folder: Path, options: dict[str, Any], parent_pid: int) -> None:
+    from lab.signals import exit_code
+
     die_with_parent(parent_pid)
     pin_threads()
     try:
         run_sweep(spec, folder, pinned=True, summary=False, **options)
-    except KeyboardInterrupt:
-        sys.exit(130)
+    except KeyboardInterrupt as exc:
+        sys.exit(exit_code(exc))
 
 
 def work(study: Any, spec: SearchSpec, plans: Sequence[RunPlan], folder: Path, log: Log, pinned: bool = False,
@@ -339,13 +333,13 @@ def run_trials(study: Any, trials: Sequence[Any], spec: SearchSpec, plans: Seque
 
     tasks = [_task(spec, folder, plan, pinned) for plan in plans]
     try:
-        with contextlib.ExitStack() as beating:
+        with TrialLease(study, trials, [f"run {plan.index:03d}" for plan in plans]) as lease:
             for trial in trials:
-                beating.enter_context(heartbeat(study, trial))
                 record_params(trial, spec)  # the run's values (fixed when queued), so the dashboard shows them
                 trial.set_user_attr("host", socket.gethostname())
                 trial.set_user_attr("pid", os.getpid())
-            records = [run_task(tasks[0])] if len(tasks) == 1 else train_population(tasks, log)
+            records = ([run_task(tasks[0], before_write=lease.check)] if len(tasks) == 1
+                       else train_population(tasks, log))
     except KeyboardInterrupt:
         for trial, plan in zip(trials, plans):
             requeue(study, trial)
@@ -383,8 +377,12 @@ def pin_threads() -> None:
         pass
 
 
-def run_task(task: dict[str, Any]) -> dict[str, Any]:
-    """Run one planned configuration, from its checkpoint when an earlier attempt left one, and save its results."""
+def run_task(task: dict[str, Any], before_write: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Run one planned configuration, from its checkpoint when an earlier attempt left one, and save its results.
+
+    before_write: called just before the results file is written (a TrialLease's check: a worker whose run was
+    taken from it ends there instead).
+    """
     from lab.config import Config
     from lab.search.runner import run_configuration
 
@@ -402,6 +400,8 @@ def run_task(task: dict[str, Any]) -> dict[str, Any]:
         result = run_configuration(config, run_dir, episodes=task["episodes"])
     record = {"run": task["run"], "params": task["params"], **result, "resumed_from": str(resume) if resume else None,
               "config": task["config"]}
+    if before_write is not None:
+        before_write()
     atomic_write_json(task["results"], record)
     return record
 

@@ -10,12 +10,16 @@ machine) is failed after the grace period and queued again once, with the same
 parameters, and its copy takes its place in the budget.
 
 Trial k samples with seed ``seed + k``: a study is reproducible, and no two
-workers draw the same start-up configurations.
+workers draw the same start-up configurations. A study remembers the search that made
+it (space_record): a file with another space, base config, budget or metric is refused
+before any trial runs, so trials of two searches never mix. A trial stopped by a signal
+keeps its checkpoint and is queued again; its copy resumes from that checkpoint.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import warnings
@@ -25,7 +29,9 @@ from typing import Any
 
 from lab.config import ConfigError
 from lab.io import atomic_write_json, atomic_write_text
+from lab.search.lease import TrialLease
 from lab.search.processes import sleep_unless_stopped, stop_requested, terminate_as_interrupt
+from lab.search.records import first_difference, normalise, parameter_records
 from lab.search.space import Choice, Parameter, Range, SearchSpec, SpecError, format_params, load_spec
 from lab.search.storage import (
     DEFAULT_GRACE,
@@ -33,12 +39,12 @@ from lab.search.storage import (
     beat_now,
     driver_url,
     fail_stale,
-    heartbeat,
     open_storage,
     pop_waiting,
     requeue,
     retried_numbers,
     running,
+    shown,
     storage_errors,
     storage_url,
     study_lock,
@@ -50,6 +56,8 @@ TUNE_KEYS = ("trials", "pruner", "startup_trials", "metric")
 PRUNERS = ("median", "halving", "none")
 METRICS = ("final_eval_mean", "best_eval_mean")
 RESULTS_ROOT = Path("sweep_results")
+SPACE_ATTR = "lander_lab_space"
+"""The study's user attribute holding what defines the search (space_record): a changed file is refused."""
 PLOTS = {"history": "plot_optimization_history", "importances": "plot_param_importances",
          "parallel_coordinates": "plot_parallel_coordinate"}
 
@@ -100,8 +108,43 @@ def open_study(spec: SearchSpec, url: str, study_name: str, heartbeat_interval: 
         pruner = optuna.pruners.SuccessiveHalvingPruner(min_resource="auto", reduction_factor=3)
     else:
         pruner = optuna.pruners.NopPruner()
-    return optuna.create_study(study_name=study_name, storage=storage, direction="maximize", pruner=pruner,
-                               sampler=_sampler(spec, 0), load_if_exists=True)
+    study = optuna.create_study(study_name=study_name, storage=storage, direction="maximize", pruner=pruner,
+                                sampler=_sampler(spec, 0), load_if_exists=True)
+    check_same_space(study, spec, url)
+    return study
+
+
+def space_record(spec: SearchSpec) -> dict[str, Any]:
+    """What makes two tune files one study: the space, the base config (seed included), the budget, the metric.
+
+    ``trials`` is left out (the budget may grow; --trials overrides it), and so are the pruner and the number
+    of start-up trials, which steer the trials to come without changing what earlier ones measured.
+    """
+    return normalise({"parameters": parameter_records(spec.parameters), "base_config": spec.base.to_dict(),
+                      "steps_per_run": spec.steps_per_run, "episodes_per_run": spec.episodes_per_run,
+                      "metric": spec.extra.get("metric", "final_eval_mean")})
+
+
+def check_same_space(study: Any, spec: SearchSpec, url: str) -> None:
+    """Refuse a search file that differs from the one the study was made with; record it in a new study.
+
+    A study made before the record existed is accepted when its trials' parameters are among this file's.
+    """
+    record = space_record(spec)
+    stored = study.user_attrs.get(SPACE_ATTR)
+    where = f"{spec.source} does not match the search stored in study {study.study_name!r} at {shown(url)}"
+    advice = "Restore the file, or use another --study (or --out)"
+    if stored is None:
+        used = sorted({name for t in study.get_trials(deepcopy=False) for name in t.distributions})
+        unknown = [name for name in used if name not in record["parameters"]]
+        if unknown:
+            raise SpecError(f"{where}: its trials searched {', '.join(used)}, the file has no {unknown[0]!r}. "
+                            f"{advice}")
+        study.set_user_attr(SPACE_ATTR, record)
+        return
+    difference = first_difference(stored, record)
+    if difference:
+        raise SpecError(f"{where}: {difference}. {advice}")
 
 
 def _sampler(spec: SearchSpec, trial_number: int) -> Any:
@@ -125,7 +168,7 @@ def ask_within_budget(study: Any, spec: SearchSpec, url: str, trials: int) -> An
         if number - len(retried_numbers(study)) >= trials:
             return None
         study.sampler = _sampler(spec, number)
-        with warnings.catch_warnings():  # ask/tell with heartbeats is what we do on purpose (see heartbeat())
+        with warnings.catch_warnings():  # ask/tell with heartbeats is what we do on purpose (lab.search.lease)
             warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used")
             trial = study.ask()
         beat_now(study, trial._trial_id)  # as pop_waiting does: a kill before the thread's first beat stays stale-able
@@ -200,11 +243,12 @@ def _run_and_tell(study: Any, trial: Any, spec: SearchSpec, folder: Path, log: L
 
     metric = spec.extra.get("metric", "final_eval_mean")
     try:
-        with heartbeat(study, trial):
+        with TrialLease(study, [trial], [f"trial {trial.number:04d}"]) as lease:
             params = suggest(trial, spec.parameters)
             trial.set_user_attr("host", socket.gethostname())
+            trial.set_user_attr("pid", os.getpid())
             config = spec.config_for(params)
-            result = _run_trial(trial, config, spec, folder)
+            result = _run_trial(trial, config, spec, folder, before_write=lease.check)
     except ConfigError as exc:  # a combination the config refuses, e.g. batch_size > buffer_size
         study.tell(trial, state=TrialState.FAIL)
         log(f"trial {trial.number:04d} invalid: {exc}")
@@ -227,7 +271,12 @@ def _run_and_tell(study: Any, trial: Any, spec: SearchSpec, folder: Path, log: L
     log(f"trial {trial.number:04d} {result['status']}: {format_params(params)} | {shown}")
 
 
-def _run_trial(trial: Any, config: Any, spec: SearchSpec, folder: Path) -> dict[str, Any]:
+def _run_trial(trial: Any, config: Any, spec: SearchSpec, folder: Path,
+               before_write: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Train the trial (from a dead or interrupted attempt's checkpoint when there is one); save its results file.
+
+    before_write: called just before the results file is written (a TrialLease's check).
+    """
     from lab.search.runner import run_configuration
 
     def report(event: Any) -> bool:
@@ -239,6 +288,8 @@ def _run_trial(trial: Any, config: Any, spec: SearchSpec, folder: Path) -> dict[
         shutil.rmtree(run_dir)
     resume = _take_over_checkpoint(trial, folder, run_dir)
     result = run_configuration(config, run_dir, episodes=spec.episodes_per_run, on_evaluation=report, resume=resume)
+    if before_write is not None:
+        before_write()
     atomic_write_json(folder / f"trial_{trial.number:04d}_results.json",
                       {"trial": trial.number, "params": trial.params, **result, "config": config.to_dict(),
                        "resumed_from": str(resume) if resume else None})
