@@ -2,8 +2,8 @@
 
 With ``lab sweep --population K`` a worker takes up to K queued runs whose configs
 ``lab.train.members.member_configs`` accepts together (same network, batch size,
-buffer, envs per agent...: its SHARED_FIELDS and REQUIRED) and trains them in one
-process as one Population. A run it refuses (prioritized replay, for one) trains alone,
+buffer, envs per agent...: the fields lab/config.py marks shared) and trains them in one
+process as one Population. A run that fits no group (another network shape, for one) trains alone,
 exactly as without the flag.
 
 Which runs train together is planned from the plan order (``plan_groups``), so a re-run
@@ -201,8 +201,12 @@ class _Stops:
             self.population.stop(agent=tagged.agent)
 
 
-def train_population(tasks: Sequence[dict[str, Any]], log: Log) -> list[dict[str, Any]]:
+def train_population(tasks: Sequence[dict[str, Any]], log: Log,
+                     before_write: Callable[[], None] | None = None) -> list[dict[str, Any]]:
     """Train planned runs (sweep tasks, see lab.search.sweep._task) as one Population; save each run's record.
+
+    before_write is called just before each results file is written (a TrialLease's check: a worker whose
+    runs were taken from it ends there, writing nothing more).
 
     Resumes from the population's checkpoint when these same runs left one. A stop request
     raises KeyboardInterrupt after the population checkpointed, so the sweep queues its runs again.
@@ -250,6 +254,8 @@ def train_population(tasks: Sequence[dict[str, Any]], log: Log) -> list[dict[str
                                config.env.success_threshold)
         record = {"run": task["run"], "params": task["params"], **result,
                   "resumed_from": str(resume) if resume else None, "config": task["config"]}
+        if before_write is not None:
+            before_write()
         atomic_write_json(task["results"], record)
         records.append(record)
     return records

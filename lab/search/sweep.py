@@ -339,7 +339,7 @@ def run_trials(study: Any, trials: Sequence[Any], spec: SearchSpec, plans: Seque
                 trial.set_user_attr("host", socket.gethostname())
                 trial.set_user_attr("pid", os.getpid())
             records = ([run_task(tasks[0], before_write=lease.check)] if len(tasks) == 1
-                       else train_population(tasks, log))
+                       else train_population(tasks, log, before_write=lease.check))
     except KeyboardInterrupt:
         for trial, plan in zip(trials, plans):
             requeue(study, trial)
