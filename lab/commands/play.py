@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from lab.render.window import check_settings
 
     check_settings(args.episodes, args.speed, args.fps)
-    check_display(args.episodes)
+    check_display(args.episodes, "play")
     ghost = None
     seeds = arguments.seeds_text(args.seed, args.episodes)
     if args.ghost is not None:

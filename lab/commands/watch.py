@@ -67,7 +67,7 @@ def _near(path: Any) -> Any:
         return path
 
 
-def check_display(episodes: int | None) -> None:
+def check_display(episodes: int | None, command: str = "watch") -> None:
     """Refuse to open a window no one can see, in one line saying how to get one.
 
     lab.render.launcher.has_display() decides whether there is a display. Without one, SDL would print
@@ -81,11 +81,14 @@ def check_display(episodes: int | None) -> None:
     driver = os.environ.get("SDL_VIDEODRIVER", "")
     if driver and episodes is not None:
         return
-    why = (f"SDL_VIDEODRIVER={driver} draws nowhere and, without --episodes, would fly unseen until killed"
+    ways = [f"run it in a desktop session or under a virtual display (xvfb-run -a python -m lab {command} ...)"]
+    if driver:
+        ways.insert(0, "add --episodes N for a headless run that ends")
+    if command == "watch":
+        ways.append("write a GIF instead (python -m lab gif --out landing.gif)")
+    why = (f"SDL_VIDEODRIVER={driver} draws no window and, without --episodes, it would fly unseen until killed"
            if driver else "there is no display here (DISPLAY and WAYLAND_DISPLAY are unset)")
-    raise NoDisplayError(f"no window can open: {why}; run it in a desktop session, under a virtual display "
-                         "(xvfb-run -a python -m lab ...), or write a GIF instead (python -m lab gif --out "
-                         "landing.gif)")
+    raise NoDisplayError(f"no window can open: {why}; {', or '.join(ways)}")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -22,6 +22,7 @@ run folder from elsewhere cannot make ``gif --progression`` or ``report`` read o
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -35,6 +36,8 @@ import numpy as np
 from lab.events import Evaluated
 from lab.io import shown
 from lab.render.gif import add_caption, downscale, human, montage, read_gif, write_gif
+
+log = logging.getLogger(__name__)
 
 CLIPS_DIR = "clips"
 INDEX = "index.json"
@@ -121,7 +124,11 @@ class ClipRecorder:
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, Evaluated):
-            self.record(int(event.env_step))
+            try:
+                self.record(int(event.env_step))
+            except OSError as exc:  # a clip is a nicety: a full disk or a read-only folder gets one line, not a trace
+                where = f"{shown(exc.filename)!r}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+                log.warning("the evaluation clip at step %s was not saved: %s", event.env_step, where)
 
     def record(self, env_step: int) -> Clip:
         """Fly, label, write the GIF and then the index (both atomically); return the clip."""
