@@ -91,9 +91,10 @@ def parse_args(parser: argparse.ArgumentParser, argv: list[str],
     if not argv or argv[0] not in subcommands.choices:  # help, options before the command, or an unknown one
         return parser.parse_args(argv, namespace)
     namespace = argparse.Namespace() if namespace is None else namespace
-    for action in parser._actions:
-        if action.dest is not argparse.SUPPRESS and action.default is not argparse.SUPPRESS:
-            setattr(namespace, action.dest, action.default)
+    defaults = {a.dest: a.default for a in parser._actions if argparse.SUPPRESS not in (a.dest, a.default)}
+    for dest, value in {**defaults, **parser._defaults}.items():  # as argparse itself fills them in
+        if not hasattr(namespace, dest):
+            setattr(namespace, dest, value)
     setattr(namespace, subcommands.dest, argv[0])
     return parse_args(subcommands.choices[argv[0]], argv[1:], namespace)
 

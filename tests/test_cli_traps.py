@@ -74,6 +74,7 @@ def test_a_nested_subcommand_never_abbreviates_either():
     args = parse_args(parser, ["bench", "time-to-solve", "training.actor_lr=1e-4", "--json", "run.total_steps=9"])
     assert args.bench == "time-to-solve" and args.json and args.overrides == ["training.actor_lr=1e-4",
                                                                               "run.total_steps=9"]
+    assert args.command == "bench" and args._module.__name__ == "lab.commands.bench" and args.preset == "fast"
 
 
 def test_options_and_overrides_may_come_in_any_order(capsys):
