@@ -167,6 +167,10 @@ def describe_error(exc: BaseException) -> str:
                 "again (a run resumes from its checkpoint.pt)")
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         return f"{shown(exc.filename)!r}: {exc.strerror[0].lower()}{exc.strerror[1:]}"
+    if isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str) and "surrogate" in exc.reason:
+        around = shown(exc.object[max(0, exc.start - 60):exc.end + 20])  # the name, from Python's lone surrogates
+        return (f"a file or folder name that is not UTF-8 text could not be written out (...{around}...): rename "
+                "it to UTF-8")
     if isinstance(exc, MemoryError) or _out_of_memory(exc):
         return (f"out of memory{': ' + _one_line(exc) if str(exc) else ''}; choose smaller network sizes, "
                 "batch size or replay buffer")

@@ -120,8 +120,9 @@ def test_train_defaults_to_the_first_run_preset_and_help_says_why(capsys, monkey
     assert f"preset {FIRST_RUN_PRESET}" in out.splitlines()[0]
     text = " ".join(build_parser(only="train")._subparsers._group_actions[0].choices["train"]  # noqa: SLF001
                     .format_help().split())
-    assert f"default: {FIRST_RUN_PRESET}, the preset the README and the notebooks start from" in text
-    assert "'fast' is the same agent learning from scratch" in text
+    assert f"default: {FIRST_RUN_PRESET}, the preset the README and the notebooks start from, since a first " \
+           "run lands soonest with it" in text
+    assert "Gymnasium's hand-written pilot" in text and "'fast' learns from scratch" in text
     monkeypatch.setattr("lab.presets.FIRST_RUN_PRESET", "tiny")  # one place: the help follows it
     code, out, _ = run_cli(capsys, "train", "--print-config")
     assert code == 0 and Config.from_dict(printed_config(out)) == preset("tiny")
@@ -336,3 +337,13 @@ def test_printing_a_name_that_is_not_utf8_never_fails(capsys):
     cli._never_fail_printing()
     print("run\udcff")  # how Python holds the byte 0xff of a file name
     assert "run" in capsys.readouterr().out
+
+
+def test_a_codec_error_from_a_name_that_is_not_utf8_names_it():
+    name = os.fsdecode(b"/runs/r\xff/report.md")
+    try:
+        f"Run folder: {name}".encode("utf-8")
+    except UnicodeEncodeError as exc:
+        line = describe_error(exc)
+    assert line == ("a file or folder name that is not UTF-8 text could not be written out (...Run folder: "
+                    "/runs/r\\xff/report.md...): rename it to UTF-8")

@@ -25,17 +25,25 @@ def default_preset() -> str:
     return FIRST_RUN_PRESET
 
 
+def _summary(name: str) -> str:
+    """The first sentence of a preset's docstring, where the preset says what it is."""
+    from lab.presets import PRESETS
+
+    doc = (PRESETS[name].__doc__ or name).strip().split("\n\n")[0]
+    return " ".join(doc.replace("``", "").split()).rstrip(".")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from lab.presets import preset_names
 
     first = default_preset()
+    scratch = "" if first == "fast" else "; 'fast' learns from scratch"
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="dotted config overrides, e.g. training.actor_lr=3e-4 run.total_steps=50000")
     parser.add_argument("--preset", default=None, choices=preset_names(),
                         help=f"starting configuration (default: {first}, the preset the README and the notebooks "
-                             "start from: Gymnasium's hand-written pilot flies the warm-up, so the first updates "
-                             "already see landings and a first run lands soonest; 'fast' is the same agent "
-                             "learning from scratch. With --resume: the checkpoint's own)")
+                             f"start from, since a first run lands soonest with it: {_summary(first)}{scratch}. "
+                             "With --resume: the checkpoint's own)")
     parser.add_argument("--seed", type=int, default=None, metavar="N",
                         help="seed of the run (sets run.seed; for several seeds at once use --seeds)")
     parser.add_argument("--print-config", action="store_true",
