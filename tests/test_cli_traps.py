@@ -342,7 +342,7 @@ def test_printing_a_name_that_is_not_utf8_never_fails(capsys):
 def test_a_codec_error_from_a_name_that_is_not_utf8_names_it():
     name = os.fsdecode(b"/runs/r\xff/report.md")
     try:
-        f"Run folder: {name}".encode("utf-8")
+        f"Run folder: {name}".encode()
     except UnicodeEncodeError as exc:
         line = describe_error(exc)
     assert line == ("a file or folder name that is not UTF-8 text could not be written out (...Run folder: "
