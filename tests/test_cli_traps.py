@@ -134,6 +134,7 @@ def test_eval_watch_play_and_gif_default_to_the_evaluation_seeds():
     for command, argv in (("eval", []), ("watch", []), ("play", []), ("gif", ["--out", "x.gif"])):
         args = parse_args(build_parser(only=command), [command, *argv])
         assert args.seed == first, command
+    assert parse_args(build_parser(only="eval"), ["eval"]).episodes == RunConfig().eval_episodes
 
 
 def test_eval_names_the_agent_it_flies(capsys, tmp_path, monkeypatch):

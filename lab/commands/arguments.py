@@ -39,6 +39,13 @@ def eval_seed() -> int:
     return int(RunConfig().eval_seed)
 
 
+def eval_episodes() -> int:
+    """Episodes per evaluation: RunConfig.eval_episodes's default, so ``eval`` scores what a run's evaluations do."""
+    from lab.config import RunConfig
+
+    return int(RunConfig().eval_episodes)
+
+
 def add_seed_argument(parser: argparse.ArgumentParser) -> None:
     """--seed of the first episode, defaulting to the evaluation seeds; shared by eval, watch, play and gif."""
     first = eval_seed()

@@ -16,7 +16,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="checkpoint.pt, policy.pt or a run folder (default: the pretrained agent); "
                              "'heuristic' evaluates Gymnasium's hand-written pilot")
     add_agent_argument(parser)
-    parser.add_argument("--episodes", type=arguments.episodes, default=10, help="number of episodes")
+    parser.add_argument("--episodes", type=arguments.episodes, default=arguments.eval_episodes(),
+                        help="number of episodes (default: %(default)s, as many as a run's evaluations fly, "
+                             "run.eval_episodes)")
     arguments.add_seed_argument(parser)
     parser.add_argument("--json", action="store_true", help="print JSON: agent, mean_return, std_return, "
                                                             "success_rate, returns, outcomes")
