@@ -159,14 +159,14 @@ def is_bad_input(exc: BaseException) -> bool:
 
 def describe_error(exc: BaseException) -> str:
     """One line naming the file or value and what went wrong."""
-    from lab.io import shown
+    from lab.io import quoted, shown
 
     if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
-        where = f" while writing {shown(exc.filename)!r}" if exc.filename else ""
+        where = f" while writing {quoted(exc.filename)}" if exc.filename else ""
         return (f"no space left on device{where}; files written before are intact: free some space and run "
                 "again (a run resumes from its checkpoint.pt)")
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
-        return f"{shown(exc.filename)!r}: {exc.strerror[0].lower()}{exc.strerror[1:]}"
+        return f"{quoted(exc.filename)}: {exc.strerror[0].lower()}{exc.strerror[1:]}"
     if isinstance(exc, UnicodeEncodeError) and isinstance(exc.object, str) and "surrogate" in exc.reason:
         around = shown(exc.object[max(0, exc.start - 60):exc.end + 20])  # the name, from Python's lone surrogates
         return (f"a file or folder name that is not UTF-8 text could not be written out (...{around}...): rename "

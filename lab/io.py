@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Hashable
@@ -121,6 +122,19 @@ def shown(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
         return str(path)
 
 
+_ESCAPED_BYTE = re.compile(r"(?<!\\)\\udc([89a-f][0-9a-f])")
+
+
+def quoted(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """A path quoted for a one-line message, as ``repr`` quotes it (a newline shows as \\n), except that a
+    byte that is not UTF-8 shows as \\xff rather than as Python's stand-in \\udcff."""
+    try:
+        text = os.fsdecode(path)
+    except TypeError:
+        text = str(path)
+    return _ESCAPED_BYTE.sub(r"\\x\1", repr(text))
+
+
 class ForeignFileError(FileExistsError):
     """An output would replace a file the lab did not write as that kind of output."""
 
@@ -140,14 +154,14 @@ def check_replaceable(path: str | Path, markers: tuple[bytes, ...], what: str, o
     if not path.exists():
         return
     if path.is_dir():
-        raise IsADirectoryError(f"cannot write {what} to {shown(path)!r}: it is a folder, a file is needed")
+        raise IsADirectoryError(f"cannot write {what} to {quoted(path)}: it is a folder, a file is needed")
     try:
         with open(path, "rb") as fh:
             head = fh.read(HEAD_BYTES)
     except OSError as exc:
         raise naming_file(exc, path) from exc
     if not any(marker in head for marker in markers):
-        raise ForeignFileError(f"{shown(path)!r} exists and was not written by the lab as {what}: refusing to "
+        raise ForeignFileError(f"{quoted(path)} exists and was not written by the lab as {what}: refusing to "
                                f"replace it; choose another {option} or move that file away")
 
 

@@ -110,3 +110,11 @@ def test_shown_prints_a_byte_that_is_not_utf8_as_an_escape():
     assert shown(name) == "/runs/caf\\xe9"
     assert shown(Path(name)).encode("utf-8") == b"/runs/caf\\xe9"
     assert shown("/runs/café") == "/runs/café"
+
+
+def test_quoted_keeps_a_path_on_one_line_and_shows_a_byte_that_is_not_utf8():
+    from lab.io import quoted
+
+    assert quoted("/runs/a b") == repr("/runs/a b")
+    assert quoted(os.fsdecode(b"/runs/r\xff\nx")) == "'/runs/r\\xff\\nx'"
+    assert quoted(Path("C:\\udc80")) == repr("C:\\udc80")  # a written-out backslash is not a byte

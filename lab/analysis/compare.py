@@ -20,7 +20,7 @@ from lab.analysis.diagnostics import moving_average
 from lab.analysis.report import OutputKind, html_page, html_table, markdown_table
 from lab.analysis.run_data import RunData, RunFolderError, load_run
 from lab.analysis.seed_groups import SeedGroup, group_by_seed, group_statistics, mean_curve
-from lab.io import atomic_write_text, shown
+from lab.io import atomic_write_text, quoted, shown
 
 METRICS: dict[str, str] = {
     "eval": "evaluation mean return",
@@ -92,7 +92,7 @@ def compare_runs(run_dirs: list[str | Path], metrics: list[str] | tuple[str, ...
         except RunFolderError as exc:
             message = str(exc)
         except Exception as exc:  # noqa: BLE001 - one corrupt folder must not stop the comparison
-            message = f"could not read {shown(run_dir)!r}: {type(exc).__name__}: {exc}"
+            message = f"could not read {quoted(run_dir)}: {type(exc).__name__}: {exc}"
         else:
             result.runs.append(run)
             result.rows.append(row)
@@ -132,7 +132,7 @@ def comparison_paths(out: str | Path) -> tuple[Path, Path]:
     if out.is_dir():
         out = out / DEFAULT_PAGE
     if out.suffix.lower() != ".html":
-        raise ValueError(f"--out {shown(out)!r} is invalid: allowed a file name ending in .html (the comparison "
+        raise ValueError(f"--out {quoted(out)} is invalid: allowed a file name ending in .html (the comparison "
                          "page; its .md table goes beside it) or a folder")
     paths = out, out.with_suffix(".md")
     for path in paths:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from lab.analysis.diagnostics import DiagnosticsTracker
-from lab.io import AliasError, read_jsonl, shown, strict_yaml
+from lab.io import AliasError, quoted, read_jsonl, shown, strict_yaml
 from lab.lander import SUCCESS_RETURN
 
 RUN_FILES = ("episodes.jsonl", "updates.jsonl", "evaluations.jsonl")
@@ -90,11 +90,11 @@ def load_run(path: str | Path, window: int = 100) -> RunData:
     """Load a run folder; raise RunFolderError when there is nothing to load."""
     path = Path(path)
     if not path.exists():
-        raise RunFolderError(f"run folder {shown(path)!r} does not exist")
+        raise RunFolderError(f"run folder {quoted(path)} does not exist")
     if not path.is_dir():
-        raise RunFolderError(f"run folder {shown(path)!r} is not a folder")
+        raise RunFolderError(f"run folder {quoted(path)} is not a folder")
     if not any((path / name).is_file() for name in RUN_FILES):
-        raise RunFolderError(f"{shown(path)!r} is not a run folder: it has none of {', '.join(RUN_FILES)}")
+        raise RunFolderError(f"{quoted(path)} is not a run folder: it has none of {', '.join(RUN_FILES)}")
     problems: list[str] = []
     config = _read_config(path / "config.yaml", problems)
     env = config.get("env")
@@ -164,8 +164,8 @@ def _rows(path: Path, problems: list[str]) -> list[dict[str, Any]]:
         problems.append(f"{path.name}: unreadable ({exc.strerror or exc})")
         return []
     if skipped:
-        shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
-        problems.append(f"{path.name}: skipped {len(skipped)} unreadable line(s) ({shown})")
+        listed = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        problems.append(f"{path.name}: skipped {len(skipped)} unreadable line(s) ({listed})")
     return rows
 
 

@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from lab.events import Evaluated
-from lab.io import shown
+from lab.io import quoted, shown
 from lab.render.gif import add_caption, downscale, human, montage, read_gif, write_gif
 
 log = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class ClipRecorder:
             try:
                 self.record(int(event.env_step))
             except OSError as exc:  # a clip is a nicety: a full disk or a read-only folder gets one line, not a trace
-                where = f"{shown(exc.filename)!r}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+                where = f"{quoted(exc.filename)}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
                 log.warning("the evaluation clip at step %s was not saved: %s", event.env_step, where)
 
     def record(self, env_step: int) -> Clip:
@@ -245,7 +245,7 @@ def clip_path(clips_dir: Path, name: object) -> Path:
     except (OSError, RuntimeError) as exc:  # a symlink loop
         raise ValueError(f"clip path {name!r} refused: it cannot be resolved ({exc})") from exc
     if not target.is_relative_to(home):
-        raise ValueError(f"clip path {name!r} refused: it is a link to {shown(target)!r}, outside {CLIPS_DIR}/")
+        raise ValueError(f"clip path {name!r} refused: it is a link to {quoted(target)}, outside {CLIPS_DIR}/")
     return path
 
 
@@ -270,16 +270,16 @@ def run_clips(run_dir: str | Path, on_refused: Callable[[str], None] | None = No
     """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"run folder {shown(run_dir)!r} does not exist")
+        raise FileNotFoundError(f"run folder {quoted(run_dir)} does not exist")
     clips_dir = run_dir / CLIPS_DIR
     clips: list[Clip] = []
     if clips_dir.is_dir():
         if clips_dir.resolve().is_relative_to(run_dir.resolve()):
             clips = load_clips(clips_dir, on_refused)
         elif on_refused is not None:
-            on_refused(f"{CLIPS_DIR}/ refused: it is a link to {shown(clips_dir.resolve())!r}, outside the run folder")
+            on_refused(f"{CLIPS_DIR}/ refused: it is a link to {quoted(clips_dir.resolve())}, outside the run folder")
     if not clips:
-        raise NoClips(f"run folder {shown(run_dir)!r} has no evaluation clips ({CLIPS_DIR}/step_*.gif); "
+        raise NoClips(f"run folder {quoted(run_dir)} has no evaluation clips ({CLIPS_DIR}/step_*.gif); "
                       "they are recorded at each evaluation when clips are on (the default of "
                       "`python -m lab train`)")
     return clips
@@ -313,7 +313,7 @@ def write_progression(run_dir: str | Path, out: str | Path, max_clips: int = MON
         raise ValueError(f"max_clips must be an integer >= 1, got {max_clips!r}")
     out = Path(out)
     if out.suffix.lower() != ".gif":
-        raise ValueError(f"--out {shown(out)!r} must end with .gif (the progression montage is a GIF)")
+        raise ValueError(f"--out {quoted(out)} must end with .gif (the progression montage is a GIF)")
     run_dir = Path(run_dir)
     chosen = pick(run_clips(run_dir, on_refused), max_clips)
     tiles = [read_gif(run_dir / CLIPS_DIR / c.file)[0] for c in chosen]
@@ -360,5 +360,5 @@ def check_montage_replaceable(path: str | Path) -> None:
         ours = False
     text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
     if not (ours and _CAPTION.match(text)):
-        raise ForeignFileError(f"{shown(path)!r} exists and is not a progression montage the lab wrote: refusing "
+        raise ForeignFileError(f"{quoted(path)} exists and is not a progression montage the lab wrote: refusing "
                                "to replace it; choose another --out or move that file away")
