@@ -166,3 +166,12 @@ def test_cli_gif_episodes_2_out_a_gif_writes_a_gif_holding_both(tmp_path, capsys
     assert capsys.readouterr().out.splitlines()[-1].startswith("wrote a.gif (")
     durations, comment = durations_and_comment(tmp_path / "a.gif")
     assert durations.count(HOLD_MS) == 2 and "seed 10000" in comment and "seed 10001" in comment
+
+
+def test_mp4_holds_the_end_of_each_episode(tmp_path):
+    from lab.render.gif import write_mp4
+
+    frames = [np.full((32, 48, 3), 40 * i, np.uint8) for i in range(5)]
+    path = write_mp4(frames, tmp_path / "two.mp4", fps=10, holds=[1])
+    repeat = round(HOLD_MS / 1000 * 10)
+    assert len(iio.imread(path, plugin="FFMPEG")) == len(frames) + 2 * (repeat - 1)
