@@ -1,10 +1,12 @@
-"""Atomic file writes: a reader never sees half a file, a crash never loses the old one."""
+"""Files in and out: atomic writes (a reader never sees half a file, a crash never loses the old one),
+strict config reading (no duplicate keys, no YAML aliases), and output files that replace only their own kind."""
 
 from __future__ import annotations
 
 import functools
 import json
 import os
+import re
 import tempfile
 import threading
 from collections.abc import Callable, Hashable
@@ -107,6 +109,60 @@ def _process_alive(pid: int) -> bool:
     except (PermissionError, OSError):
         return True  # it exists but belongs to someone else
     return True
+
+
+def shown(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """A path as text that always prints and encodes as UTF-8: a byte that is not UTF-8 shows as \\xff.
+
+    Python keeps such bytes of a file name as lone surrogates, which a UTF-8 file or terminal refuses.
+    """
+    try:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+    except TypeError:  # not a path at all (a file descriptor, say)
+        return str(path)
+
+
+_ESCAPED_BYTE = re.compile(r"(?<!\\)\\udc([89a-f][0-9a-f])")
+
+
+def quoted(path: str | bytes | os.PathLike[str] | os.PathLike[bytes]) -> str:
+    """A path quoted for a one-line message, as ``repr`` quotes it (a newline shows as \\n), except that a
+    byte that is not UTF-8 shows as \\xff rather than as Python's stand-in \\udcff."""
+    try:
+        text = os.fsdecode(path)
+    except TypeError:
+        text = str(path)
+    return _ESCAPED_BYTE.sub(r"\\x\1", repr(text))
+
+
+class ForeignFileError(FileExistsError):
+    """An output would replace a file the lab did not write as that kind of output."""
+
+
+HEAD_BYTES = 4096
+"""How far into an existing output file its marker is looked for."""
+
+
+def check_replaceable(path: str | Path, markers: tuple[bytes, ...], what: str, option: str = "--out") -> None:
+    """Refuse to write ``what`` over an existing file unless its first bytes hold one of ``markers``.
+
+    The lab writes a marker into each kind of output it may overwrite (a report, a comparison), so running
+    a command again replaces its own earlier output while a checkpoint, a summary or a user's page named by
+    mistake is never touched.
+    """
+    path = Path(path)
+    if not path.exists():
+        return
+    if path.is_dir():
+        raise IsADirectoryError(f"cannot write {what} to {quoted(path)}: it is a folder, a file is needed")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(HEAD_BYTES)
+    except OSError as exc:
+        raise naming_file(exc, path) from exc
+    if not any(marker in head for marker in markers):
+        raise ForeignFileError(f"{quoted(path)} exists and was not written by the lab as {what}: refusing to "
+                               f"replace it; choose another {option} or move that file away")
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -237,14 +293,32 @@ def read_json_or_yaml(path: str | Path, what: str, error: type[Exception] = Valu
     fmt = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
         data = (json.loads(text, object_pairs_hook=_refuse_duplicate_pairs) if fmt == "JSON"
-                else yaml.load(text, Loader=_unique_key_loader()))  # noqa: S506 - a SafeLoader subclass
+                else strict_yaml(text))
     except DuplicateKeyError as exc:
         raise error(f"{what} {name} gives key {exc.key!r} twice{exc.where}: keep one") from exc
+    except AliasError as exc:
+        raise error(f"{what} {name} {exc}") from exc
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise error(f"{what} {name} is not valid {path.suffix[1:] or 'YAML'}: {exc}") from exc
     if data is None:
         raise error(f"{what} {name} is empty: write at least one section, or leave the file out")
     return data
+
+
+def strict_yaml(text: str) -> Any:
+    """yaml.safe_load without repeated keys or aliases (DuplicateKeyError, AliasError), for files from elsewhere."""
+    import yaml
+
+    return yaml.load(text, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+
+
+class AliasError(ValueError):
+    """A YAML alias (``*name``): refused before it is expanded, since nested aliases grow exponentially."""
+
+    def __init__(self, anchor: str, line: int) -> None:
+        super().__init__(f"uses the YAML alias *{anchor} (line {line}): aliases are refused, since a few lines of "
+                         "nested aliases expand to gigabytes; write the value out in full")
+        self.anchor, self.line = anchor, line
 
 
 class DuplicateKeyError(ValueError):
@@ -269,7 +343,14 @@ def _unique_key_loader() -> type:
     import yaml
 
     class UniqueKeyLoader(yaml.SafeLoader):
-        """yaml.safe_load, except that a mapping may not repeat a key (PyYAML keeps the last one)."""
+        """yaml.safe_load, except that a mapping may not repeat a key (PyYAML keeps the last one) and an alias
+        is refused where it appears, before any node is built (a "billion laughs" file stays a few bytes)."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise AliasError(str(event.anchor), event.start_mark.line + 1)
+            return super().compose_node(parent, index)
 
         def construct_mapping(self, node: Any, deep: bool = False) -> Any:
             seen: set[Any] = set()

@@ -186,3 +186,52 @@ def test_gif_progression_command(progression_run: Path, tmp_path: Path, capsys: 
     assert main(["gif", "--progression", str(progression_run), "--out", str(tmp_path / "x.mp4")]) == 2
     assert "must end with .gif" in capsys.readouterr().err
     assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.mp4").exists()
+
+
+def test_clip_paths_that_lead_out_of_clips_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """index.json and links may name only files inside the run's clips/ folder (gif --progression, report)."""
+    run = tmp_path / "run"
+    record_progression(run, [1000, 2000])
+    folder = run / CLIPS_DIR
+    secret = tmp_path / "secret.gif"
+    secret.write_bytes((folder / "step_000001000.gif").read_bytes())  # a GIF the run must not read
+    index = json.loads((folder / INDEX).read_text())
+    good = index["clips"][0]
+    hostile = [str(secret), "../../secret.gif", f"{CLIPS_DIR}/../../secret.gif", "..", "sub/step_000004000.gif"]
+    index["clips"] += [{**good, "file": name, "env_step": 3000 + k} for k, name in enumerate(hostile)]
+    (folder / INDEX).write_text(json.dumps(index))
+    (folder / "step_000009000.gif").symlink_to(secret)  # a link that leaves the folder
+    (folder / "step_000009500.gif").symlink_to(folder / "step_000009500.gif")  # a loop
+    (folder / "step_000008000.gif").symlink_to("step_000002000.gif")  # a link that stays inside is fine
+    refused: list[str] = []
+    clips = load_clips(folder, on_refused=refused.append)
+    assert [c.env_step for c in clips] == [1000, 2000, 8000]
+    assert len(refused) == len(hostile) + 2 and all("refused" in why for why in refused)
+    assert any(str(secret) in why and "outside clips/" in why for why in refused)
+
+    out = tmp_path / "learning.gif"
+    assert main(["gif", "--progression", str(run), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning: ") == len(refused) and "Traceback" not in err
+    with Image.open(out) as image:
+        assert image.info["comment"].decode().count(" ... ") == 2  # the three clips inside, nothing else
+
+    (run / "episodes.jsonl").write_text(json.dumps({"env_step": 100, "raw_return": 1.0, "length": 100}) + "\n")
+    assert main(["report", str(run), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert "../../secret.gif" in err and "refused" in err
+    assert "clip path '../../secret.gif' refused" in (run / "report.md").read_text()  # noted in the report too
+    with Image.open(run / "learning.gif") as image:
+        assert image.info["comment"].decode().count(" ... ") == 2
+
+
+def test_a_clips_folder_that_is_a_link_out_of_the_run_is_refused(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    record_progression(elsewhere, [1000])
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / CLIPS_DIR).symlink_to(elsewhere / CLIPS_DIR)
+    refused: list[str] = []
+    with pytest.raises(ValueError, match="has no evaluation clips"):
+        write_progression(run, tmp_path / "x.gif", on_refused=refused.append)
+    assert len(refused) == 1 and "outside the run folder" in refused[0]

@@ -10,6 +10,7 @@ import multiprocessing
 import numpy as np
 import pytest
 import torch
+
 from lab.agents.replay import ReplayBuffer
 from lab.config import ConfigError
 from lab.rollout.noise import GaussianNoise

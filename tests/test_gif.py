@@ -54,15 +54,31 @@ def test_gif_reads_back_with_frames_loop_duration_size_and_caption(tmp_path):
     assert list(tmp_path.iterdir()) == [path]  # no temp files left behind
 
 
-def test_one_file_per_episode_or_one_grid(tmp_path):
-    small = dict(every=6, scale=0.25, hud=False, fps=10)
-    paths = export_gif("heuristic", tmp_path / "run.gif", episodes=2, seed=5, **small)
-    assert [p.name for p in paths] == ["run-seed5.gif", "run-seed6.gif"]
+def durations_and_comment(path):
+    with Image.open(path) as im:
+        durations = []
+        for i in range(im.n_frames):
+            im.seek(i)
+            durations.append(im.info["duration"])
+        return durations, im.info.get("comment", b"").decode()
+
+
+def test_a_file_holds_every_episode_in_turn_a_folder_one_file_each_or_one_grid(tmp_path):
+    # with the HUD every frame differs (its step counter), so no frames merge and the counts are exact
+    small = dict(every=6, scale=0.25, hud=True, fps=10)
+    [path] = export_gif("heuristic", tmp_path / "run.gif", episodes=2, seed=5, **small)
+    assert path == tmp_path / "run.gif" and list(tmp_path.iterdir()) == [path]  # what --out names, nothing else
+    first, second = (expected_frames(episode_length(s), 6) for s in (5, 6))
+    durations, comment = durations_and_comment(path)
+    assert len(durations) == first + second
+    assert durations[first - 1] == durations[-1] == HOLD_MS and durations.count(HOLD_MS) == 2  # each ends held
+    assert "seed 5" in comment and "seed 6" in comment
+    paths = export_gif("heuristic", tmp_path / "gifs", episodes=2, seed=5, **{**small, "hud": False})
+    assert paths == [tmp_path / "gifs" / "lander-seed5.gif", tmp_path / "gifs" / "lander-seed6.gif"]
     for path, seed in zip(paths, (5, 6)):
         with Image.open(path) as im:
             assert im.size[0] == 150 and f"seed {seed}" in im.info["comment"].decode()
-    # with the HUD every frame differs (its step counter), so no frames merge and the count is exact
-    [grid] = export_gif("heuristic", tmp_path / "grid.gif", episodes=2, seed=5, grid=True, **{**small, "hud": True})
+    [grid] = export_gif("heuristic", tmp_path / "grid.gif", episodes=2, seed=5, grid=True, **small)
     frames = iio.imread(grid, index=None)
     assert frames.shape[2] == 2 * 150 + 2  # two tiles side by side, 2 px apart
     assert len(frames) == max(expected_frames(episode_length(s), 6) for s in (5, 6))  # the shorter one holds
@@ -72,7 +88,9 @@ def test_output_paths_for_files_folders_and_grids(tmp_path):
     from lab.render.gif import output_paths
 
     assert output_paths(tmp_path / "a.gif", [0], "gif", False) == [tmp_path / "a.gif"]
-    assert output_paths(tmp_path / "a.gif", [3, 4], "gif", False) == [tmp_path / f"a-seed{s}.gif" for s in (3, 4)]
+    assert output_paths(tmp_path / "a.gif", [3, 4], "gif", False) == [tmp_path / "a.gif"]
+    assert output_paths(tmp_path / "gifs", [3, 4], "gif", False) == [tmp_path / "gifs" / f"lander-seed{s}.gif"
+                                                                     for s in (3, 4)]
     assert output_paths(tmp_path / "a.gif", [3, 4], "gif", True) == [tmp_path / "a.gif"]
     assert output_paths(f"{tmp_path}/new/", [3], "mp4", False) == [tmp_path / "new" / "lander-seed3.mp4"]
     assert output_paths(tmp_path / "gifs", [3, 4], "gif", True) == [tmp_path / "gifs" / "lander-seed3-2ep.gif"]
@@ -132,6 +150,28 @@ def test_cli_gif_writes_and_reports_errors(tmp_path, capsys):
     out = tmp_path / "sub" / "cli.gif"
     code = cli.main(["gif", "heuristic", "--out", str(out), "--every", "8", "--scale", "0.25", "--no-hud"])
     assert code == 0 and out.exists()
-    assert f"wrote {out}" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert f"wrote {out}" in printed
+    assert "flying Gymnasium's heuristic pilot (hand-written, no learning), seed 10000 (the evaluation seeds)" \
+        in printed
     assert cli.main(["gif", str(tmp_path / "missing.pt"), "--out", str(out)]) == 2
     assert "missing.pt" in capsys.readouterr().err
+
+
+def test_cli_gif_episodes_2_out_a_gif_writes_a_gif_holding_both(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["gif", "heuristic", "--episodes", "2", "--out", "a.gif", "--every", "8", "--scale", "0.25"])
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif"]
+    assert capsys.readouterr().out.splitlines()[-1].startswith("wrote a.gif (")
+    durations, comment = durations_and_comment(tmp_path / "a.gif")
+    assert durations.count(HOLD_MS) == 2 and "seed 10000" in comment and "seed 10001" in comment
+
+
+def test_mp4_holds_the_end_of_each_episode(tmp_path):
+    from lab.render.gif import write_mp4
+
+    frames = [np.full((32, 48, 3), 40 * i, np.uint8) for i in range(5)]
+    path = write_mp4(frames, tmp_path / "two.mp4", fps=10, holds=[1])
+    repeat = round(HOLD_MS / 1000 * 10)
+    assert len(iio.imread(path, plugin="FFMPEG")) == len(frames) + 2 * (repeat - 1)

@@ -244,3 +244,92 @@ def test_report_of_a_real_training_run(tiny_config, tmp_path: Path) -> None:
     assert len(run.evaluations) == len(live.evaluations) >= 1 and run.problems == []
     html_path, md_path = write_report(tmp_path / "real")
     assert "What went wrong most often" in md_path.read_text() or "ended in a landing" in md_path.read_text()
+
+
+# ---- outputs replace only their own kind ----------------------------------------------------------------------
+def test_compare_out_never_replaces_a_file_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                            ) -> None:
+    a = make_run(tmp_path / "a", episodes=40)
+    b = make_run(tmp_path / "b", episodes=40, seed=1)
+    checkpoint = b / "checkpoint.pt"
+    checkpoint.write_bytes(b"PK\x03\x04 weights")
+    page = tmp_path / "mine.html"
+    page.write_text("<!DOCTYPE html><html><head><title>my notes</title></head></html>")
+    report_page = write_report(b, window=20)[0]
+    for target, why in ((checkpoint, "allowed a file name ending in .html"), (b / "summary.json", ".html"),
+                        (page, "was not written by the lab as a comparison"),
+                        (report_page, "was not written by the lab as a comparison")):
+        before = target.read_bytes() if target.exists() else None
+        assert main(["compare", str(a), "--out", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and why in err and err.count("\n") == 1
+        assert (target.read_bytes() if target.exists() else None) == before
+    md_beside = tmp_path / "cmp.md"
+    md_beside.write_text("# my own table\n")
+    assert main(["compare", str(a), "--out", str(tmp_path / "cmp.html")]) == 2  # its .md would be replaced
+    assert "cmp.md" in capsys.readouterr().err and md_beside.read_text() == "# my own table\n"
+    assert not (tmp_path / "cmp.html").exists()
+
+
+def test_compare_and_report_replace_their_own_earlier_output(tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    a = make_run(tmp_path / "a", episodes=40)
+    out = tmp_path / "pages"
+    out.mkdir()
+    for _ in range(2):
+        assert main(["compare", str(a), "--out", str(out)]) == 0  # a folder gets compare.html and compare.md
+        assert main(["report", str(a), "--out", str(out), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["compare.html", "compare.md", "report.html", "report.md"]
+    assert (out / "compare.md").read_text().startswith("<!-- lander-lab comparison:")
+    assert '<meta name="generator" content="lander-lab report">' in (out / "report.html").read_text()[:500]
+    # pages written before the markers existed are recognised by their titles
+    (out / "report.md").write_text("# Lander Lab report: a\n\nHAND-KEPT\n")
+    (out / "compare.html").write_text('<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+                                      "<title>Lander Lab: run comparison</title>")
+    assert main(["report", str(a), "--out", str(out), "--quiet"]) == 0
+    assert main(["compare", str(a), "--out", str(out / "compare.html")]) == 0
+    assert "HAND-KEPT" not in (out / "report.md").read_text()
+    capsys.readouterr()
+
+
+def test_report_never_replaces_files_it_did_not_write(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    a = make_run(tmp_path / "a", episodes=40)
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "report.md").write_text("# my report, by hand\n")
+    assert main(["report", str(a), "--out", str(notes), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "report.md" in err and "refusing to replace it" in err and err.count("\n") == 1
+    assert sorted(p.name for p in notes.iterdir()) == ["report.md"]  # nothing written, not even the HTML
+    (notes / "report.md").unlink()
+    Image.new("RGB", (4, 4)).save(notes / "learning.gif", comment=b"a holiday photo")
+    assert main(["report", str(a), "--out", str(notes), "--quiet"]) == 2
+    assert "learning.gif" in capsys.readouterr().err and not (notes / "report.html").exists()
+
+
+def test_report_and_compare_name_a_folder_whose_name_is_not_utf8(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    folder = Path(os.fsdecode(bytes(tmp_path) + b"/run\xff"))
+    make_run(folder, episodes=40)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    for argv in (["report", folder, "--quiet"], ["compare", folder, "--out", tmp_path / "cmp.html"]):
+        done = subprocess.run([sys.executable, "-m", "lab", *map(os.fsencode, argv)], capture_output=True, env=env,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr.decode(errors="replace")
+        assert b"codec" not in done.stderr and b"run\\xff" in done.stdout
+    assert "run\\xff" in (folder / "report.md").read_text(encoding="utf-8")
+    assert "run\\xff" in (tmp_path / "cmp.md").read_text(encoding="utf-8")
+    assert "run\\xff" in (tmp_path / "cmp.html").read_text(encoding="utf-8")
+
+
+def test_a_run_config_with_yaml_aliases_is_refused_not_expanded(tmp_path: Path) -> None:
+    folder = make_run(tmp_path / "run", episodes=40)
+    (folder / "config.yaml").write_text("a: &a [1, 1, 1]\nenv: {success_threshold: 200.0}\nb: [*a, *a]\n")
+    run = load_run(folder)
+    assert any("YAML alias *a (line 3)" in problem for problem in run.problems)
+    assert run.config == {}

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from lab.analysis.diagnostics import moving_average
-from lab.analysis.report import html_page, html_table, markdown_table
+from lab.analysis.report import OutputKind, html_page, html_table, markdown_table
 from lab.analysis.run_data import RunData, RunFolderError, load_run
 from lab.analysis.seed_groups import SeedGroup, group_by_seed, group_statistics, mean_curve
-from lab.io import atomic_write_text
+from lab.io import atomic_write_text, quoted, shown
 
 METRICS: dict[str, str] = {
     "eval": "evaluation mean return",
@@ -33,6 +33,11 @@ METRICS: dict[str, str] = {
     "mean_q": "mean Q",
 }
 """Curves ``compare`` can overlay, by name."""
+
+COMPARISON = OutputKind("comparison", "compare", (b"<title>Lander Lab: run comparison</title>",
+                                                b"# Lander Lab: run comparison"))
+DEFAULT_PAGE = "compare.html"
+"""What --out writes by default, and the page's name inside a folder given as --out."""
 
 COLUMNS = ["run", "status", "episodes", "env steps", "train time", "final eval", "best eval", "solved at step",
            "time to solve", "last-window return", "outcome mix (last window)"]
@@ -87,13 +92,13 @@ def compare_runs(run_dirs: list[str | Path], metrics: list[str] | tuple[str, ...
         except RunFolderError as exc:
             message = str(exc)
         except Exception as exc:  # noqa: BLE001 - one corrupt folder must not stop the comparison
-            message = f"could not read {str(run_dir)!r}: {type(exc).__name__}: {exc}"
+            message = f"could not read {quoted(run_dir)}: {type(exc).__name__}: {exc}"
         else:
             result.runs.append(run)
             result.rows.append(row)
             continue
-        result.errors[str(run_dir)] = message
-        result.rows.append({"run": Path(run_dir).name or str(run_dir), "status": f"error: {message}"})
+        result.errors[shown(run_dir)] = message
+        result.rows.append({"run": shown(Path(run_dir).name or run_dir), "status": f"error: {message}"})
     result.groups = group_by_seed(result.runs)
     result.group_rows = [_group_row(group) for group in result.groups]
     return result
@@ -101,8 +106,11 @@ def compare_runs(run_dirs: list[str | Path], metrics: list[str] | tuple[str, ...
 
 def write_comparison(comparison: Comparison, out: str | Path, metrics: list[str] | tuple[str, ...] = ("eval", "return"),
                      ) -> tuple[Path, Path]:
-    """Write the overlaid-curves HTML page and a Markdown table beside it."""
-    out = Path(out)
+    """Write the overlaid-curves HTML page and a Markdown table beside it (``out`` may name a folder for them).
+
+    Only an earlier comparison is replaced: any other file at either path is refused before anything is written.
+    """
+    html_path, md_path = comparison_paths(out)
     charts = [(METRICS[m], _overlay(comparison.groups, m)) for m in metrics]
     names = ", ".join(r.name for r in comparison.runs) or "no readable runs"
     notes = "".join(f"<li>{_escape(k)}: {_escape(v)}</li>" for k, v in comparison.errors.items())
@@ -112,9 +120,24 @@ def write_comparison(comparison: Comparison, out: str | Path, metrics: list[str]
         body.append(f"<section><h2>Seed groups</h2><p>{_escape(GROUP_NOTE)}</p>{html_table(*groups)}</section>")
     if notes:
         body.append(f"<section><h2>Could not read</h2><ul>{notes}</ul></section>")
-    page = html_page("Lander Lab: run comparison", names, body, charts)
-    markdown = "\n".join(["# Lander Lab: run comparison", "", comparison.markdown(), ""])
-    return atomic_write_text(out, page), atomic_write_text(out.with_suffix(".md"), markdown)
+    page = html_page("Lander Lab: run comparison", names, body, charts, COMPARISON)
+    markdown = "\n".join([COMPARISON.markdown_marker, "# Lander Lab: run comparison", "", comparison.markdown(), ""])
+    return atomic_write_text(html_path, page), atomic_write_text(md_path, markdown)
+
+
+def comparison_paths(out: str | Path) -> tuple[Path, Path]:
+    """The page and the Markdown table beside it, checked: an .html name (or a folder), replacing only an
+    earlier comparison."""
+    out = Path(out)
+    if out.is_dir():
+        out = out / DEFAULT_PAGE
+    if out.suffix.lower() != ".html":
+        raise ValueError(f"--out {quoted(out)} is invalid: allowed a file name ending in .html (the comparison "
+                         "page; its .md table goes beside it) or a folder")
+    paths = out, out.with_suffix(".md")
+    for path in paths:
+        COMPARISON.check_replaceable(path)
+    return paths
 
 
 def _row(run: RunData) -> dict[str, Any]:

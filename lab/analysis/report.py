@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import numpy as np
 
 from lab.analysis.diagnostics import moving_average
 from lab.analysis.run_data import RunData, load_run
-from lab.io import atomic_write_text
+from lab.io import atomic_write_text, check_replaceable
 from lab.lander.behavior import BEHAVIORS, OUTCOMES, Outcome
 
 MAX_POINTS = 4000
@@ -49,6 +50,39 @@ WHAT_IT_MEANS: dict[str, str] = {
 }
 
 
+@dataclass(frozen=True)
+class OutputKind:
+    """A kind of page the lab writes and may replace on the next run: nothing else is ever overwritten.
+
+    Its HTML carries ``<meta name="generator" content="lander-lab NAME">`` and its Markdown starts with an
+    HTML comment saying the same; ``legacy`` are the titles of pages written before the markers existed.
+    """
+
+    name: str
+    command: str
+    legacy: tuple[bytes, ...] = ()
+
+    @property
+    def html_marker(self) -> str:
+        return f'<meta name="generator" content="lander-lab {self.name}">'
+
+    @property
+    def markdown_marker(self) -> str:
+        return (f"<!-- lander-lab {self.name}: written by python -m lab {self.command}, which replaces this file "
+                "when run again -->")
+
+    def check_replaceable(self, path: str | Path, what: str = "") -> None:
+        """Refuse ``path`` unless it is absent or an earlier page of this kind (lab.io.check_replaceable)."""
+        markers = (f'content="lander-lab {self.name}"'.encode(), f"<!-- lander-lab {self.name}:".encode(),
+                   *self.legacy)
+        check_replaceable(path, markers, what or f"a {self.name} (python -m lab {self.command})")
+
+
+REPORT = OutputKind("report", "report", (b"<title>Lander Lab report: ", b"# Lander Lab report: "))
+REPORT_FILES = ("report.html", "report.md")
+MONTAGE_FILE = "learning.gif"
+
+
 def write_report(run_dir: str | Path, out_dir: str | Path | None = None, window: int = 100) -> tuple[Path, Path]:
     """Write report.html and report.md (into the run folder unless out_dir is given); return both paths."""
     return save_report(load_run(run_dir, window=window), out_dir)
@@ -57,8 +91,19 @@ def write_report(run_dir: str | Path, out_dir: str | Path | None = None, window:
 def save_report(run: RunData, out_dir: str | Path | None = None) -> tuple[Path, Path]:
     """Write a loaded run's report.html and report.md (and learning.gif when it has clips); return the two."""
     out = Path(out_dir) if out_dir is not None else run.path
+    check_report_folder(out)
     page, markdown = build_report(run, progression_montage(run, out))
-    return atomic_write_text(out / "report.html", page), atomic_write_text(out / "report.md", markdown)
+    html_file, md_file = (out / name for name in REPORT_FILES)
+    return atomic_write_text(html_file, page), atomic_write_text(md_file, markdown)
+
+
+def check_report_folder(out: Path) -> None:
+    """Before anything is computed: the report's files may only replace an earlier report's."""
+    from lab.render.clips import check_montage_replaceable
+
+    for name in REPORT_FILES:
+        REPORT.check_replaceable(out / name)
+    check_montage_replaceable(out / MONTAGE_FILE)
 
 
 def build_report(run: RunData, montage: Path | None = None) -> tuple[str, str]:
@@ -72,14 +117,15 @@ def build_report(run: RunData, montage: Path | None = None) -> tuple[str, str]:
 def progression_montage(run: RunData, out_dir: Path) -> Path | None:
     """OUT/learning.gif from the run's evaluation clips, or None when it has none.
 
-    A damaged clip costs the montage (with a note in the summary), never the report.
+    A damaged clip costs the montage (with a note in the summary), never the report; a clip path that leads
+    out of the run's clips/ folder is refused and noted.
     """
-    from lab.render.clips import CLIPS_DIR, load_clips, write_progression
+    from lab.render.clips import NoClips, write_progression
 
-    if not (run.path / CLIPS_DIR).is_dir() or not load_clips(run.path / CLIPS_DIR):
-        return None
     try:
-        return write_progression(run.path, out_dir / "learning.gif")
+        return write_progression(run.path, out_dir / MONTAGE_FILE, on_refused=run.problems.append)
+    except NoClips:
+        return None
     except (OSError, ValueError) as exc:
         run.problems.append(f"the evaluation clips could not be made into a montage: {exc}")
         return None
@@ -372,8 +418,10 @@ th { background: #f4f4f4; text-align: left; } td { text-align: right; } td:first
 """
 
 
-def html_page(title: str, subtitle: str, body_parts: list[str], charts: list[tuple[str, Any]]) -> str:
-    """A standalone page: plotly.js inlined once, each chart a div. Used by reports and comparisons."""
+def html_page(title: str, subtitle: str, body_parts: list[str], charts: list[tuple[str, Any]],
+              kind: OutputKind = REPORT) -> str:
+    """A standalone page: plotly.js inlined once, each chart a div, marked as ``kind``. Used by reports and
+    comparisons."""
     import plotly.io as pio
     from plotly.offline import get_plotlyjs
 
@@ -384,7 +432,7 @@ def html_page(title: str, subtitle: str, body_parts: list[str], charts: list[tup
                           default_height=height, config={"displaylogo": False, "responsive": True})
         divs.append(f'<section><h2>{html.escape(chart_title)}</h2>{div}</section>')
     return "\n".join([
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        "<!DOCTYPE html>", f'<html lang="en"><head><meta charset="utf-8">{kind.html_marker}',
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style>",
         f'<script type="text/javascript">{get_plotlyjs()}</script>', "</head><body>",
         f"<h1>{html.escape(title)}</h1><p class=\"path\">{html.escape(subtitle)}</p>",
@@ -413,7 +461,7 @@ def _html_page(run: RunData, lines: list[str], tables: dict[str, Any], charts: l
         f"<li>{html.escape(line)}</li>" for line in lines) + "</ul></section>"
     parts = [summary] + _montage_html(montage) + [f"<section><h2>{html.escape(name)}</h2>{html_table(*table)}</section>"
                          for name, table in tables.items()]
-    return html_page(f"Lander Lab report: {run.name}", str(run.path), parts, charts)
+    return html_page(f"Lander Lab report: {run.name}", run.where, parts, charts, REPORT)
 
 
 def _montage_html(montage: Path | None) -> list[str]:
@@ -427,7 +475,8 @@ def _montage_html(montage: Path | None) -> list[str]:
 
 
 def _markdown(run: RunData, lines: list[str], tables: dict[str, Any], montage: Path | None = None) -> str:
-    out = [f"# Lander Lab report: {run.name}", "", f"Run folder: `{run.path}`", "", "## Summary", ""]
+    out = [REPORT.markdown_marker, f"# Lander Lab report: {run.name}", "", f"Run folder: `{run.where}`", "",
+           "## Summary", ""]
     out += [f"- {line}" for line in lines]
     if montage is not None:
         out += ["", "## How it learned", "", f"![evaluation clips over training]({montage.name})"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, overload
 
 from lab.analysis.diagnostics import DiagnosticsTracker
-from lab.io import read_jsonl
+from lab.io import AliasError, quoted, read_jsonl, shown, strict_yaml
 from lab.lander import SUCCESS_RETURN
 
 RUN_FILES = ("episodes.jsonl", "updates.jsonl", "evaluations.jsonl")
@@ -40,7 +40,13 @@ class RunData:
 
     @property
     def name(self) -> str:
-        return self.path.name or str(self.path)
+        """The folder's name as printable text (a byte that is not UTF-8 shows as \\xff)."""
+        return shown(self.path.name or self.path)
+
+    @property
+    def where(self) -> str:
+        """The folder's path as printable text."""
+        return shown(self.path)
 
     @property
     def success_threshold(self) -> float:
@@ -84,11 +90,11 @@ def load_run(path: str | Path, window: int = 100) -> RunData:
     """Load a run folder; raise RunFolderError when there is nothing to load."""
     path = Path(path)
     if not path.exists():
-        raise RunFolderError(f"run folder {str(path)!r} does not exist")
+        raise RunFolderError(f"run folder {quoted(path)} does not exist")
     if not path.is_dir():
-        raise RunFolderError(f"run folder {str(path)!r} is not a folder")
+        raise RunFolderError(f"run folder {quoted(path)} is not a folder")
     if not any((path / name).is_file() for name in RUN_FILES):
-        raise RunFolderError(f"{str(path)!r} is not a run folder: it has none of {', '.join(RUN_FILES)}")
+        raise RunFolderError(f"{quoted(path)} is not a run folder: it has none of {', '.join(RUN_FILES)}")
     problems: list[str] = []
     config = _read_config(path / "config.yaml", problems)
     env = config.get("env")
@@ -158,8 +164,8 @@ def _rows(path: Path, problems: list[str]) -> list[dict[str, Any]]:
         problems.append(f"{path.name}: unreadable ({exc.strerror or exc})")
         return []
     if skipped:
-        shown = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
-        problems.append(f"{path.name}: skipped {len(skipped)} unreadable line(s) ({shown})")
+        listed = "; ".join(skipped[:3]) + ("; ..." if len(skipped) > 3 else "")
+        problems.append(f"{path.name}: skipped {len(skipped)} unreadable line(s) ({listed})")
     return rows
 
 
@@ -170,8 +176,11 @@ def _read_config(path: Path, problems: list[str]) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        data = strict_yaml(path.read_text(encoding="utf-8"))
+    except AliasError as exc:  # a hostile folder: refused before it expands
+        problems.append(f"config.yaml could not be read: it {exc}")
+        return {}
+    except (OSError, ValueError, yaml.YAMLError) as exc:
         problems.append(f"config.yaml could not be read ({type(exc).__name__})")
         return {}
     if not isinstance(data, dict):

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lab.analysis.run_data import RunData
+from lab.io import shown
 from lab.stats import Spread, bootstrap_band, counted_at_cap, solve_statistics, spread
 
 PER_SEED_KEYS = ("run.seed", "run.out_dir")
@@ -129,7 +130,7 @@ def _labels(groups: list[SeedGroup]) -> list[str]:
         else:
             prefix = os.path.commonprefix([run.name for run in group.runs]).rstrip("-_ .0123456789")
             prefix = prefix.removesuffix("seed").rstrip("-_ .")
-            parents = {run.path.resolve().parent.name for run in group.runs}  # e.g. bench --out DIR/seedN
+            parents = {shown(run.path.resolve().parent.name) for run in group.runs}  # e.g. bench --out DIR/seedN
             labels.append(prefix or (parents.pop() if len(parents) == 1 else f"group {index}"))
     return labels
 

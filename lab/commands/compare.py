@@ -20,27 +20,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders to compare")
     parser.add_argument("--metric", action="append", choices=list(METRICS), default=argparse.SUPPRESS,
                         help="curve to overlay; repeat for several (default: eval and return)")
-    parser.add_argument("--out", default="compare.html", help="the HTML page to write (a .md table goes beside it)")
+    parser.add_argument("--out", default="compare.html",
+                        help="the HTML page to write, or a folder for compare.html (a .md table goes beside it); "
+                             "only an earlier comparison is replaced, any other file is refused")
     parser.add_argument("--window", type=int, default=100, help="episodes per moving average")
 
 
 def run(args: argparse.Namespace) -> int:
-    from lab.analysis.compare import compare_runs, write_comparison
+    from lab.analysis.compare import compare_runs, comparison_paths, write_comparison
+    from lab.io import shown
 
     if args.window < 1:
         raise ValueError(f"--window={args.window} is invalid: allowed an integer >= 1")
+    comparison_paths(args.out)  # refuse a file it may not replace before reading any run
     metrics = getattr(args, "metric", None) or ["eval", "return"]
     comparison = compare_runs(args.run_dirs, metrics=metrics, window=args.window)
     for folder, message in comparison.errors.items():
         print(f"warning: skipped {folder}: {message}", file=sys.stderr)
     for loaded in comparison.runs:
         for problem in loaded.problems:
-            print(f"warning: {loaded.path}: {problem}", file=sys.stderr)
+            print(f"warning: {loaded.where}: {problem}", file=sys.stderr)
     print(comparison.markdown())
     if not comparison.runs:
         print("error: none of the run folders could be read", file=sys.stderr)
         return 2
     html_path, md_path = write_comparison(comparison, args.out, metrics=metrics)
-    print(f"wrote {html_path}")
-    print(f"wrote {md_path}")
+    print(f"wrote {shown(html_path)}")
+    print(f"wrote {shown(md_path)}")
     return 1 if comparison.errors else 0

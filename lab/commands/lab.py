@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -28,6 +29,7 @@ def build_command(args: argparse.Namespace) -> list[str]:
     if not (ROOT / notebook).is_file():
         raise FileNotFoundError(f"notebook {str(notebook)!r} does not exist under {ROOT}")
     # root_dir keeps the whole repo browsable; without it JupyterLab serves only the notebook's folder
+    check_address(args.ip)
     command = [sys.executable, "-m", "jupyterlab", notebook.as_posix(), f"--ServerApp.root_dir={ROOT}",
                f"--ServerApp.ip={args.ip}"]
     if args.port is not None:
@@ -39,6 +41,27 @@ def build_command(args: argparse.Namespace) -> list[str]:
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         command.append("--allow-root")  # containers and CI often run as root; JupyterLab refuses it by default
     return command
+
+
+def check_address(ip: str) -> None:
+    """Refuse an address JupyterLab could not listen on, before it starts: its own refusal is a traceback.
+
+    The address must resolve and this machine must be able to bind it (a probe on a free port).
+    """
+    allowed = "allowed an address of this machine, e.g. 127.0.0.1 (loopback, the default) or 0.0.0.0 (every " \
+              "interface: only on a trusted network)"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(ip or None, 0, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise ValueError(f"--ip {ip!r} is invalid: not an address or a known host name ({reason}); {allowed}") from exc
+    try:
+        with socket.socket(family, kind, proto) as probe:
+            probe.bind(address)
+    except OSError as exc:
+        raise ValueError(f"--ip {ip!r} is invalid: this machine cannot listen on it ({exc.strerror or exc}); "
+                         f"{allowed}") from exc
 
 
 def run(args: argparse.Namespace) -> int:

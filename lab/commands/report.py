@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from lab.commands.arguments import int_in
 
 HELP = "Write an HTML and Markdown report of a run."
 DESCRIPTION = ("Write RUN_DIR/report.html (self-contained, readable offline: learning curve, success rate, how "
                "episodes ended over training, top behaviors, losses and Q, evaluations, hyperparameter changes) "
-               "and RUN_DIR/report.md (the text summary and tables).")
+               "and RUN_DIR/report.md (the text summary and tables), plus learning.gif when the run kept "
+               "evaluation clips. Running it again replaces these; a file of the same name that an earlier report "
+               "did not write is refused, never overwritten.")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -23,16 +26,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from lab.analysis.report import narrative, save_report
+    from lab.analysis.report import check_report_folder, narrative, save_report
     from lab.analysis.run_data import load_run
+    from lab.io import shown
 
+    check_report_folder(Path(args.out if args.out is not None else args.run_dir))  # refuse before any work
     run_data = load_run(args.run_dir, window=args.window)
-    for problem in run_data.problems:
-        print(f"warning: {run_data.path}: {problem}", file=sys.stderr)
     html_path, md_path = save_report(run_data, args.out)
+    for problem in run_data.problems:
+        print(f"warning: {run_data.where}: {problem}", file=sys.stderr)
     if not args.quiet:
         for line in narrative(run_data):
             print(f"- {line}")
-    print(f"wrote {html_path}")
-    print(f"wrote {md_path}")
+    print(f"wrote {shown(html_path)}")
+    print(f"wrote {shown(md_path)}")
     return 0

@@ -11,6 +11,10 @@ Layout in the run folder::
     clips/step_000005000.gif     one clip per evaluation, written atomically
     clips/index.json             step, outcome, return, length, frames and bytes of each clip
 
+A clip is only ever read from inside its clips/ folder: an index entry naming another
+folder, an absolute path, ``..`` or a link that leads out is refused and reported, so a
+run folder from elsewhere cannot make ``gif --progression`` or ``report`` read other files.
+
 ``ClipRecorder`` is a trainer event subscriber, so the trainer needs no change;
 ``attach_clip_recorder(trainer)`` wires one up. Nothing records clips unless it is attached.
 """
@@ -18,8 +22,10 @@ Layout in the run folder::
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -28,7 +34,10 @@ from typing import Any
 import numpy as np
 
 from lab.events import Evaluated
+from lab.io import quoted, shown
 from lab.render.gif import add_caption, downscale, human, montage, read_gif, write_gif
+
+log = logging.getLogger(__name__)
 
 CLIPS_DIR = "clips"
 INDEX = "index.json"
@@ -40,6 +49,10 @@ CLIP_COLORS = 32
 MONTAGE_MAX_CLIPS = 9  # a 3x3 grid
 MONTAGE_MAX_BYTES = 3_000_000
 MONTAGE_COLORS = 64
+
+
+class NoClips(ValueError):
+    """A run folder without evaluation clips (a report simply has no montage then)."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +124,11 @@ class ClipRecorder:
 
     def __call__(self, event: Any) -> None:
         if isinstance(event, Evaluated):
-            self.record(int(event.env_step))
+            try:
+                self.record(int(event.env_step))
+            except OSError as exc:  # a clip is a nicety: a full disk or a read-only folder gets one line, not a trace
+                where = f"{quoted(exc.filename)}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+                log.warning("the evaluation clip at step %s was not saved: %s", event.env_step, where)
 
     def record(self, env_step: int) -> Clip:
         """Fly, label, write the GIF and then the index (both atomically); return the clip."""
@@ -181,13 +198,15 @@ def write_index(clips_dir: Path, clips: list[Clip]) -> Path:
     return atomic_write_json(clips_dir / INDEX, {"version": 1, "clips": [asdict(c) for c in clips]})
 
 
-def load_clips(clips_dir: str | Path) -> list[Clip]:
+def load_clips(clips_dir: str | Path, on_refused: Callable[[str], None] | None = None) -> list[Clip]:
     """The clips in a folder, by step: index.json's entries, plus any GIF the index missed (a crash between writes).
 
     A clip whose GIF is gone is dropped; a damaged index is rebuilt from the GIFs' names and comments.
+    A clip whose file would lie outside the folder is dropped too, and ``on_refused`` hears why.
     """
     clips_dir = Path(clips_dir)
     listed: dict[str, Clip] = {}
+    refused: set[str] = set()
     try:
         data = json.loads((clips_dir / INDEX).read_text())
         for row in data.get("clips", []):
@@ -195,11 +214,39 @@ def load_clips(clips_dir: str | Path) -> list[Clip]:
             listed[clip.file] = clip
     except (OSError, ValueError, TypeError, KeyError, AttributeError):
         pass
-    clips = [c for name, c in listed.items() if (clips_dir / name).is_file()]
+    clips: list[Clip] = []
+    for name, clip in listed.items():
+        try:
+            if clip_path(clips_dir, name).is_file():
+                clips.append(clip)
+        except ValueError as exc:
+            refused.add(name)
+            if on_refused is not None:
+                on_refused(f"{CLIPS_DIR}/{INDEX}: {exc}")
     for path in sorted(clips_dir.glob("step_*.gif")):
-        if path.name not in listed and path.stem[5:].isdigit():
-            clips.append(_clip_from_gif(path))
+        if path.name in listed or path.name in refused or not path.stem[5:].isdigit():
+            continue
+        try:
+            clips.append(_clip_from_gif(clip_path(clips_dir, path.name)))
+        except ValueError as exc:
+            if on_refused is not None:
+                on_refused(f"{CLIPS_DIR}/: {exc}")
     return sorted(clips, key=lambda c: c.env_step)
+
+
+def clip_path(clips_dir: Path, name: object) -> Path:
+    """The clip file ``name`` inside clips_dir; a name or link that leads anywhere else is refused (ValueError)."""
+    if (not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name or "\\" in name
+            or "\0" in name):
+        raise ValueError(f"clip path {name!r} refused: allowed a file name inside {CLIPS_DIR}/")
+    path = clips_dir / name
+    try:
+        target, home = path.resolve(), clips_dir.resolve()
+    except (OSError, RuntimeError) as exc:  # a symlink loop
+        raise ValueError(f"clip path {name!r} refused: it cannot be resolved ({exc})") from exc
+    if not target.is_relative_to(home):
+        raise ValueError(f"clip path {name!r} refused: it is a link to {quoted(target)}, outside {CLIPS_DIR}/")
+    return path
 
 
 def _clip_from_gif(path: Path) -> Clip:
@@ -216,16 +263,25 @@ def _clip_from_gif(path: Path) -> Clip:
 
 
 # ---- the progression montage ----------------------------------------------------------------------------
-def run_clips(run_dir: str | Path) -> list[Clip]:
-    """A run's clips, or a clear error when the folder is not a run or holds none."""
+def run_clips(run_dir: str | Path, on_refused: Callable[[str], None] | None = None) -> list[Clip]:
+    """A run's clips, or a clear error when the folder is not a run or holds none (NoClips).
+
+    ``on_refused`` hears of each clip refused for lying outside the run's clips/ folder.
+    """
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
-        raise FileNotFoundError(f"run folder {str(run_dir)!r} does not exist")
-    clips = load_clips(run_dir / CLIPS_DIR) if (run_dir / CLIPS_DIR).is_dir() else []
+        raise FileNotFoundError(f"run folder {quoted(run_dir)} does not exist")
+    clips_dir = run_dir / CLIPS_DIR
+    clips: list[Clip] = []
+    if clips_dir.is_dir():
+        if clips_dir.resolve().is_relative_to(run_dir.resolve()):
+            clips = load_clips(clips_dir, on_refused)
+        elif on_refused is not None:
+            on_refused(f"{CLIPS_DIR}/ refused: it is a link to {quoted(clips_dir.resolve())}, outside the run folder")
     if not clips:
-        raise ValueError(f"run folder {str(run_dir)!r} has no evaluation clips ({CLIPS_DIR}/step_*.gif); "
-                         "they are recorded at each evaluation when clips are on (the default of "
-                         "`python -m lab train`)")
+        raise NoClips(f"run folder {quoted(run_dir)} has no evaluation clips ({CLIPS_DIR}/step_*.gif); "
+                      "they are recorded at each evaluation when clips are on (the default of "
+                      "`python -m lab train`)")
     return clips
 
 
@@ -246,20 +302,22 @@ def pick(clips: list[Clip], count: int) -> list[Clip]:
 
 
 def write_progression(run_dir: str | Path, out: str | Path, max_clips: int = MONTAGE_MAX_CLIPS,
-                      fps: float = CLIP_FPS, max_bytes: int = MONTAGE_MAX_BYTES) -> Path:
+                      fps: float = CLIP_FPS, max_bytes: int = MONTAGE_MAX_BYTES,
+                      on_refused: Callable[[str], None] | None = None) -> Path:
     """One GIF tiling up to max_clips clips from first to last evaluation, each captioned, under max_bytes.
 
     A montage over the limit is written again with fewer frames (each shown longer), until it fits.
+    ``on_refused`` hears of clips refused for lying outside the run's clips/ folder.
     """
     if not isinstance(max_clips, int) or isinstance(max_clips, bool) or max_clips < 1:
         raise ValueError(f"max_clips must be an integer >= 1, got {max_clips!r}")
     out = Path(out)
     if out.suffix.lower() != ".gif":
-        raise ValueError(f"--out {str(out)!r} must end with .gif (the progression montage is a GIF)")
+        raise ValueError(f"--out {quoted(out)} must end with .gif (the progression montage is a GIF)")
     run_dir = Path(run_dir)
-    chosen = pick(run_clips(run_dir), max_clips)
+    chosen = pick(run_clips(run_dir, on_refused), max_clips)
     tiles = [read_gif(run_dir / CLIPS_DIR / c.file)[0] for c in chosen]
-    title = f"{run_dir.name}: {chosen[0].caption.split(':')[0]} to {chosen[-1].caption.split(':')[0]}"
+    title = f"{shown(run_dir.resolve().name)}: {chosen[0].caption.split(':')[0]} to {chosen[-1].caption.split(':')[0]}"
     frames = [add_caption(f, title) for f in montage(tiles)]
     comment = " ... ".join(c.caption for c in chosen)
     draft = out.with_name(f".{out.name}.draft.gif")  # an older montage stays until this one fits
@@ -278,3 +336,29 @@ def write_progression(run_dir: str | Path, out: str | Path, max_clips: int = MON
     finally:
         draft.unlink(missing_ok=True)
     return out
+
+
+_CAPTION = re.compile(r"\d+(\.\d+)?[kM]? steps")
+"""How every clip caption, and so every progression montage's comment, begins: '35k steps: landed softly'."""
+
+
+def check_montage_replaceable(path: str | Path) -> None:
+    """Refuse to write a progression montage over a file that is not one (a report writes learning.gif)."""
+    from PIL import Image, UnidentifiedImageError
+
+    from lab.io import ForeignFileError
+
+    path = Path(path)
+    if not path.exists():
+        return
+    comment: object = b""
+    try:
+        with Image.open(path) as image:
+            ours = image.format == "GIF"
+            comment = image.info.get("comment", b"")
+    except (OSError, UnidentifiedImageError, ValueError):
+        ours = False
+    text = comment.decode("utf-8", "replace") if isinstance(comment, bytes) else str(comment)
+    if not (ours and _CAPTION.match(text)):
+        raise ForeignFileError(f"{quoted(path)} exists and is not a progression montage the lab wrote: refusing "
+                               "to replace it; choose another --out or move that file away")

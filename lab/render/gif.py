@@ -8,6 +8,7 @@ final name.
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import tempfile
@@ -27,11 +28,12 @@ COMMENT_MAX_BYTES = 2048  # Pillow splits longer comments into 255-byte GIF sub-
 def export_gif(policy: Any, path: str | Path, episodes: int = 1, fps: float = 30, every: int = 2,
                scale: float = 0.5, hud: bool = True, seed: int = 0, grid: bool = False,
                fmt: str | None = None) -> list[Path]:
-    """Fly ``episodes`` episodes (seeds seed, seed+1, ...) and write one file each, or one montage with grid.
+    """Fly ``episodes`` episodes (seeds seed, seed+1, ...) and write them where ``path`` says (output_paths).
 
-    ``policy`` is a Policy, a callable, a checkpoint path, 'heuristic', or None (the
-    pretrained agent). ``fmt`` is 'gif' or 'mp4'; by default it follows the path's suffix.
-    Returns the paths written.
+    A file path gets every episode, one after another (each holding its last frame), or side by side with
+    grid; a folder gets one file per episode. ``policy`` is a Policy, a callable, a checkpoint path,
+    'heuristic', or None (the pretrained agent). ``fmt`` is 'gif' or 'mp4'; by default it follows the
+    path's suffix. Returns the paths written.
     """
     fmt = _check_args(path, episodes, fps, every, scale, fmt)
     seeds = [int(seed) + i for i in range(episodes)]
@@ -49,9 +51,12 @@ def export_gif(policy: Any, path: str | Path, episodes: int = 1, fps: float = 30
         frames, caption = render_clip(pilot, episode_seed, number, every, scale, hud, label)
         clips.append(frames)
         captions.append(caption)
-    if grid and episodes > 1:
+    if len(outputs) == len(clips):
+        return [write_video(frames, out, fps, fmt, caption) for frames, out, caption in zip(clips, outputs, captions)]
+    if grid:
         return [write_video(montage(clips), outputs[0], fps, fmt, " | ".join(captions))]
-    return [write_video(frames, out, fps, fmt, caption) for frames, out, caption in zip(clips, outputs, captions)]
+    ends = [end - 1 for end in itertools.accumulate(len(c) for c in clips)]  # each episode's last frame
+    return [write_video([f for c in clips for f in c], outputs[0], fps, fmt, " | ".join(captions), holds=ends)]
 
 
 def _check_args(path: str | Path, episodes: int, fps: float, every: int, scale: float, fmt: str | None) -> str:
@@ -79,7 +84,8 @@ def _check_args(path: str | Path, episodes: int, fps: float, every: int, scale: 
 
 
 def output_paths(path: str | Path, seeds: list[int], fmt: str, grid: bool) -> list[Path]:
-    """One path per episode: PATH itself, PATH's stem plus '-seedS', or 'lander-seedS' files in a folder PATH.
+    """Where the episodes go: a file PATH holds all of them (in sequence, or side by side with grid); a folder
+    PATH gets 'lander-seedS' per episode (or one 'lander-seedS-Nep' montage with grid).
 
     A path is a folder when it exists as one, ends with a slash, or has no suffix.
     """
@@ -94,9 +100,7 @@ def output_paths(path: str | Path, seeds: list[int], fmt: str, grid: bool) -> li
         return [path / f"lander-seed{s}.{fmt}" for s in seeds]
     if path.suffix.lower() != f".{fmt}":
         raise ValueError(f"output {raw!r} ends with {path.suffix!r} but the format is {fmt!r}")
-    if len(seeds) == 1 or grid:
-        return [path]
-    return [path.parent / f"{path.stem}-seed{s}{path.suffix}" for s in seeds]
+    return [path]
 
 
 def check_writable(folder: Path) -> None:
@@ -209,15 +213,20 @@ def montage(clips: list[list[np.ndarray]]) -> list[np.ndarray]:
     return out
 
 
-def write_video(frames: list[np.ndarray], path: Path, fps: float, fmt: str, caption: str = "") -> Path:
+def write_video(frames: list[np.ndarray], path: Path, fps: float, fmt: str, caption: str = "",
+                holds: list[int] | None = None) -> Path:
     if not frames:
         raise ValueError("no frames to write")
-    return write_gif(frames, path, fps, caption) if fmt == "gif" else write_mp4(frames, path, fps)
+    return (write_gif(frames, path, fps, caption, holds=holds) if fmt == "gif"
+            else write_mp4(frames, path, fps, holds=holds))
 
 
 def write_gif(frames: list[np.ndarray], path: str | Path, fps: float, caption: str = "",
-              colors: int = PALETTE_COLORS) -> Path:
-    """A GIF that loops forever, with one palette shared by all frames and the caption as its comment."""
+              colors: int = PALETTE_COLORS, holds: list[int] | None = None) -> Path:
+    """A GIF that loops forever, with one palette shared by all frames and the caption as its comment.
+
+    The last frame, and each frame listed in ``holds`` (where an episode ends), stays up HOLD_MS.
+    """
     from PIL import Image
 
     from lab.io import atomic_write
@@ -225,7 +234,8 @@ def write_gif(frames: list[np.ndarray], path: str | Path, fps: float, caption: s
     palette = shared_palette(frames, colors=colors)
     images = [Image.fromarray(f).quantize(palette=palette, dither=Image.Dither.NONE) for f in frames]
     delay = frame_ms(fps)
-    durations = [delay] * (len(images) - 1) + [max(delay, HOLD_MS)]
+    held = {len(images) - 1, *(holds or ())}
+    durations = [max(delay, HOLD_MS) if i in held else delay for i in range(len(images))]
 
     def save(fh: Any) -> None:
         images[0].save(fh, format="GIF", save_all=True, append_images=images[1:], duration=durations, loop=0,
@@ -272,15 +282,20 @@ def read_gif(path: str | Path) -> tuple[list[np.ndarray], str]:
     return frames, text
 
 
-def write_mp4(frames: list[np.ndarray], path: str | Path, fps: float) -> Path:
-    """H.264 MP4 through imageio-ffmpeg, written to a temp name beside the target and renamed."""
+def write_mp4(frames: list[np.ndarray], path: str | Path, fps: float, holds: list[int] | None = None) -> Path:
+    """H.264 MP4 through imageio-ffmpeg, written to a temp name beside the target and renamed.
+
+    The last frame, and each frame listed in ``holds``, is repeated to stay up HOLD_MS.
+    """
     import imageio.v3 as iio
 
     path = Path(path)
     h, w = frames[0].shape[:2]
     ph, pw = -h % 16, -w % 16  # H.264 wants sizes in macroblocks; pad instead of letting ffmpeg resize
+    repeat = max(1, round(HOLD_MS / 1000 * fps))
+    held = {len(frames) - 1, *(holds or ())}
     padded = [np.pad(f, ((0, ph), (0, pw), (0, 0)), mode="edge") for f in frames]
-    padded += [padded[-1]] * max(0, round(HOLD_MS / 1000 * fps) - 1)
+    padded = [frame for i, frame in enumerate(padded) for _ in range(repeat if i in held else 1)]
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".mp4", dir=path.parent)
     os.close(fd)
     try:
