@@ -17,7 +17,8 @@ import importlib
 import os
 import sys
 
-COMMANDS = ("train", "eval", "watch", "play", "gif", "report", "compare", "bench", "sweep", "tune", "evolve", "lab")
+COMMANDS = ("train", "eval", "watch", "play", "gif", "report", "compare", "bench", "sweep", "tune", "evolve", "lab",
+            "presets")
 DEBUG_FLAG, DEBUG_ENV = "--debug", "LAB_DEBUG"
 
 
