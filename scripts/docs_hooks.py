@@ -311,6 +311,10 @@ def _on_files(files: Any, config: Any) -> Any:
     if index is not None:
         files.remove(index)
     files.append(File.generated(config, "experiments/index.md", content=experiments_index()))
+    for path in sorted((ROOT / "assets").glob("*")):  # the README's images, served from where they are
+        if path.suffix in (".gif", ".png"):
+            files.append(File(f"assets/{path.name}", src_dir=str(ROOT), dest_dir=config["site_dir"],
+                              use_directory_urls=config["use_directory_urls"]))
     for path in notebooks():  # served at notebooks/NAME/, read where they are
         files.append(File(f"notebooks/{path.name}", src_dir=str(ROOT), dest_dir=config["site_dir"],
                           use_directory_urls=config["use_directory_urls"]))
