@@ -53,14 +53,27 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def config_reference() -> str:
-    """Every config field, section by section, from the dataclasses and their attribute docstrings."""
-    import griffe
+def attribute_docstrings(cls: type) -> dict[str, str]:
+    """A class's attribute docstrings (the string right under a field), which Python itself does not keep."""
+    import ast
+    import inspect
+    import textwrap
 
-    from lab.config import SECTIONS
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+    docs = {}
+    for field, after in zip(body, body[1:]):
+        if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(after, ast.Expr)
+                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
+            docs[field.target.id] = inspect.cleandoc(after.value.value)
+    return docs
 
-    module = griffe.load("lab.config", search_paths=[str(ROOT)])
-    every = [f for cls in SECTIONS.values() for f in dataclasses.fields(cls)]
+
+def config_reference(sections: dict[str, type] | None = None) -> str:
+    """Every config field, section by section, from the dataclasses, their bounds and attribute docstrings."""
+    if sections is None:
+        from lab.config import SECTIONS as sections
+
+    every = [f for cls in sections.values() for f in dataclasses.fields(cls)]
     with_live = any("live" in f.metadata for f in every)
     lines = [GENERATED, "# Configuration reference", "",
              "Every setting of a run, read from `lab/config.py` when the site is built. Set one on the command line "
@@ -71,20 +84,18 @@ def config_reference() -> str:
         lines += ["", "**When** says when a change applies: *live, per agent* (at the next update of a running "
                       "run, for one agent of a population or all), *live, all agents* (at the next update, for every "
                       "agent at once) or *restart* (the next run)."]
-    for section, cls in SECTIONS.items():
-        doc = module[cls.__name__].docstring
-        lines += ["", f"## `{section}`", "", doc.value if doc else ""]
+    for section, cls in sections.items():
+        docs = attribute_docstrings(cls)
+        lines += ["", f"## `{section}`", "", _cell(cls.__dict__.get("__doc__") or "")]
         header = ["field", "default", "allowed", *(["when"] if with_live else []), "what it does"]
         lines += ["", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
         for f in dataclasses.fields(cls):
-            member = module[cls.__name__].members.get(f.name)
-            text = member.docstring.value if member is not None and member.docstring else ""
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
             bounds = f.metadata.get("bounds")
             allowed = bounds.allowed() if bounds is not None else ""
             when = [LIVE.get(f.metadata.get("live"), str(f.metadata.get("live")))] if with_live else []
             lines.append("| " + " | ".join([f"`{section}.{f.name}`", f"`{_shown(default)}`", _cell(allowed), *when,
-                                             _cell(text)]) + " |")
+                                             _cell(docs.get(f.name, ""))]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -156,7 +167,7 @@ def api_reference() -> str:
     lines += [f"- [`{public}`](#{path})" for public, path in api_targets()]
     for public, path in api_targets():
         lines += ["", f"::: {path}", "    options:", "      show_root_heading: true",
-                  f"      show_root_full_path: false", f"      heading: {public}"]
+                  "      show_root_full_path: false", f"      heading: {public}"]
     return "\n".join(lines) + "\n"
 
 
