@@ -300,16 +300,12 @@ PAGES = {
 
 
 def on_config(config: Any) -> Any:
-    """Fill the nav's Tutorials and Experiments sections from the files that exist."""
+    """Fill the nav's Tutorials section from the notebooks that exist (the experiments are listed by their index)."""
     tutorials = [{"Overview": "tutorials/index.md"}] + [{notebook_title(p): f"notebooks/{p.name}"}
                                                           for p in notebooks()]
-    experiments = [{"Index": "experiments/index.md"}] + [
-        {f"{meta['date']}: {meta['title']}": f"experiments/{path.name}"} for path, meta in experiment_pages()]
     for entry in config["nav"]:
         if isinstance(entry, dict) and "Tutorials" in entry:
             entry["Tutorials"] = tutorials
-        if isinstance(entry, dict) and "Experiments" in entry:
-            entry["Experiments"] = experiments
     return config
 
 
