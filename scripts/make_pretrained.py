@@ -13,7 +13,8 @@ keep the old behaviour, so such a field counts as its default. A field the card 
 retired one and is always listed.
 
 The card's evaluation uses 100 episodes on seeds 100000..100099, which no training run or tuning evaluation uses
-(training evaluations start at run.eval_seed=10000).
+(training evaluations start at run.eval_seed=10000); it is also saved as a results record (kind eval) under
+benchmarks/results/, which the README's and the docs' figure of the pretrained agent read.
 """
 
 from __future__ import annotations
@@ -129,7 +130,14 @@ def main() -> int:
         "config": config,
     })
     atomic_write_json(PRETRAINED_CARD, card)
+    from lab.bench.record import new_record, save  # the README's and the docs' score reads this record
+
+    record = save(new_record("eval", result.to_dict(), note="written by scripts/make_pretrained.py, which ran this "
+                             "command's evaluation on the agent it shipped",
+                             command=f"python -m lab eval {PRETRAINED_POLICY.relative_to(ROOT)} --episodes "
+                                     f"{args.episodes} --seed {CARD_SEED} --json"))
     print(json.dumps(card, indent=2))
+    print(f"saved {record}; then: python scripts/update_readme.py", file=sys.stderr)
     return 0
 
 

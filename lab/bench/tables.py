@@ -18,7 +18,7 @@ def purpose(preset_name: str) -> str:
     from lab.presets import PRESETS
 
     doc = inspect.getdoc(PRESETS[preset_name]) or ""
-    return doc.splitlines()[0].strip() if doc else ""
+    return doc.splitlines()[0].strip().replace("``", "`") if doc else ""  # reST code marks, as Markdown
 
 
 def report_check(records: Iterable[Record], preset_name: str) -> Record | None:
