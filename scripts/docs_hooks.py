@@ -273,7 +273,7 @@ def experiment_pages() -> list[tuple[Path, dict[str, Any]]]:
         if path.name == "index.md":
             continue
         _, meta = get_data(path.read_text(encoding="utf-8"))
-        missing = {"date", "title", "lever", "verdict", "rerun"} - set(meta)
+        missing = {"date", "title", "lever", "seeds", "verdict", "rerun"} - set(meta)
         if missing:
             raise ValueError(f"{path}: front matter lacks {', '.join(sorted(missing))}")
         pages.append((path, meta))
@@ -283,9 +283,10 @@ def experiment_pages() -> list[tuple[Path, dict[str, Any]]]:
 def experiments_index() -> str:
     intro = (ROOT / "docs" / "experiments" / "index.md").read_text(encoding="utf-8")
     rows = [f"| {meta['date']} | [{meta['title']}]({path.name}) | {_cell(str(meta['lever']))} | "
-            f"{_cell(str(meta['verdict']))} | `{meta['rerun']}` |" for path, meta in experiment_pages()]
-    return "\n".join([intro.strip(), "", "| date | screen | lever | verdict | re-run at |", "|---|---|---|---|---|",
-                      *rows]) + "\n"
+            f"{_cell(str(meta.get('seeds', '')))} | {_cell(str(meta['verdict']))} | `{meta['rerun']}` |"
+            for path, meta in experiment_pages()]
+    return "\n".join([intro.strip(), "", "| date | screen | lever | seeds | verdict | re-run at |",
+                      "|---|---|---|---|---|---|", *rows]) + "\n"
 
 
 # ---- the hooks --------------------------------------------------------------------------------
