@@ -100,10 +100,12 @@ def config_reference(sections: dict[str, type] | None = None) -> str:
 
 
 # ---- CLI reference ----------------------------------------------------------------------------
-def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+def _subparsers(parser: argparse.ArgumentParser) -> dict[str, tuple[argparse.ArgumentParser, str]]:
+    """name -> (its parser, its one-line help) for each subcommand of parser."""
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
-            return dict(action.choices)
+            helps = {choice.dest: choice.help or "" for choice in action._choices_actions}
+            return {name: (sub, helps.get(name, "")) for name, sub in action.choices.items()}
     return {}
 
 
@@ -120,12 +122,12 @@ def _arguments_table(parser: argparse.ArgumentParser) -> list[str]:
     return ["", "| argument | what it does |", "|---|---|", *rows]
 
 
-def _command_section(name: str, parser: argparse.ArgumentParser, level: int) -> list[str]:
-    lines = ["", f"{'#' * level} `{name}`", "", _cell(parser.description or ""), "",
+def _command_section(name: str, parser: argparse.ArgumentParser, level: int, summary: str = "") -> list[str]:
+    lines = ["", f"{'#' * level} `{name}`", "", _cell(parser.description or summary), "",
              "```text", parser.format_usage().strip(), "```"]
     lines += _arguments_table(parser)
-    for sub_name, sub in _subparsers(parser).items():
-        lines += _command_section(f"{name} {sub_name}", sub, level + 1)
+    for sub_name, (sub, help_text) in _subparsers(parser).items():
+        lines += _command_section(f"{name} {sub_name}", sub, level + 1, help_text)
     return lines
 
 
@@ -139,8 +141,8 @@ def cli_reference() -> str:
              "the site is built; `python -m lab COMMAND --help` prints the same. A bad input prints one line, "
              "`error: ...`, and exits 2; a failure of the work itself exits 1; `--debug` (or `LAB_DEBUG=1`) shows "
              "the traceback instead.", "", "```text", parser.format_help().strip(), "```"]
-    for name, sub in _subparsers(parser).items():
-        lines += _command_section(f"python -m lab {name}", sub, 2)
+    for name, (sub, help_text) in _subparsers(parser).items():
+        lines += _command_section(f"python -m lab {name}", sub, 2, help_text)
     return "\n".join(lines) + "\n"
 
 
@@ -190,7 +192,7 @@ def presets_reference() -> str:
     for name, make in PRESETS.items():
         record = report_check(records, name)
         changed = {k: v for k, v in _flat(preset(name).to_dict()).items() if defaults.get(k) != v}
-        lines += ["", f"## `{name}`", "", inspect.getdoc(make) or "", "",
+        lines += ["", f"## `{name}`", "", (inspect.getdoc(make) or "").replace("``", "`"), "",
                   f"**Expect:** {expectation(record)}" + (f" ({provenance(record)})." if record else "."), "",
                   "It differs from the defaults in:", "", "| field | value |", "|---|---|"]
         lines += [f"| `{k}` | `{_shown(v)}` |" for k, v in changed.items()]
