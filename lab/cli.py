@@ -21,7 +21,8 @@ import os
 import sys
 from collections.abc import Mapping
 
-COMMANDS = ("train", "eval", "watch", "play", "gif", "report", "compare", "bench", "sweep", "tune", "evolve", "lab")
+COMMANDS = ("train", "eval", "watch", "play", "gif", "report", "compare", "bench", "sweep", "tune", "evolve", "lab",
+            "presets")
 DEBUG_FLAG, DEBUG_ENV = "--debug", "LAB_DEBUG"
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 """What LAB_DEBUG may say, in any case; unset or empty is off."""

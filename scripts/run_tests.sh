@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: ruff, mypy (lab/ and widgets/, configured in pyproject.toml), then pytest
+# The test command: ruff, mypy (lab/ and widgets/, configured in pyproject.toml), the docs site
+# (mkdocs build --strict into test-artifacts/site, whose pages tests/test_docs.py then reads), then pytest
 # (unit, notebooks, browser, PostgreSQL). Arguments go to pytest: `scripts/run_tests.sh -m "not slow"`
 # is the quick loop (no notebooks, browser, PostgreSQL or kernel tests); CI runs everything.
 # pytest runs on LAB_TEST_WORKERS processes (pytest-xdist, default 2; `-n 0` in the arguments runs serially).
@@ -20,6 +21,8 @@ fi
 
 ruff check . || exit 1
 mypy || exit 1
+NO_MKDOCS_2_WARNING=1 mkdocs build --strict --quiet --site-dir test-artifacts/site || exit 1
+export LAB_BUILT_SITE="$PWD/test-artifacts/site"
 pytest -n "${LAB_TEST_WORKERS:-2}" --dist loadgroup "$@"
 code=$?
 if [ "$code" -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi

@@ -1,4 +1,4 @@
-"""environment.yml and pyproject.toml must ask for the same runtime dependencies."""
+"""environment.yml and pyproject.toml must ask for the same runtime dependencies (and the docs tools)."""
 
 import tomllib
 from pathlib import Path
@@ -20,7 +20,8 @@ def test_environment_yml_pins_the_same_dependencies_as_pyproject():
     conda_python = next(d for d in env["dependencies"] if isinstance(d, str) and d.startswith("python"))
     assert conda_python == "python=3.11" and project["requires-python"] == ">=3.11"
     pip_requirements = {_normalise(r) for r in pip_section if not r.startswith("-e")}
-    assert pip_requirements == {_normalise(r) for r in project["dependencies"]}
+    wanted = [*project["dependencies"], *project["optional-dependencies"]["docs"]]  # conda users get the docs tools
+    assert pip_requirements == {_normalise(r) for r in wanted}
     assert "-e .[dev]" in pip_section  # the package itself with its dev extra
 
 

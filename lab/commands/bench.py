@@ -77,6 +77,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
     _add_population_arguments(sub, parser)
+    from lab.bench.record import add_save_arguments
+
+    add_save_arguments(sub)
 
 
 SECONDS_PER_SEED = 600.0
@@ -106,9 +109,12 @@ def _add_solve_arguments(parser: argparse.ArgumentParser, max_steps: int, max_se
 
 
 def run(args: argparse.Namespace) -> int:
-    return {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
-            "population": _population, "overlap": _overlap, "screen": _screen,
-            "updates": _updates}[args.bench](args)
+    from lab.bench.record import run_and_save
+
+    handler = {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
+               "population": _population, "overlap": _overlap, "screen": _screen,
+               "updates": _updates}[args.bench]
+    return run_and_save(handler, args, kind=args.bench)
 
 
 def _time_to_solve(args: argparse.Namespace) -> int:
