@@ -152,6 +152,13 @@ class StackedActor(nn.Module):
         self.norm_biases = nn.ParameterList(_stack([n[i].bias[None] for n in norms]) for i in range(len(norms[0])))
         self.layer_norm = net.layer_norm
         self.activation = _activation(net.activation)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Note the current parameter tensors as plain lists (after they were rebound): ParameterList lookups
+        cost more than the small matmuls they feed."""
+        self._layers = list(zip(self.weights, self.biases))
+        self._norms = list(zip(self.norm_weights, self.norm_biases))
 
     @property
     def agents(self) -> int:
@@ -163,10 +170,11 @@ class StackedActor(nn.Module):
     def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
         """Each agent's actions before tanh, (K, N, 2)."""
         x = obs
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        for i, (w, b) in enumerate(self._layers):
             x = torch.baddbmm(b, x, w)
             if self.layer_norm:
-                x = F.layer_norm(x, x.shape[-1:]) * self.norm_weights[i] + self.norm_biases[i]
+                norm_weight, norm_bias = self._norms[i]
+                x = F.layer_norm(x, x.shape[-1:]) * norm_weight + norm_bias
             x = self.activation(x)
         return torch.baddbmm(self.head_bias, x, self.head_weight)
 
@@ -204,6 +212,12 @@ class StackedTwinCritic(nn.Module):
                                             for i in range(len(first.norm_biases)))
         self.layer_norm = first.layer_norm
         self.activation = nn.ReLU(inplace=True) if isinstance(first.activation, nn.ReLU) else first.activation
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Note the current parameter tensors as plain lists (after they were rebound)."""
+        self._layers = list(zip(self.weights, self.biases))
+        self._norms = list(zip(self.norm_weights, self.norm_biases))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         k, n = obs.shape[:2]
@@ -216,15 +230,16 @@ class StackedTwinCritic(nn.Module):
 
     def _run(self, x: torch.Tensor, twin: int | slice) -> torch.Tensor:
         def pick(p: torch.Tensor) -> torch.Tensor:
-            return p[:, twin].flatten(0, 1) if isinstance(twin, slice) else p[:, twin]
+            return p.flatten(0, 1) if isinstance(twin, slice) else p[:, twin]
 
-        last = len(self.weights) - 1
-        for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+        last = len(self._layers) - 1
+        for i, (w, b) in enumerate(self._layers):
             x = torch.baddbmm(pick(b), x, pick(w))
             if i == last:
                 break
             if self.layer_norm:
-                x = F.layer_norm(x, x.shape[-1:]) * pick(self.norm_weights[i]) + pick(self.norm_biases[i])
+                norm_weight, norm_bias = self._norms[i]
+                x = F.layer_norm(x, x.shape[-1:]) * pick(norm_weight) + pick(norm_bias)
             x = self.activation(x)
         return x.squeeze(-1)
 

@@ -166,6 +166,19 @@ class TD3:
         self.huber, self.lr_factors, self.updates = t["huber"], t["lr_factors"], t["updates"]
         self._pairs = [(list(self.actor_target.parameters()), list(self.actor.parameters())),
                        (list(self.critic_target.parameters()), list(self.critic.parameters()))]
+        for module in (self.actor, self.critic, self.actor_target, self.critic_target):
+            module.refresh()
+        self._actor_params, self._critic_params = self._pairs[0][1], self._pairs[1][1]
+        self._note_settings()
+
+    def _note_settings(self) -> None:
+        """What every update reads of the settings, worked out once per change rather than once per update."""
+        v = self.values
+        self._delay = v["policy_delay"].long()
+        self._noise_std, self._noise_clip = v["target_policy_noise"].float(), v["target_noise_clip"].float()
+        self._tau, self._grad_clip = v["tau"].float(), v["grad_clip"].float()
+        self._any_huber = bool(self.huber.any())
+        self._any_clip = bool((self._grad_clip > 0).any())
 
     # ---- settings ---------------------------------------------------------------------------------------
     def configure(self, configs: Sequence[TrainingConfig], agents: Iterable[int] | None = None) -> None:
@@ -176,6 +189,7 @@ class TD3:
                 for name in SETTINGS:
                     self.slots.write(f"values.{name}", k, float(getattr(c, name)))
                 self.slots.write("huber", k, c.critic_loss == "huber")
+            self._note_settings()
 
     def set_lr_factors(self, factors: dict[int, float]) -> None:
         """The learning-rate schedule's multiplier per agent (lr_factor), applied from the next update."""
@@ -222,17 +236,23 @@ class TD3:
     def update(self, batch: Batch, mask: torch.Tensor | None = None, want_norms: bool = False) -> UpdateResult:
         """One critic step for every agent in mask (all when None); an actor step and target update for those
         whose policy delay is due. Agents outside the mask are left exactly as they were."""
-        live = torch.ones(self.agents, dtype=torch.bool, device=self.device) if mask is None else mask
-        self.updates += live.long()
+        if mask is None:
+            self.updates += 1
+        else:
+            self.updates += mask.long()
         critic_loss, mean_q, td_errors, critic_norm = self.critic_step(batch, mask, want_norms)
-        due = (torch.remainder(self.updates, self.values["policy_delay"].long()) == 0) & live
-        actor_loss = torch.full((self.agents,), float("nan"), device=self.device)
+        due = torch.remainder(self.updates, self._delay) == 0
+        if mask is not None:
+            due &= mask
         actor_norm = None
-        if bool(due.any()):
-            due_mask = None if bool(due.all()) else due
+        due_count = int(due.sum())
+        if due_count:
+            due_mask = None if due_count == self.agents else due
             loss, actor_norm = self.actor_step(batch, due_mask, want_norms)
-            actor_loss = torch.where(due, loss, actor_loss)
+            actor_loss = loss if due_mask is None else torch.where(due, loss, float("nan"))
             self.soft_update(due_mask)
+        else:
+            actor_loss = torch.full((self.agents,), float("nan"), device=self.device)
         return UpdateResult(critic_loss, actor_loss, mean_q, td_errors, due, critic_norm, actor_norm)
 
     def critic_step(self, batch: Batch, mask: torch.Tensor | None = None,
@@ -245,12 +265,11 @@ class TD3:
         q = self.critic(batch.obs, batch.actions)
         target = target.unsqueeze(1).expand_as(q)
         per_sample = (q - target).square()
-        if bool(self.huber.any()):
+        if self._any_huber:
             huber = F.huber_loss(q, target, reduction="none")
             per_sample = torch.where(agent_view(self.huber, q), huber, per_sample)
         per_agent = (per_sample * batch.weights.unsqueeze(1)).mean(dim=2).sum(dim=1)
-        params = list(self.critic.parameters())
-        grads = list(torch.autograd.grad(per_agent.sum(), params))
+        grads = list(torch.autograd.grad(per_agent.sum(), self._critic_params))
         norm = self._clip(grads, want_norms)
         self.critic_opt.step(grads, self._lr("critic_lr"), self.values["weight_decay"], mask)
         td_errors = (q[:, 0] - target[:, 0]).detach().abs()
@@ -261,8 +280,7 @@ class TD3:
         """Push each actor up its own first critic's Q surface: loss -mean Q1(s, pi(s)); the critics get no
         gradients."""
         per_agent = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean(dim=-1)
-        params = list(self.actor.parameters())
-        grads = list(torch.autograd.grad(per_agent.sum(), params))
+        grads = list(torch.autograd.grad(per_agent.sum(), self._actor_params))
         norm = self._clip(grads, want_norms)
         self.actor_opt.step(grads, self._lr("actor_lr"), self.values["weight_decay"], mask)
         return per_agent.detach(), norm
@@ -278,16 +296,14 @@ class TD3:
         for row, k in enumerate(self.slots.active):
             if mask is None or bool(mask[row]):
                 torch.randn(action.shape[1:], generator=self.generators[k], out=noise[row])
-        std = agent_view(self.values["target_policy_noise"].float(), noise)
-        clip = agent_view(self.values["target_noise_clip"].float(), noise)
+        std, clip = agent_view(self._noise_std, noise), agent_view(self._noise_clip, noise)
         noise = torch.maximum(torch.minimum(noise * std, clip), -clip)
         return (action + noise).clamp_(-1.0, 1.0)
 
     def _clip(self, grads: list[torch.Tensor], want_norms: bool) -> torch.Tensor | None:
         """Clip each agent's global gradient norm to its grad_clip (0 leaves it), as clip_grad_norm_ does; returns
         the norms before clipping when asked or computed anyway."""
-        limit = self.values["grad_clip"].float()
-        clipping = bool((limit > 0).any())
+        limit, clipping = self._grad_clip, self._any_clip
         if not (clipping or want_norms):
             return None
         norms = torch.stack([g.flatten(1).square().sum(dim=1) for g in grads]).sum(dim=0).sqrt()
@@ -299,7 +315,7 @@ class TD3:
     @torch.no_grad()
     def soft_update(self, mask: torch.Tensor | None = None) -> None:
         """Polyak averaging, target += tau * (online - target), with each agent's tau; masked-out agents keep theirs."""
-        tau = (self.values["tau"] if mask is None else self.values["tau"] * mask).float()
+        tau = self._tau if mask is None else self._tau * mask
         for target, online in self._pairs:
             torch._foreach_lerp_(target, online, [agent_view(tau, p) for p in target])
 

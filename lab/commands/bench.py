@@ -77,6 +77,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                          formatter_class=parser.formatter_class)
     ana.add_argument("--episodes", type=int, default=200, help="timed analyses")
     _add_population_arguments(sub, parser)
+    vs = sub.add_parser("versus", help="this checkout's training env steps/s against another commit's (the engine "
+                        "before this one: levers-2026-12), alternating rounds in one invocation, as ratios",
+                        formatter_class=parser.formatter_class)
+    vs.add_argument("--ref", default="levers-2026-12", help="the git ref to compare with (exported, never checked out)")
+    vs.add_argument("--preset", default="fast", choices=preset_names(), help="configuration to train")
+    vs.add_argument("--steps", type=int, default=3_000, help="timed training env steps per round and side")
+    vs.add_argument("--learning-starts", type=int, default=1_000, help="random warm-up steps before the timing")
+    vs.add_argument("--rounds", type=int, default=3, help="alternating rounds")
+    vs.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    vs.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="dotted config overrides (both sides)")
     from lab.bench.record import add_save_arguments
 
     add_save_arguments(sub)
@@ -113,7 +123,7 @@ def run(args: argparse.Namespace) -> int:
 
     handler = {"time-to-solve": _time_to_solve, "throughput": _throughput, "analyzer": _analyzer,
                "population": _population, "overlap": _overlap, "screen": _screen,
-               "updates": _updates}[args.bench]
+               "updates": _updates, "versus": _versus}[args.bench]
     return run_and_save(handler, args, kind=args.bench)
 
 
@@ -354,6 +364,19 @@ def _overlap(args: argparse.Namespace) -> int:
         print(f"  round {k + 1}: synchronous {s:7.1f} env steps/s, overlapped {o:7.1f}  ({r:.2f}x)")
     print(f"median: synchronous {figures['median_sync']:.1f}, overlapped {figures['median_overlap']:.1f}, "
           f"per-round ratio {figures['median_ratio']:.2f}x")
+    return 0
+
+
+def _versus(args: argparse.Namespace) -> int:
+    from lab.bench.versus import as_json, describe, versus
+    from lab.config import parse_override
+
+    for flag, value in (("--steps", args.steps), ("--rounds", args.rounds), ("--learning-starts",
+                                                                             args.learning_starts)):
+        _at_least(flag, value, 1)
+    result = versus(args.ref, args.preset, args.steps, args.rounds, args.learning_starts,
+                    dict(parse_override(item) for item in args.overrides))
+    print(as_json(result) if args.json else describe(result))
     return 0
 
 

@@ -40,9 +40,11 @@ class Learning:
                  seconds: Callable[[], float]) -> None:
         self.learner, self.buffer, self.slots = learner, buffer, slots
         self.publish, self.seconds = publish, seconds
-        agents = len(slots)
-        self._sums = np.zeros((3, agents))  # critic loss, mean Q, actor loss
-        self._counts = np.zeros((2, agents), dtype=np.int64)  # updates, actor updates
+        agents, device = len(slots), learner.device
+        # Sums since each agent's last report stay on the learner's device: no sync per update.
+        self._sums = torch.zeros(3, agents, dtype=torch.float64, device=device)  # critic loss, mean Q, actor loss
+        self._actor_counts = torch.zeros(agents, dtype=torch.long, device=device)
+        self._counts = np.zeros(agents, dtype=np.int64)  # updates since the last report
         self._norms = np.full((2, agents), np.nan)  # the last critic and actor gradient norms
 
     def ready(self, slot: AgentSlot) -> bool:
@@ -63,6 +65,8 @@ class Learning:
             return failed
         self._apply_schedules(learning)
         agents = self.learner.active
+        rows_on_device = None if agents == list(range(len(self.slots))) else torch.tensor(agents,
+                                                                                          device=self.learner.device)
         config = learning[0].config.training
         gammas = [m.config.training.gamma for m in learning]
         betas = [per_beta(m.config.training.per_beta_start, m.config.training.per_beta_end,
@@ -70,21 +74,22 @@ class Learning:
         while (debts >= 1.0).any():
             owing = debts >= 1.0
             debts[owing] -= 1.0
-            want_norms = bool((self._counts[0, agents] + owing >= METRICS_EVERY).any())
+            want_norms = bool((self._counts[agents] + owing >= METRICS_EVERY).any())
             batch = self.buffer.sample(config.batch_size, gammas, agents, owing, betas)
-            result = self.learner.update(batch, None if owing.all() else torch.from_numpy(owing).to(
-                self.learner.device), want_norms)
-            for row, reason in self._diverged(result, owing).items():
-                failed[agents[row]] = reason
-                debts[row] = 0.0
-                self._publish_divergence(learning[row], result, row, betas[row])
+            mask = None if owing.all() else torch.from_numpy(owing).to(self.learner.device)
+            result = self.learner.update(batch, mask, want_norms)
+            if not bool(torch.isfinite(result.critic_loss).all()):  # one check per update; NaN spreads into it
+                for row, reason in self._diverged(result, owing).items():
+                    failed[agents[row]] = reason
+                    debts[row] = 0.0
+                    self._publish_divergence(learning[row], result, row, betas[row])
             if self.buffer.prioritized:
                 rows = [int(row) for row in np.flatnonzero(owing) if agents[row] not in failed]
                 self.buffer.update_priorities([agents[r] for r in rows], batch.indices[rows],
                                               result.td_errors[rows].cpu().numpy(),
                                               [learning[r].config.training.per_alpha for r in rows],
                                               [learning[r].config.training.per_epsilon for r in rows])
-            self._accumulate(result, agents, owing, failed, betas)
+            self._accumulate(result, agents, rows_on_device, owing, failed, betas)
         for m, debt in zip(learning, debts):
             m.update_debt = float(debt)
         return failed
@@ -109,24 +114,32 @@ class Learning:
             reasons[int(row)] = f"{name} became {what} at update {self.slots[k].updates + 1}"
         return reasons
 
-    def _accumulate(self, result: UpdateResult, agents: list[int], owing: np.ndarray, failed: dict[int, str],
-                    betas: list[float]) -> None:
-        live = owing & np.array([k not in failed for k in agents])
-        updated = result.actor_updated.cpu().numpy() & live
-        critic, q = result.critic_loss.cpu().numpy(), result.mean_q.cpu().numpy()
-        actor = np.nan_to_num(result.actor_loss.cpu().numpy())
-        self._sums[0, agents] += np.where(live, critic, 0.0)
-        self._sums[1, agents] += np.where(live, q, 0.0)
-        self._sums[2, agents] += np.where(updated, actor, 0.0)
-        self._counts[0, agents] += live
-        self._counts[1, agents] += updated
+    def _accumulate(self, result: UpdateResult, agents: list[int], rows_on_device: torch.Tensor | None,
+                    owing: np.ndarray, failed: dict[int, str], betas: list[float]) -> None:
+        """Add one update to each agent's sums (rows_on_device None: the stacks hold every agent, in order)."""
+        live = owing & np.array([k not in failed for k in agents]) if failed or not owing.all() else owing
+        updated = result.actor_updated
+        if live is not owing or not owing.all():
+            live_t = torch.from_numpy(live).to(self.learner.device)
+            updated = updated & live_t
+            values = torch.stack([torch.where(live_t, result.critic_loss, 0.0), torch.where(live_t, result.mean_q, 0.0),
+                                  torch.where(updated, result.actor_loss, 0.0)])
+        else:
+            values = torch.stack([result.critic_loss, result.mean_q, torch.where(updated, result.actor_loss, 0.0)])
+        if rows_on_device is None:
+            self._sums += values
+            self._actor_counts += updated
+        else:
+            self._sums[:, rows_on_device] += values.double()
+            self._actor_counts[rows_on_device] += updated.long()
+        self._counts[agents] += live
         for norms, which in ((result.critic_grad_norm, 0), (result.actor_grad_norm, 1)):
             if norms is not None:
                 self._norms[which, agents] = np.where(live, norms.cpu().numpy(), self._norms[which, agents])
         for row in np.flatnonzero(live):
             m = self.slots[agents[row]]
             m.updates += 1
-            if self._counts[0, m.index] >= METRICS_EVERY:
+            if self._counts[m.index] >= METRICS_EVERY:
                 self._publish_metrics(m, betas[row])
 
     def _publish_divergence(self, m: AgentSlot, result: UpdateResult, row: int, beta: float) -> None:
@@ -143,9 +156,10 @@ class Learning:
 
     def _publish_metrics(self, m: AgentSlot, beta: float) -> None:
         k = m.index
-        n, n_actor = self._counts[:, k]
-        critic, q = self._sums[0, k] / n, self._sums[1, k] / n
-        actor = self._sums[2, k] / n_actor if n_actor else float("nan")
+        n, n_actor = int(self._counts[k]), int(self._actor_counts[k])
+        sums = self._sums[:, k].tolist()
+        critic, q = sums[0] / n, sums[1] / n
+        actor = sums[2] / n_actor if n_actor else float("nan")
         if critic > LOSS_BLOWUP and not any("blew up" in w for w in m.warnings):
             m.warnings.append(f"critic loss reached {critic:.3g} at update {m.updates}: its values blew up, so its "
                               "policy is unlikely to be any good (try lower learning rates)")
@@ -156,4 +170,5 @@ class Learning:
             noise_scale=noise_scale(m.config.noise, m.episodes), per_beta=beta,
             steps_per_second=m.env_step / max(self.seconds(), 1e-9)))
         self._sums[:, k] = 0.0
-        self._counts[:, k] = 0
+        self._actor_counts[k] = 0
+        self._counts[k] = 0
