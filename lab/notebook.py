@@ -80,3 +80,23 @@ def setup(environ: MutableMapping[str, str] | None = None, cwd: Path | None = No
     result = NotebookSetup(runs, Budget(smoke), driver)
     print(result)
     return result
+
+
+def progress_bar(source: Any) -> Any:
+    """A progress bar with an ETA for a Trainer's or a Population's run, subscribed to its events.
+
+    The bar counts env steps (a population's summed over its agents) against the budget and closes
+    when the run ends; returns it (a ``lab.progress.ProgressBar``).
+    """
+    if hasattr(source, "members"):  # a lab.Population: its events come tagged with the agent
+        from lab.population.progress import PopulationProgress
+
+        total = sum(config.run.total_steps for config in source.configs)
+        done = sum(member.env_step for member in source.members)
+        bar: Any = PopulationProgress(total, agents=len(source.configs), initial=done)
+    else:
+        from lab.progress import ProgressBar
+
+        bar = ProgressBar(source.config.run.total_steps, initial=source.env_step)
+    source.events.subscribe(bar)
+    return bar

@@ -63,3 +63,32 @@ def test_the_setup_line_for_a_reader_keeps_full_budgets_and_runs_beside_the_note
     assert "SDL_VIDEODRIVER" not in environ
     printed = capsys.readouterr().out
     assert "full budgets" in printed and "real window" in printed and str(Path(tmp_path / "runs")) in printed
+
+
+def test_a_training_cells_progress_bar_follows_the_trainer_to_its_budget(tiny_config, tmp_path):
+    from lab import Trainer
+    from lab.notebook import progress_bar
+
+    trainer = Trainer(tiny_config, run_dir=tmp_path / "run")
+    try:
+        bar = progress_bar(trainer)
+        assert bar.bar.total == tiny_config.run.total_steps and bar.bar.n == 0
+        trainer.fit()
+    finally:
+        trainer.close()
+    assert bar.bar.n >= tiny_config.run.total_steps and bar.episodes > 0  # the last vector step may overshoot
+    assert "<" in str(bar.bar)  # tqdm's ETA: elapsed<remaining, from the total and the rate
+
+
+def test_a_populations_progress_bar_counts_every_agents_steps(tiny_config, tmp_path):
+    from lab import Population
+    from lab.notebook import progress_bar
+
+    population = Population(tiny_config, seeds=[0, 1], run_dir=tmp_path / "pop", overlap=False)
+    try:
+        bar = progress_bar(population)
+        assert bar.bar.total == 2 * tiny_config.run.total_steps
+        population.fit()
+    finally:
+        population.close()
+    assert bar.bar.n >= 2 * tiny_config.run.total_steps
