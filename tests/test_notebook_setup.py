@@ -73,11 +73,11 @@ def test_a_training_cells_progress_bar_follows_the_trainer_to_its_budget(tiny_co
     try:
         bar = progress_bar(trainer)
         assert bar.bar.total == tiny_config.run.total_steps and bar.bar.n == 0
+        assert "/600 [00:00<" in str(bar.bar)  # tqdm's ETA: elapsed<remaining, from the total and the rate
         trainer.fit()
     finally:
         trainer.close()
     assert bar.bar.n >= tiny_config.run.total_steps and bar.episodes > 0  # the last vector step may overshoot
-    assert "<" in str(bar.bar)  # tqdm's ETA: elapsed<remaining, from the total and the rate
 
 
 def test_a_populations_progress_bar_counts_every_agents_steps(tiny_config, tmp_path):
