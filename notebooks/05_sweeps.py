@@ -293,4 +293,4 @@ pick = min(candidates, key=lambda k: landed_at.get(k, CAP + 1))
 agent_dir = Path(population.run_dir) / f"agent{pick}_seed{configs[pick].run.seed}"
 policy_path = agent_dir / "best_policy.pt" if (agent_dir / "best_policy.pt").exists() else agent_dir / "policy.pt"
 print(f"lr {best_lr:.0e}, seed {configs[pick].run.seed}: {policy_path}")
-watch(str(policy_path), episodes=1, window=budget(None, False))  # under LAB_SMOKE (the tests) always inline
+watch(str(policy_path), episodes=1, window=budget(None, False))  # the tests' smoke runs: always inline
