@@ -442,7 +442,7 @@ maps = {step: value_map(policy, grid) for step, policy in policies.items() if po
 if not maps:
     print("these policy files hold no critic, so there is no map to draw")
 else:
-    steps = list(maps)[-4:]  # up to four points of the run
+    steps = [list(maps)[i] for i in np.linspace(0, len(maps) - 1, min(5, len(maps))).round().astype(int)]
     low, high = np.percentile(np.stack([maps[k] for k in steps]), [2, 98])
     fig = make_subplots(rows=1, cols=len(steps), shared_yaxes=True, horizontal_spacing=0.03,
                         subplot_titles=[f"{k:,} steps (evaluation {snapshots[k][1]:.0f})" for k in steps])
@@ -459,11 +459,13 @@ else:
     fig.show()
 
 # %% [markdown]
-# Early on, the map is nearly flat or wrong: the critic has seen little and values every place alike.
-# As the run learns, a ridge of high value grows over the pad (the yellow line; yellow on the map is high
-# Q) and the value falls towards the screen's edges, where landers fly off or crash far from the pad. Try
-# another velocity or tilt (`value_grid(vx_ms=2.0)`, `value_grid(tilt_deg=30)`): a lander moving fast or
-# leaning is worth less everywhere, most of all near the ground.
+# At the first evaluation, 5,000 steps in, the warm-up has just ended and no update has run: the critic
+# still says about 0 everywhere. Then it learns the world's shape: the highest values gather low over the
+# pad (the yellow line at the bottom; yellow on the map is high Q) and the lowest at the sides, most of all
+# low and far from the pad, where a lander sinking at 1 m/s can no longer get back. When we ran it, the
+# value just above the pad rose from about 0 to 70 by 25,000 steps while the bottom-left corner fell to
+# about -60. Try another velocity or tilt (`value_grid(vx_ms=2.0)`, `value_grid(tilt_deg=30)`) and see
+# where a lander moving fast or leaning is still worth something.
 #
 # ## 8. Two more ideas the lab offers: OU noise and prioritized replay
 #
