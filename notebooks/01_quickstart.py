@@ -208,7 +208,8 @@ if summary["solved_at_step"] is not None:
     print(f"your agent landed: evaluation mean {summary['last_eval']:.0f} after {summary['solved_at_step']:,} "
           f"env steps, {summary['solved_at_seconds'] / 60:.1f} minutes of training")
 else:
-    print(f"not landed yet after {summary['env_step']:,} steps (best evaluation {summary['best_eval']}): "
+    best = summary["best_eval"]
+    print(f"not landed yet after {summary['env_step']:,} steps (best evaluation {best:.0f}): "
           "raise total steps (Run tab), then press Start to train on")
 {key: summary[key] for key in ("env_step", "episodes", "best_eval", "state", "run_dir")}
 

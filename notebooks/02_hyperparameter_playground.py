@@ -30,11 +30,21 @@
 # experiment says what to change and what to look for; run the cells, which do the same through
 # `panel.set(name, value, agent=...)`, or drag the sliders yourself while the agents train.
 #
-# The panel's tabs group its settings (learning, exploration, shaping, network, run). Each control says
-# whether it is *live*, changing the running agents at their next *[update](../docs/glossary.md#update)*, or
-# *applies on restart* (a tab's title says so when all of its controls do), and whether it can differ per
-# agent or is shared by all (a batch is one tensor for every agent, for instance). Values the engine would
-# refuse cannot be picked; if it refuses one anyway, the panel says why in red.
+# The panel's tabs:
+#
+# | tab | what it holds |
+# |---|---|
+# | Learning | learning rates, tau, gamma, policy delay, target smoothing, batch size, updates per step |
+# | Exploration | the exploration noise, the warm-up pilot |
+# | Replay | prioritized replay (a one-agent panel: `TrainingPanel(config)`) |
+# | Shaping | reward shaping and its bonuses |
+# | Network | hidden layers, LayerNorm |
+# | Run | total steps, number of envs, seed |
+#
+# A control is *live*, changing the running agents at their next *[update](../docs/glossary.md#update)*, or
+# *applies on restart* (a tab's title says so when all of its controls do); it can differ per agent, or is
+# shared by all (a batch is one tensor for every agent, for instance). Values the engine would refuse
+# cannot be picked; if it refuses one anyway, the panel says why in red.
 
 # %%
 from lab.notebook import setup
@@ -105,7 +115,7 @@ for member in summary["members"]:
     landed = (f"landed at {member['solved_at_step']:,} env steps" if member.get("solved_at_step") is not None
               else "not landed")
     print(f"agent {'AB'[member['agent']]} (seed {member['seed']}): {landed} · step {member['env_step']:,} · "
-          f"best evaluation {member['best_eval']}")
+          f"best evaluation {member['best_eval'] or float('nan'):.0f}")
 
 # %% [markdown]
 # ## Experiment 3: a slower critic for B, from the start
@@ -126,7 +136,7 @@ summary = panel.wait()
 ab_runs = [Path(member["run_dir"]) for member in summary["members"]]
 for member in summary["members"]:
     landed = (f"landed at {member['solved_at_step']:,} env steps" if member.get("solved_at_step") is not None
-              else f"not landed (best evaluation {member['best_eval']})")
+              else f"not landed (best evaluation {member['best_eval'] or float('nan'):.0f})")
     critic_lr = panel.population.hyperparameters(member["agent"])["critic_lr"]
     print(f"agent {'AB'[member['agent']]} (critic lr {critic_lr:.1e}): {landed}")
 print("A/B run:", summary["state"], "·", summary["run_dir"])

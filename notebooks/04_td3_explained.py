@@ -454,7 +454,7 @@ else:
                         name="the pad", showlegend=col == 1, row=1, col=col)
         fig.update_xaxes(title_text="x (m)", row=1, col=col)
     fig.update_yaxes(title_text="altitude (m)", row=1, col=1)
-    fig.update_layout(height=380, template="plotly_white",
+    fig.update_layout(height=400, template="plotly_white", legend={"orientation": "h", "y": -0.3},
                       title=f"Q(s, pi(s)) over the lander's position: {grid.describe()}")
     fig.show()
 

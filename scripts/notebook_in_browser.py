@@ -116,9 +116,12 @@ def run_notebook(notebook: str, smoke: bool = False, screenshot: Path | None = N
                                 if OUTCOMES.search(line) and len(line) < 300]
                 page.wait_for_timeout(3_000)  # let the last charts draw
                 for text, path in cells:
+                    matching = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=text))
+                    if matching.count() == 0:
+                        run.errors.append(f"--cell-shot: no code cell contains {text!r}")
+                        continue
                     path.parent.mkdir(parents=True, exist_ok=True)
-                    cell = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=text)).first
-                    cell.locator(".jp-OutputArea").first.screenshot(path=str(path))
+                    matching.first.locator(".jp-OutputArea").first.screenshot(path=str(path), timeout=60_000)
                     run.screenshots.append(path)
                 if screenshot is not None:
                     screenshot.parent.mkdir(parents=True, exist_ok=True)
