@@ -9,6 +9,7 @@ so "Open in window" opens a real window from a notebook on a desktop.
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
@@ -100,3 +101,28 @@ def progress_bar(source: Any) -> Any:
         bar = ProgressBar(source.config.run.total_steps, initial=source.env_step)
     source.events.subscribe(bar)
     return bar
+
+
+_FINISHED = re.compile(r"^(run \d+|trial \d+) (finished|pruned|failed|stopped)\b")
+"""How lab.search's log says a sweep's run or a study's trial is over (``sweep._report``, ``tune``)."""
+
+
+class SearchProgress:
+    """A sweep's or a study's log function that also counts finished runs on a bar with an ETA.
+
+    ``run_sweep(spec, folder, log=SearchProgress(runs))``: each line is printed as before, and
+    every run or trial that ends moves the bar by one. Runs in this process only (workers=1):
+    worker processes print to their own output.
+    """
+
+    def __init__(self, total: int, unit: str = "run") -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=total, unit=unit, dynamic_ncols=True)
+
+    def __call__(self, line: str) -> None:
+        print(line, flush=True)
+        if _FINISHED.match(line):
+            self.bar.update(1)
+            if self.bar.n >= (self.bar.total or 0):
+                self.bar.close()

@@ -166,9 +166,10 @@ for planned in sweep_spec.plans():  # what --dry-run prints
     print(planned.label)
 
 # %% [markdown]
-# The planned runs are queued in an Optuna study (a SQLite file in the results folder); worker processes
-# take runs from it, so `python -m lab sweep FILE --storage ...` in other terminals or on other machines
-# could join in. Optuna's own dashboard, served from this kernel on loopback, shows the study live:
+# The planned runs (four, of 10,000 env steps each: about 2 to 3 minutes) are queued in an Optuna study
+# (a SQLite file in the results folder); worker processes take runs from it, so
+# `python -m lab sweep FILE --storage ...` in other terminals or on other machines could join in.
+# Optuna's own dashboard, served from this kernel on loopback, shows the study live:
 # run the next cell, then the sweep, and watch the trials arrive.
 
 # %%
@@ -180,7 +181,11 @@ sweep_dir.mkdir(parents=True, exist_ok=True)
 show(f"sqlite:///{(sweep_dir / 'optuna.db').resolve()}", height=560)
 
 # %%
-sweep = run_sweep(sweep_spec, sweep_dir, workers=budget(2, 1))
+from lab.notebook import SearchProgress
+
+# one worker in this kernel, so its log (and the bar: runs done, and an ETA) shows here;
+# `python -m lab sweep FILE --workers 2` runs two at once from a terminal
+sweep = run_sweep(sweep_spec, sweep_dir, workers=1, log=SearchProgress(sweep_spec.num_samples))
 print("ranked by time-to-solve, then final evaluation mean (one seed each: a demonstration, not an answer):")
 for rank, r in enumerate(sweep, start=1):
     solved = f"solved in {r['time_to_solve_seconds']:.0f}s" if r["solved"] else "not solved"
@@ -268,7 +273,8 @@ tune_spec = parse_spec({
                    "batch_size": budget({"choices": [64, 128, 256]}, {"choices": [16, 32]})},
 }, kind="tune", extra_keys=TUNE_KEYS)
 check_tune_spec(tune_spec)
-tuned = run_tune(tune_spec, folder=RESULTS / "tune_notebook_tpe")
+tuned = run_tune(tune_spec, folder=RESULTS / "tune_notebook_tpe",
+                 log=SearchProgress(tune_spec.extra["trials"], "trial"))  # about 2 minutes
 print(tuned.get("best_params"))
 
 # %%

@@ -92,3 +92,16 @@ def test_a_populations_progress_bar_counts_every_agents_steps(tiny_config, tmp_p
     finally:
         population.close()
     assert bar.bar.n >= 2 * tiny_config.run.total_steps
+
+
+def test_a_sweeps_log_moves_its_bar_once_per_finished_run_or_trial(capsys):
+    from lab.notebook import SearchProgress
+
+    log = SearchProgress(3)
+    log("resuming /tmp/x: 0 of 3 runs already finished")
+    log("run 001 finished: actor_lr=0.001 | final eval -69.3, not solved, 1.2s")
+    assert log.bar.n == 1
+    log("trial 0002 pruned: actor_lr=0.0003 | evaluation -120.0")
+    log("run 003 failed: actor_lr=0.003 | no evaluation, not solved, 0.1s")
+    assert log.bar.n == 3
+    assert "run 001 finished" in capsys.readouterr().out  # the lines are still printed
