@@ -67,9 +67,8 @@ torch.manual_seed(0)
 #   Its gradient flows through the critic into the actor's weights: the critic tells the actor which way
 #   is better, the actor moves that way.
 #
-# Q′ and π′ are the *target networks* of the next section. The lab learns from the environment's own
-# rewards in `fast` (and adds n-step returns: y sums 3 real rewards before it bootstraps, see the
-# *[glossary](../docs/glossary.md#n-step-return)*).
+# Q′ and π′ are the *target networks* of the next section. (The lab's `fast` preset uses a 3-step y: it
+# sums 3 real rewards before it bootstraps, an *[n-step return](../docs/glossary.md#n-step-return)*.)
 #
 # ## 2. Target networks and tau
 #
@@ -94,7 +93,7 @@ fig.add_scatter(x=updates, y=online, name="the trained network's weight", line={
 for tau, color in ((1.0, "#cf222e"), (0.05, "#9a6700"), (0.005, "#0969da")):
     target = np.zeros_like(online)
     for t in range(1, len(updates)):
-        target[t] = target[t - 1] + tau * (online[t] - target[t - 1])  # what TD3.soft_update does per weight
+        target[t] = target[t - 1] + tau * (online[t] - target[t - 1])  # the soft update, per weight
     fig.add_scatter(x=updates, y=target, name=f"target, tau = {tau}", line={"color": color, "width": 2})
 fig.update_layout(height=340, template="plotly_white", xaxis_title="update", yaxis_title="weight",
                   title="A target network follows its network slowly: the smaller tau, the smoother and later")
