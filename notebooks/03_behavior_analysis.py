@@ -50,9 +50,9 @@ runs, budget = setup()
 # *[evaluations](../docs/glossary.md#evaluation)*, which fly the policy without it.
 
 # %%
+from lab import Trainer
 from lab.analysis import DiagnosticsTracker
 from lab.presets import preset
-from lab.trainer import Trainer
 
 config = preset(budget("guided", "tiny")).with_overrides({
     "run.out_dir": str(runs),
