@@ -172,14 +172,26 @@ def _sniff(head: bytes) -> str:
     return "text"
 
 
-def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dict[str, Any] | None = None) -> Path:
-    """Write a policy-only file from an Actor, a Policy made from one, or a TD3 agent."""
+def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dict[str, Any] | None = None,
+                critic: Any = None) -> Path:
+    """Write a policy-only file from an Actor, a Policy made from one, or a TD3 agent.
+
+    ``critic`` (a TwinCritic) is stored as the file's "critic" entry, so the file can say what its
+    agent values (``Policy.value``: the overlays and the value map); a Policy brings its own critic.
+    """
     import dataclasses
 
     actor_module = getattr(actor, "actor", actor)
     if not isinstance(actor_module, torch.nn.Module):
         raise TypeError(f"cannot save {actor!r} as a policy file: it has no torch actor "
                         "(the heuristic and plain callables cannot be saved)")
+    if critic is None:
+        from lab.policy import Policy
+
+        if isinstance(actor, Policy):  # a learner's live critic is saved only when asked for
+            critic = actor.critic
+    if critic is not None and not isinstance(critic, torch.nn.Module):
+        raise TypeError(f"critic must be a torch module (lab.agents.networks.TwinCritic), got {type(critic).__name__}")
     if network is None:
         network = getattr(actor_module, "network_config", None)
     if network is None:
@@ -188,9 +200,10 @@ def save_policy(actor: Any, path: str | Path, network: Any = None, metadata: dic
            else dict(network))
     net = {k: list(v) if isinstance(v, tuple) else v for k, v in net.items()}
     state = {k: v.detach().cpu().clone() for k, v in actor_module.state_dict().items()}
+    extra = {} if critic is None else {"critic": {k: v.detach().cpu().clone() for k, v in critic.state_dict().items()}}
     return write_checkpoint_file(path, {"kind": "policy", "network": net, "actor": state,
                                         "obs_dim": actor_module.obs_dim, "act_dim": actor_module.act_dim,
-                                        **(metadata or {})})
+                                        **extra, **(metadata or {})})
 
 
 def seed_everything(seed: int) -> np.random.Generator:

@@ -15,47 +15,61 @@
 # %% [markdown]
 # # Behavior analysis: why episodes end the way they do
 #
-# A return says *how well* an episode went; the behavior analyzer says *what happened*: the outcome
-# (`LANDED_SOFTLY`, `CRASHED_SPINNING`, `FLEW_OFF_LEFT`, ...) and behaviors on the way
-# (`RAPID_DESCENT`, `HORIZONTAL_OSCILLATION`, ...). This notebook looks at
+# **What you will learn:** to read an episode as more than its return. The behavior analyzer names each
+# episode's *[outcome](../docs/glossary.md#outcome)* (`LANDED_SOFTLY`, `CRASHED_SPINNING`, `FLEW_OFF_LEFT`,
+# `TIMED_OUT_HOVERING`, ...) and the behaviors on the way (`RAPID_DESCENT`, `HORIZONTAL_OSCILLATION`, ...).
+# This notebook looks at
 #
-# 1. how the outcome mix changes over a training run,
+# 1. how the outcome mix changes over a training run (you train one),
 # 2. trajectories of landed against crashed episodes: altitude and speed over time, and the path, and
-# 3. two agents compared on the same seeds.
+# 3. two agents compared on the same seeds: the pretrained agent and yours.
+#
+# **How long it runs:** about 4 minutes on 2 CPU cores, 2 to 3 of them training in section 1 (its
+# progress bar gives the ETA). The task is explained in the [quickstart](01_quickstart.ipynb#1.-The-task);
+# terms are in the [glossary](../docs/glossary.md).
 
 # %%
-import os
-import tempfile
-from pathlib import Path
+from lab.notebook import progress_bar, setup
 
-SMOKE = os.environ.get("LAB_SMOKE") == "1"  # the test suite sets this: every budget shrinks to seconds
-ROOT = Path.cwd().parent if Path.cwd().name == "notebooks" else Path.cwd()
-RUNS = Path(tempfile.mkdtemp(prefix="lab-smoke-")) if SMOKE else ROOT / "runs"
-os.environ.setdefault("SDL_VIDEODRIVER", "dummy")  # pygame draws the HUD off screen
+runs, budget = setup()
 
 # %% [markdown]
 # ## 1. Outcomes over a run
 #
-# `DiagnosticsTracker` subscribes to a trainer's events and counts outcomes per window of episodes at
-# O(1) per episode. (To read a finished run instead, use
+# We train the `guided` *[preset](../docs/glossary.md#preset)*, the one that lands (all ten of the lab's
+# *[report seeds](../docs/glossary.md#report-seeds)* within 80,000 *[env steps](../docs/glossary.md#env-step)*;
+# seed 2 at about 15,000), for 40,000 env steps, and keep training after it lands so the mix has time to
+# settle. `DiagnosticsTracker` subscribes to the trainer's events and counts outcomes per window of 25
+# training episodes at O(1) per episode. (To read a finished run instead, use
 # `lab.analysis.run_data.load_run("runs/<folder>").tracker`.)
+#
+# What to expect: the first 5,000 steps are the *[warm-up](../docs/glossary.md#warm-up)*, flown by
+# Gymnasium's hand-written pilot, so the first window is mostly landings; then your agent takes over
+# and crashes, flies off or hovers while it learns, and the landings come back. The training episodes fly
+# with *[exploration noise](../docs/glossary.md#exploration-noise)*, so their mix trails the
+# *[evaluations](../docs/glossary.md#evaluation)*, which fly the policy without it.
 
 # %%
+from lab import Trainer
 from lab.analysis import DiagnosticsTracker
 from lab.presets import preset
-from lab.train.trainer import Trainer
 
-config = preset("tiny" if SMOKE else "fast").with_overrides({
-    "run.out_dir": str(RUNS),
-    "run.total_steps": 1_500 if SMOKE else 60_000,
-    "run.eval_every": 0,
+config = preset(budget("guided", "tiny")).with_overrides({
+    "run.out_dir": str(runs),
+    "run.total_steps": budget(40_000, 1_500),
+    "run.eval_every": budget(5_000, 500),
+    "run.seed": 2,
 })
 trainer = Trainer(config, name="behavior")
-tracker = DiagnosticsTracker(window=5 if SMOKE else 25)
+tracker = DiagnosticsTracker(window=budget(25, 5))
 trainer.events.subscribe(tracker)
-trainer.fit()
+bar = progress_bar(trainer)  # env steps, an ETA, the recent return and the most common outcome
+summary = trainer.fit()
 trainer.close()
-print(tracker.episodes, "episodes; most common outcome in the last window:", tracker.most_common_outcome())
+landed = (f"your agent landed at {summary['solved_at_step']:,} env steps" if summary["solved_at_step"] is not None
+          else f"your agent did not land (best evaluation {summary['best_eval']:.0f})")
+print(f"{landed}; {tracker.episodes} training episodes; most common outcome in the last window: "
+      f"{tracker.most_common_outcome()}")
 
 # %%
 import plotly.graph_objects as go
@@ -91,7 +105,7 @@ import numpy as np
 from lab.evaluation import evaluate
 from lab.policy import random_policy
 
-SEEDS = 2 if SMOKE else 6
+SEEDS = budget(6, 2)
 flights = {
     "pretrained": evaluate(pilot, episodes=SEEDS, seed=20_000, keep_trajectories=True),
     "random": evaluate(random_policy(seed=1), episodes=SEEDS, seed=20_000, keep_trajectories=True),
@@ -130,15 +144,19 @@ fig
 #
 # ## 3. Two agents on the same seeds
 #
-# Same seeds mean the same terrain and the same initial push, so differences come from the pilots.
-# Here: the pretrained agent against the agent trained in section 1 (swap in any `load_policy(path)`).
+# Same *[seeds](../docs/glossary.md#seed)* mean the same terrain and the same initial push, so differences
+# come from the pilots. Here: the pretrained agent against yours from section 1, as it was at its best
+# evaluation (`best_policy.pt` in its *[run folder](../docs/glossary.md#run-folder)*; swap in any
+# `load_policy(path)`). If yours landed, the two should score alike and differ in style: fuel, touchdown
+# speed. If it did not, look at how it fails: a *[hovering](../docs/glossary.md#hovering)* agent times
+# out with little touchdown speed and a big fuel bill, which is the most common way a TD3 run fails here.
 
 # %%
 from lab.policy import load_policy
 
-trained = load_policy(trainer.policy_path)
-N = 3 if SMOKE else 20
-agents = {"pretrained": pilot, "trained above": trained}
+trained = load_policy(trainer.run_dir / "best_policy.pt")
+N = budget(20, 3)
+agents = {"pretrained": pilot, "yours (best)": trained}
 results = {name: evaluate(policy, episodes=N, seed=30_000) for name, policy in agents.items()}
 
 fig = make_subplots(rows=1, cols=2, subplot_titles=("return per seed", "outcome mix"))

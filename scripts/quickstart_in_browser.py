@@ -1,8 +1,8 @@
 """The newcomer's path, for real: the quickstart in JupyterLab in headless Chromium, at its full budget.
 
-The browser test runs notebooks with LAB_SMOKE=1 budgets (seconds); this runs the committed quickstart
-as a reader does (Run All, its own 100,000-step budget), prints what its training cell printed, and
-saves a screenshot. Minutes long, so it is a check to run by hand, not a test:
+A thin front to ``scripts/notebook_in_browser.py`` (which runs any notebook): it runs the committed
+quickstart as a reader does (Run All, its own budget), prints what its training cell said, and saves
+a screenshot; it exits 0 only when the reader's agent landed and no cell printed a traceback:
 
     PYTHONPATH=. python scripts/quickstart_in_browser.py [screenshot.png]
 """
@@ -10,11 +10,11 @@ saves a screenshot. Minutes long, so it is a check to run by hand, not a test:
 from __future__ import annotations
 
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-from tests.test_browser import notebook_tracebacks, open_chromium, open_notebook, run_all_cells, running_jupyterlab
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from notebook_in_browser import run_notebook  # noqa: E402
 
 NOTEBOOK = "notebooks/01_quickstart.ipynb"
 VERDICTS = ("your agent landed", "not landed yet")
@@ -22,24 +22,10 @@ VERDICTS = ("your agent landed", "not landed yet")
 
 
 def main(screenshot: Path) -> int:
-    from playwright.sync_api import sync_playwright
-
-    started = time.monotonic()
-    with tempfile.TemporaryDirectory() as tmp, running_jupyterlab(Path(tmp), NOTEBOOK, smoke=False) as (base, token):
-        with sync_playwright() as p:
-            browser = open_chromium(p)
-            page = browser.new_page(viewport={"width": 1500, "height": 1700})
-            page.set_default_timeout(1_800_000)
-            open_notebook(page, base, token, NOTEBOOK)
-            run_all_cells(page, timeout=1_800)
-            outputs = page.locator(".jp-OutputArea-output").all_inner_texts()
-            errors = notebook_tracebacks(page)
-            page.screenshot(path=str(screenshot))
-            browser.close()
-    verdicts = [line for text in outputs for line in text.splitlines() if line.startswith(VERDICTS)]
-    print(*verdicts, sep="\n")
-    print(f"tracebacks: {len(errors)}; {time.monotonic() - started:.0f} s in all; screenshot {screenshot}")
-    return 0 if verdicts and verdicts[0].startswith(VERDICTS[0]) and not errors else 1
+    run = run_notebook(NOTEBOOK, screenshot=screenshot, timeout=1_800)
+    print(run.report())
+    verdicts = [line for line in run.outcomes if line.startswith(VERDICTS)]
+    return 0 if verdicts and verdicts[0].startswith(VERDICTS[0]) and run.ok else 1
 
 
 if __name__ == "__main__":

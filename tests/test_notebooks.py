@@ -57,6 +57,42 @@ def test_each_notebook_is_in_step_with_its_py_source(source):
         f"{source.stem}.ipynb is committed with outputs")
 
 
+@pytest.mark.parametrize("source", SOURCES, ids=[p.stem for p in SOURCES])
+def test_each_notebook_opens_with_what_it_teaches_how_long_it_runs_and_one_setup_line(source):
+    """A learner reads the subject first, not the harness: no LAB_SMOKE, tempfile or video driver in the notebook."""
+    import jupytext
+
+    cells = jupytext.read(source).cells
+    intro = cells[0]
+    assert intro.cell_type == "markdown" and "**What you will learn:**" in intro.source, source.name
+    assert "**How long it runs:**" in intro.source and "CPU cores" in intro.source, source.name
+    setup = cells[1]
+    assert setup.cell_type == "code" and "from lab.notebook import" in setup.source and "setup()" in setup.source
+    assert len(setup.source.splitlines()) <= 3, f"{source.name}: the setup cell should be one short line"
+    text = source.read_text()
+    for harness in ("LAB_SMOKE", "SDL_VIDEODRIVER", "tempfile", "os.environ"):
+        assert harness not in text, f"{source.name} still handles {harness} itself: lab.notebook.setup() does"
+    assert "../docs/glossary.md" in text, f"{source.name} does not link the glossary"
+
+
+def test_the_glossary_defines_every_term_the_notebooks_link_to():
+    import re
+
+    glossary = (ROOT / "docs" / "glossary.md").read_text()
+    anchors = {_slug(h) for h in re.findall(r"^#{2,3} (.+)$", glossary, flags=re.MULTILINE)}
+    for source in SOURCES:
+        for anchor in re.findall(r"glossary\.md#([\w-]+)", source.read_text()):
+            assert anchor in anchors, f"{source.name} links glossary.md#{anchor}, which the glossary does not define"
+
+
+def _slug(heading: str) -> str:
+    """MkDocs' (Python-Markdown toc) anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    import re
+
+    text = re.sub(r"[^\w\s-]", "", heading.strip().lower())
+    return re.sub(r"[\s-]+", "-", text).strip("-")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_top_to_bottom(notebook, tmp_path):

@@ -6,6 +6,13 @@ given its seed and actions, so the viewer re-flies the saved actions in an
 did. The frames go to an ``ipywidgets.Image``; a ``Play`` control and a frame slider
 drive it (linked in the browser, so playing needs one kernel round trip per frame
 and no more). The analyzer's report sits beside the picture.
+
+What the agent values: when the policy that flew the episodes has a critic, each frame's
+HUD shows the critic's Q(s, a) for the shown state and the action taken there (TD3's
+min of the twins) and the actor's two engine commands, and a chart under the picture
+traces Q over the whole episode beside the discounted return that really followed, so
+the value can be seen dropping before a crash. One critic pass per episode, off any
+training thread; a policy file without a critic says so instead.
 """
 
 from __future__ import annotations
@@ -55,10 +62,67 @@ class Replay:
     frames: list[np.ndarray]
     steps: list[int]
     matched: bool
+    readouts: list[Any] | None = None
+    """The value overlay drawn on each frame (``lab.render.hud.ValueReadout``), when there is one."""
 
 
-def replay(episode: RecordedEpisode, every: int = 2, hud: bool = True, scale: float = 0.5) -> Replay:
-    """Re-fly an episode's actions from its seed; keep every ``every``-th step (and the last) at ``scale``."""
+@dataclass(frozen=True)
+class EpisodeValues:
+    """What a policy's critic makes of one recorded episode: Q(s_t, a_t) for every step taken."""
+
+    q: np.ndarray | None
+    """(T,) min(Q1, Q2) at each step's state and action; None without a critic."""
+    twins: np.ndarray | None
+    """(T, 2) both critics' estimates."""
+    discounted_return: np.ndarray
+    """(T,) the discounted sum of the rewards that really followed each step, what Q tries to predict."""
+    gamma: float
+    note: str = ""
+    """Why there is no Q."""
+
+    def readout(self, actions: np.ndarray, step: int) -> Any:
+        """The overlay for the frame after ``step`` steps: that state, the action taken there (the last one at
+        the end)."""
+        from lab.render.hud import ValueReadout
+
+        t = min(int(step), len(actions) - 1)
+        main, side = (float(v) for v in actions[t])
+        if self.q is None:
+            return ValueReadout(main, side, None, self.note)
+        return ValueReadout(main, side, float(self.q[t]), "", tuple(float(v) for v in self.q[: t + 1]))
+
+
+def discounted_returns(rewards: np.ndarray, gamma: float) -> np.ndarray:
+    """G_t = r_t + gamma * G_{t+1}, backwards from the episode's end (0 after it)."""
+    out = np.zeros(len(rewards), dtype=np.float64)
+    running = 0.0
+    for t in range(len(rewards) - 1, -1, -1):
+        running = float(rewards[t]) + gamma * running
+        out[t] = running
+    return out
+
+
+def episode_values(policy: Any, trajectory: Trajectory, gamma: float | None = None) -> EpisodeValues:
+    """One critic pass over the episode: Q of every (state, action) it took, and the return that followed."""
+    if gamma is None:
+        gamma = float(((getattr(policy, "metadata", {}) or {}).get("config") or {}).get("training", {})
+                      .get("gamma", 0.99))
+    actions = np.asarray(trajectory.actions, dtype=np.float32)
+    states = np.asarray(trajectory.observations, dtype=np.float32)[: len(actions)]
+    following = discounted_returns(np.asarray(trajectory.rewards, dtype=np.float64), gamma)
+    reason = getattr(policy, "no_critic_reason", "no critic")
+    if reason is not None or len(actions) == 0:
+        return EpisodeValues(None, None, following, gamma, str(reason or "no steps to value"))
+    twins = np.asarray(policy.q_values(states, actions), dtype=np.float64)
+    return EpisodeValues(twins.min(axis=1), twins, following, gamma)
+
+
+def replay(episode: RecordedEpisode, every: int = 2, hud: bool = True, scale: float = 0.5,
+           values: EpisodeValues | None = None) -> Replay:
+    """Re-fly an episode's actions from its seed; keep every ``every``-th step (and the last) at ``scale``.
+
+    With ``values`` (and the HUD on) each frame also shows what the agent values there.
+    """
     from lab.render.episode import Flight
     from lab.render.gif import downscale
 
@@ -66,14 +130,18 @@ def replay(episode: RecordedEpisode, every: int = 2, hud: bool = True, scale: fl
     traj = episode.trajectory
     frames: list[np.ndarray] = []
     steps: list[int] = []
+    readouts: list[Any] = []
     total = len(traj.actions)
+    actions = np.asarray(traj.actions, dtype=np.float32)
 
     def keep(frame: np.ndarray) -> None:
         frame = downscale(frame, scale)  # first, so a long episode holds ~180 KB per frame, not 720 KB
+        readout = values.readout(actions, flight.steps) if values is not None and total else None
         if hud:
-            frame = _hud(frame, flight, episode, last=flight.steps == total)
+            frame = _hud(frame, flight, episode, last=flight.steps == total, value=readout)
         frames.append(frame)
         steps.append(flight.steps)
+        readouts.append(readout)
 
     try:
         keep(flight.frame())
@@ -88,16 +156,16 @@ def replay(episode: RecordedEpisode, every: int = 2, hud: bool = True, scale: fl
     finally:
         flight.close()
     matched = flight.steps == total and bool(np.allclose(final, traj.observations[-1], atol=1e-4))
-    return Replay(frames, steps, matched)
+    return Replay(frames, steps, matched, readouts if values is not None else None)
 
 
-def _hud(frame: np.ndarray, flight: Any, episode: RecordedEpisode, last: bool) -> np.ndarray:
+def _hud(frame: np.ndarray, flight: Any, episode: RecordedEpisode, last: bool, value: Any = None) -> np.ndarray:
     try:
         from lab.render.hud import hud_frame
     except ImportError:  # pragma: no cover - the HUD is a nicety
         return frame
     return hud_frame(frame, flight.obs, flight.last_action, flight.steps, flight.ret, 1, episode.report,
-                     show_verdict=last)
+                     show_verdict=last, value=value)
 
 
 def with_true_start(episode: RecordedEpisode) -> RecordedEpisode:
@@ -148,7 +216,8 @@ class EpisodeViewer:
     """
 
     def __init__(self, episodes: Sequence[RecordedEpisode], policy: Any = None, fps: int = 25, every: int = 2,
-                 scale: float = 0.5, hud: bool = True, title: str = "") -> None:
+                 scale: float = 0.5, hud: bool = True, title: str = "", values: bool = True) -> None:
+        """values: show what the policy's critic makes of each frame (overlay and Q trace) when a policy is known."""
         if not episodes:
             raise ValueError("no episodes to show: evaluate first, or pass a run folder with eval_episodes.npz")
         self.episodes = [with_true_start(e) for e in episodes]
@@ -157,6 +226,8 @@ class EpisodeViewer:
         self.every, self.scale, self.hud = every, scale, hud
         self.fps = fps
         """Playback frames per second; 25 at every=2 is real time (the env runs at 50 steps/s)."""
+        self.show_values = values and policy is not None
+        self._values: dict[int, EpisodeValues] = {}
         self._replays: OrderedDict[int, Replay] = OrderedDict()
         self._png: dict[tuple[int, int], bytes] = {}
         self.index = 0
@@ -217,6 +288,7 @@ class EpisodeViewer:
                                   layout=w.Layout(width=f"{max(300, round(600 * self.scale))}px"))
         w.jslink((self.play, "value"), (self.slider, "value"))
         self.step_label = w.HTML()
+        self.value_trace = ValueTrace(width=max(300, round(600 * self.scale))) if self.show_values else None
         self.report_box = w.HTML(layout=w.Layout(width="360px", margin="0 0 0 12px"))
         self.gif_button = w.Button(description="Export GIF", icon="file-image-o")
         self.window_button = w.Button(description="Open in window", icon="external-link")
@@ -228,7 +300,9 @@ class EpisodeViewer:
         head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
         self.widget = w.VBox([
             *head, self.picker,
-            w.HBox([w.VBox([self.image, w.HBox([self.play, self.slider]), self.step_label]), self.report_box]),
+            w.HBox([w.VBox([self.image, w.HBox([self.play, self.slider]), self.step_label,
+                            *([self.value_trace.widget] if self.value_trace is not None else [])]),
+                    self.report_box]),
             w.HBox([self.gif_button, self.window_button]), self.message,
         ])
         self.widget.add_class("lander-lab-viewer")
@@ -241,9 +315,23 @@ class EpisodeViewer:
         """The replayed frames of an episode (computed once, then cached)."""
         return self._replay(self.index if index is None else index).frames
 
+    def values(self, index: int | None = None) -> EpisodeValues | None:
+        """What the policy's critic makes of an episode (computed once), or None when values are off."""
+        index = self.index if index is None else index
+        if not self.show_values:
+            return None
+        if index not in self._values:
+            self._values[index] = episode_values(self.policy, self.episodes[index].trajectory)
+        return self._values[index]
+
+    def readouts(self, index: int | None = None) -> list[Any] | None:
+        """The value overlay of each replayed frame of an episode, as drawn."""
+        return self._replay(self.index if index is None else index).readouts
+
     def _replay(self, index: int) -> Replay:
         if index not in self._replays:
-            self._replays[index] = replay(self.episodes[index], every=self.every, hud=self.hud, scale=self.scale)
+            self._replays[index] = replay(self.episodes[index], every=self.every, hud=self.hud, scale=self.scale,
+                                          values=self.values(index))
             while len(self._replays) > CACHED_EPISODES:
                 old, _ = self._replays.popitem(last=False)
                 self._png = {k: v for k, v in self._png.items() if k[0] != old}
@@ -260,6 +348,8 @@ class EpisodeViewer:
         self.play.playing = False
         self.slider.value = 0
         self.play.max = self.slider.max = len(rep.frames) - 1
+        if self.value_trace is not None:
+            self.value_trace.show(self.values(self.index))
         self._show_frame(0)
         self.report_box.value = report_html(self.episodes[self.index], rep.matched)
 
@@ -272,6 +362,8 @@ class EpisodeViewer:
         self.image.value = self._png[key]
         self.step_label.value = (f"<span style='font-family: monospace'>step {rep.steps[k]} / "
                                  f"{len(self.episodes[self.index].trajectory.actions)}</span>")
+        if self.value_trace is not None:
+            self.value_trace.mark(rep.steps[k])
 
     # ---- export ----------------------------------------------------------------------------
     def export_gif(self, path: str | Path | None = None, index: int | None = None) -> Path:
@@ -308,6 +400,51 @@ class EpisodeViewer:
             with self.message:
                 self.message.clear_output()
                 print(f"⚠ {type(exc).__name__}: {exc}")
+
+
+class ValueTrace:
+    """Q over the episode, beside the discounted return that really followed; a line marks the frame shown."""
+
+    def __init__(self, width: int = 300, height: int = 230) -> None:
+        import plotly.graph_objects as go
+
+        self.figure = go.FigureWidget(layout=go.Layout(
+            width=width, height=height, margin={"l": 45, "r": 8, "t": 28, "b": 32}, template="plotly_white",
+            title={"text": "what the critic expects", "font": {"size": 12}}, xaxis_title="step",
+            legend={"orientation": "h", "y": -0.3, "font": {"size": 10}}, showlegend=True))
+        self.note = w.HTML()
+        self.widget = w.VBox([self.figure, self.note])
+        self.step: int | None = None
+
+    def show(self, values: EpisodeValues | None) -> None:
+        """Draw one episode's trace; without a critic say why, and draw the return alone."""
+        steps = np.arange(len(values.discounted_return)) if values is not None else np.zeros(0)
+        with self.figure.batch_update():
+            self.figure.data = ()
+            self.figure.layout.shapes = ()
+            if values is None:
+                return
+            if values.q is not None and values.twins is not None:
+                for twin in (0, 1):
+                    self.figure.add_scatter(x=steps, y=values.twins[:, twin], name=f"Q{twin + 1}", showlegend=False,
+                                            line={"width": 1, "color": "#c8b6ff"}, hoverinfo="skip")
+                self.figure.add_scatter(x=steps, y=values.q, name="Q(s,a) = min(Q1, Q2)",
+                                        line={"width": 2, "color": "#8250df"})
+            self.figure.add_scatter(x=steps, y=values.discounted_return,
+                                    name=f"return that followed (γ={values.gamma:g})",
+                                    line={"width": 1.5, "dash": "dot", "color": "#57606a"})
+            self.figure.add_shape(type="line", xref="x", yref="paper", x0=0, x1=0, y0=0, y1=1,
+                                  line={"color": "#cf222e", "width": 1})
+        self.note.value = ("" if values is None or values.q is not None else
+                           f"<span style='color:#57606a'>Q: {html.escape(values.note)}</span>")
+        self.step = 0
+
+    def mark(self, step: int) -> None:
+        """Move the marker to the shown frame's step."""
+        if self.step == step or not self.figure.layout.shapes:
+            return
+        self.step = step
+        self.figure.layout.shapes[0].update(x0=step, x1=step)
 
 
 def write_gif(frames: Sequence[np.ndarray], path: Path, fps: int = 25, caption: str = "") -> Path:

@@ -1,8 +1,11 @@
 """The telemetry HUD: one drawing, used by the watch and play windows and by GIF export.
 
 ``draw_hud`` is a pure function of what it is given (observation, action, step,
-return, episode, analyzer report), so a GIF can redraw the HUD of any past frame
-from the recorded episode, exactly as the window showed it.
+return, episode, analyzer report, and optionally a ``ValueReadout``), so a GIF can
+redraw the HUD of any past frame from the recorded episode, exactly as the window
+showed it. The value readout is what the agent makes of the shown state: its critic's
+Q(s, a) and its actor's two engine commands, computed once per shown frame by
+``value_readout`` (one forward pass, never on the training thread).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ WARN = (245, 190, 60)
 BAD = (240, 80, 80)
 FLAME = (255, 150, 50)
 SIDE = (120, 190, 255)
+VALUE = (200, 160, 255)
 
 
 @dataclass(frozen=True)
@@ -93,6 +97,45 @@ def verdict_lines(report: Any | None, ret: float, top: int = 3) -> tuple[str, li
     return humanize(report.outcome), details
 
 
+@dataclass(frozen=True)
+class ValueReadout:
+    """What the agent values at the shown frame: TD3's estimate Q(s, a) = min(Q1, Q2), and its actor's commands."""
+
+    main: float
+    """The actor's main-engine command in [-1, 1] (the engine fires above 0)."""
+    side: float
+    """The actor's side-engine command in [-1, 1] (fires beyond +-0.5; + pushes right)."""
+    q: float | None
+    """The smaller twin critic's Q(s, a) for the shown state and action; None without a critic."""
+    note: str = ""
+    """Why there is no Q (e.g. "no critic in this file")."""
+    history: tuple[float, ...] = ()
+    """Q at the frames shown so far in this episode, for the sparkline."""
+
+
+def value_readout(policy: Any, obs: np.ndarray, action: np.ndarray | None = None,
+                  history: Sequence[float] = ()) -> ValueReadout:
+    """The actor's commands for ``obs`` and the critic's Q(obs, action), action defaulting to those commands.
+
+    One actor pass and one critic pass. ``policy`` is a ``lab.policy.Policy``; one without a
+    critic gives q=None and its reason in ``note``.
+    """
+    obs = np.asarray(obs, dtype=np.float32).reshape(lander.OBS_DIM)
+    commands = np.asarray(policy(obs), dtype=np.float32).reshape(lander.ACT_DIM)
+    acted = commands if action is None else np.asarray(action, dtype=np.float32).reshape(lander.ACT_DIM)
+    reason = getattr(policy, "no_critic_reason", "no critic")
+    if reason is not None:
+        return ValueReadout(float(commands[0]), float(commands[1]), None, str(reason), tuple(history))
+    q = float(policy.value(obs, acted))
+    return ValueReadout(float(commands[0]), float(commands[1]), q, "", (*history, q))
+
+
+def value_rows(readout: ValueReadout) -> list[tuple[str, str]]:
+    """The overlay's lines, label and value, exactly as drawn (the tests read these)."""
+    q = ("Q(s,a)", signed(readout.q, 1)) if readout.q is not None else ("Q(s,a)", "—")
+    return [q, ("main cmd", signed(readout.main, 2)), ("side cmd", signed(readout.side, 2))]
+
+
 def _scale(surface: Any) -> float:
     return surface.get_height() / 400.0
 
@@ -146,18 +189,22 @@ def telemetry_rows(obs: np.ndarray, step: int, ret: float, episode: int) -> list
 
 
 def draw_hud(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int,
-             report: Any | None = None, *, show_verdict: bool = False, notes: Sequence[str] = ()) -> None:
+             report: Any | None = None, *, show_verdict: bool = False, notes: Sequence[str] = (),
+             value: ValueReadout | None = None) -> None:
     """Draw telemetry, leg contacts and throttle bars over ``surface``; the verdict banner if asked.
 
-    ``notes`` are extra lines for the banner (play mode adds the ghost agent's result).
+    ``notes`` are extra lines for the banner (play mode adds the ghost agent's result);
+    ``value``, when given, adds what the agent values (Q and its commands) below the throttles.
 
     Sizes follow the surface height, and below 300 px a compact layout keeps small
     GIFs readable instead of shrinking the window's layout into illegible text.
     """
     if surface.get_height() < 300:
-        _draw_compact(surface, obs, action, step, ret, episode)
+        _draw_compact(surface, obs, action, step, ret, episode, value)
     else:
         _draw_full(surface, obs, action, step, ret, episode)
+        if value is not None:
+            _draw_value(surface, value)
     if show_verdict:
         draw_verdict(surface, report, ret, notes)
 
@@ -194,7 +241,8 @@ def _draw_full(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret
          centered=True)
 
 
-def _draw_compact(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int) -> None:
+def _draw_compact(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int,
+                  value: ValueReadout | None = None) -> None:
     import pygame
 
     s = max(_scale(surface), 0.45)
@@ -203,13 +251,18 @@ def _draw_compact(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, 
     lines = [f"ep {episode}  step {step}  R {signed(ret, 0)}",
              f"alt {t.altitude_m:.1f} m  vy {signed(t.vy_ms)} m/s".replace("alt -0.0", "alt 0.0"),
              f"vx {signed(t.vx_ms)}  tilt {signed(t.tilt_deg, 0)}°"]
+    colors = [TEXT] * len(lines)
+    if value is not None:
+        (_, q), (_, main_cmd), (_, side_cmd) = value_rows(value)
+        lines += [f"Q(s,a) {q}" if value.q is not None else value.note, f"cmd {main_cmd} {side_cmd}"]
+        colors += [VALUE if value.q is not None else DIM, VALUE]
     from lab.render.fonts import font
 
     width = max(font(size).size(text)[0] for text in lines) + 2 * pad
     box = pygame.Rect(pad, pad, width, len(lines) * line + 2 * pad)
     _panel(surface, box)
-    for i, text in enumerate(lines):
-        _text(surface, text, (box.x + pad, box.y + pad + i * line), size)
+    for i, (text, color) in enumerate(zip(lines, colors)):
+        _text(surface, text, (box.x + pad, box.y + pad + i * line), size, color)
 
     main, side = throttles(action)
     bar_w, bar_h = max(40, round(110 * s)), max(5, round(12 * s))
@@ -219,6 +272,45 @@ def _draw_compact(surface: Any, obs: np.ndarray, action: np.ndarray, step: int, 
     _bar(surface, pygame.Rect(right.x + pad, right.y + pad + line + (line - bar_h) // 2, bar_w, bar_h), side, SIDE,
          centered=True)
     _legs(surface, obs, (right.right - pad, right.bottom + pad + bar_h), bar_h)
+
+
+def _draw_value(surface: Any, value: ValueReadout) -> None:
+    """Below the throttles: Q(s, a), the actor's commands, and Q over the episode so far."""
+    import pygame
+
+    s = _scale(surface)
+    size, line, pad = round(17 * s), round(17 * s), round(8 * s)
+    width = round(170 * s)
+    spark = round(30 * s) if value.q is not None else 0
+    top = pad + pad * 2 + line * 4 + pad  # under the throttle panel
+    box = pygame.Rect(surface.get_width() - pad - width, top, width, pad * 2 + line * 4 + spark)
+    _panel(surface, box)
+    y = box.y + pad
+    _text(surface, "WHAT IT VALUES", (box.x + pad, y), round(13 * s), DIM)
+    y += line
+    for label, text in value_rows(value):
+        if label.startswith("Q") and value.q is None:
+            _text(surface, value.note, (box.x + pad, y), round(13 * s), DIM)
+        else:
+            _text(surface, label if label.startswith("Q") else label.upper(), (box.x + pad, y), size, DIM)
+            _text(surface, text, (box.right - pad, y), size, VALUE, anchor="topright")
+        y += line
+    if spark and len(value.history) > 1:
+        _sparkline(surface, pygame.Rect(box.x + pad, y + 2, box.w - 2 * pad, spark - 4), value.history)
+
+
+def _sparkline(surface: Any, rect: Any, values: Sequence[float]) -> None:
+    """Q over the episode so far, scaled to its own range, with the latest value as a dot."""
+    import pygame
+
+    v = np.asarray(values[-200:], dtype=np.float64)
+    low, high = float(v.min()), float(v.max())
+    span = high - low if high > low else 1.0
+    xs = rect.x + np.linspace(0, rect.w - 1, len(v))
+    ys = rect.bottom - 1 - (v - low) / span * (rect.h - 1)
+    points = [(int(x), int(y)) for x, y in zip(xs, ys)]
+    pygame.draw.lines(surface, VALUE, False, points, 1)
+    pygame.draw.circle(surface, TEXT, points[-1], 2)
 
 
 def _legs(surface: Any, obs: np.ndarray, right_mid: tuple[int, int], radius: int) -> None:
@@ -273,10 +365,11 @@ def draw_toast(surface: Any, text: str) -> None:
 
 
 def hud_frame(frame: np.ndarray, obs: np.ndarray, action: np.ndarray, step: int, ret: float, episode: int,
-              report: Any | None = None, *, show_verdict: bool = False) -> np.ndarray:
+              report: Any | None = None, *, show_verdict: bool = False,
+              value: ValueReadout | None = None) -> np.ndarray:
     """The HUD drawn onto a copy of an (H, W, 3) frame, off screen (works with SDL_VIDEODRIVER=dummy)."""
     surface = array_to_surface(frame)
-    draw_hud(surface, obs, action, step, ret, episode, report, show_verdict=show_verdict)
+    draw_hud(surface, obs, action, step, ret, episode, report, show_verdict=show_verdict, value=value)
     return surface_to_array(surface)
 
 

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +20,17 @@ from lab.render.window import check_settings
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def has_display() -> bool:
-    """False when SDL is told to draw nowhere, or on Linux/BSD with neither X11 nor Wayland."""
-    if os.environ.get("SDL_VIDEODRIVER", "").lower() in ("dummy", "offscreen"):
+def has_display(environ: Mapping[str, str] | None = None, platform: str | None = None) -> bool:
+    """False when SDL is told to draw nowhere, or on Linux/BSD with neither X11 nor Wayland.
+
+    The one display check: the watch launcher and the notebooks' setup line (``lab.notebook``) both ask it.
+    """
+    environ = os.environ if environ is None else environ
+    platform = sys.platform if platform is None else platform
+    if environ.get("SDL_VIDEODRIVER", "").lower() in ("dummy", "offscreen"):
         return False
-    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"))
     return True  # macOS and Windows always have a desktop
 
 

@@ -1,7 +1,9 @@
 """Fly it yourself: the keyboard drives the engines, optionally racing a translucent ghost agent.
 
 The ghost flies the same seed in lockstep in its own (unrendered) env and is
-drawn over your scene, so you can compare your landing with the agent's.
+drawn over your scene, so you can compare your landing with the agent's. When the
+ghost's file holds a critic, the value overlay shows what the agent makes of *your*
+flying: its critic's Q for your state and your keys, and the commands its actor would give.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class PlayWindow(Viewer):
         self.ghost_policy = ghost
         self.ghost: Flight | None = Flight(self.first_seed, render=False) if ghost is not None else None
         self.ghost_report: Any = None
+        self.value_policy = ghost if hasattr(ghost, "no_critic_reason") else None
 
     def open(self) -> PlayWindow:
         super().open()
@@ -54,6 +57,10 @@ class PlayWindow(Viewer):
         super().close()
 
     def choose_action(self, obs: np.ndarray) -> np.ndarray:
+        return keyboard_action(self.held)
+
+    def overlay_action(self, obs: np.ndarray) -> np.ndarray | None:
+        """The agent's critic values your keys, not its own command."""
         return keyboard_action(self.held)
 
     def handle_event(self, event: Any) -> None:

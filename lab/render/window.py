@@ -1,5 +1,9 @@
 """The pygame window: watch an agent fly, with the HUD, pause/step/speed keys and GIF snapshots.
 
+Beside the HUD, the value overlay shows what the agent makes of each shown frame: its
+critic's Q(s, a) (TD3's min of the twins), its actor's two engine commands and Q over the
+episode so far; V toggles it. It costs one actor and one critic pass per drawn frame.
+
 ``Viewer`` is one frame loop, split into ``handle_event`` (keys) and ``tick``
 (advance the sim, draw, flip) so tests drive it by posting events, headless under
 SDL_VIDEODRIVER=dummy. ``WatchWindow`` flies a policy; ``lab.render.play`` flies
@@ -19,6 +23,7 @@ import numpy as np
 
 from lab.lander import FPS as ENV_FPS
 from lab.render.episode import Flight, analyze
+from lab.render.hud import ValueReadout, value_readout
 
 SPEED_RANGE = (0.125, 16.0)
 FPS_RANGE = (1, 240)
@@ -26,7 +31,8 @@ GIF_EVERY, GIF_SCALE, GIF_FPS = 2, 0.5, 25  # G keeps every 2nd step: 25 fps pla
 SIZE = (600, 400)
 
 # on-screen text too: pygame's default font has no arrow glyphs, so keys are spelled out
-KEYS_HELP = "Space pause · Right arrow step · N next · R restart · +/- speed · G gif · H hud · Esc quit"
+KEYS_HELP = ("Space pause · Right arrow step · N next · R restart · +/- speed · G gif · H hud · V value · "
+             "Esc quit")
 
 
 def check_settings(episodes: int | None, speed: float, fps: float) -> None:
@@ -48,11 +54,17 @@ class Viewer:
 
     def __init__(self, episodes: int | None = None, seed: int = 0, speed: float = 1.0, fps: float = ENV_FPS,
                  hud: bool = True, gif_dir: str | Path = ".", throttle: bool = True, label: str = "",
-                 verbose: bool = False) -> None:
+                 verbose: bool = False, value: bool = True) -> None:
         check_settings(episodes, speed, fps)
         self.episodes, self.first_seed, self.speed, self.fps = episodes, int(seed), float(speed), float(fps)
         self.hud_on, self.gif_dir, self.throttle, self.label = hud, Path(gif_dir), throttle, label
         self.verbose = verbose  # print each episode's verdict: useful when scripted
+        self.value_on = value
+        """Draw the value overlay (when ``value_policy`` is set); V toggles it."""
+        self.value_policy: Any = None
+        """The Policy whose actor and critic the overlay reads; None draws no overlay."""
+        self.readout: ValueReadout | None = None
+        """The overlay of the frame on screen."""
         self.screen: Any = None
         self.flight: Flight | None = None
         self.episode = 0  # 1-based number of the episode on screen
@@ -120,6 +132,7 @@ class Viewer:
             self.episode += 1
         self.report, self.hold, self._pending_steps = None, 0, 0.0
         self._gif_frames = []
+        self.readout = None
         self.on_reset(seed)
         self._render_frame()
 
@@ -156,6 +169,10 @@ class Viewer:
 
     def verdict_notes(self) -> list[str]:
         return []
+
+    def overlay_action(self, obs: np.ndarray) -> np.ndarray | None:
+        """The action whose Q the overlay shows; None: the actor's own command for this state."""
+        return None
 
     def handle_key(self, key: int, name: str) -> bool:
         """Subclass keys; return True when handled."""
@@ -202,6 +219,10 @@ class Viewer:
         elif key == pygame.K_h:
             self.hud_on = not self.hud_on
             self.toast("HUD on" if self.hud_on else "HUD off — H brings it back")
+        elif key == pygame.K_v:
+            self.value_on = not self.value_on
+            self._update_readout()
+            self.toast("value overlay on" if self.value_on else "value overlay off — V brings it back")
 
     def set_speed(self, speed: float) -> None:
         self.speed = float(np.clip(speed, *SPEED_RANGE))
@@ -266,9 +287,21 @@ class Viewer:
         assert flight is not None
         frame = flight.frame()
         self._frame_surface = array_to_surface(frame)
+        self._update_readout()
         last = self._gif_frames[-1][0] if self._gif_frames else -GIF_EVERY
         if flight.steps - last >= GIF_EVERY or flight.done or not self._gif_frames:
             self._gif_frames.append((flight.steps, self._shrinker.submit(downscale, frame, GIF_SCALE)))
+
+    def _update_readout(self) -> None:
+        """One forward pass for the frame about to be shown; a finished episode keeps its last readout."""
+        flight = self.flight
+        if not (self.value_on and self.value_policy is not None) or flight is None:
+            self.readout = None
+            return
+        if flight.done and self.readout is not None:
+            return  # the terminal state has no action to value
+        history = self.readout.history if self.readout is not None else ()
+        self.readout = value_readout(self.value_policy, flight.obs, self.overlay_action(flight.obs), history)
 
     def draw(self) -> None:
         from lab.render.hud import draw_hud, draw_toast
@@ -279,7 +312,8 @@ class Viewer:
         self.draw_extras(self.screen)
         if self.hud_on:
             draw_hud(self.screen, flight.obs, flight.last_action, flight.steps, flight.ret, self.episode,
-                     self.report, show_verdict=self.hold > 0, notes=self.verdict_notes())
+                     self.report, show_verdict=self.hold > 0, notes=self.verdict_notes(),
+                     value=self.readout if self.value_on else None)
         if self._toast and time.monotonic() < self._toast[1]:
             draw_toast(self.screen, self._toast[0])
         elif self.paused:
@@ -347,6 +381,7 @@ class WatchWindow(Viewer):
         kwargs.setdefault("label", pilot_label(policy))
         super().__init__(**kwargs)
         self.policy = policy
+        self.value_policy = policy if hasattr(policy, "no_critic_reason") else None
 
     def choose_action(self, obs: np.ndarray) -> np.ndarray:
         return self.policy(obs)

@@ -48,7 +48,8 @@ def checkpoint_state(slots: list[AgentSlot], learner: TD3, explorers: list[Explo
         "epoch": epoch, "train_seconds": train_seconds, "env_step": slots[0].env_step,
     }
     if not population:
-        data["config"] = configs[0]  # a run of one: its config, as readers of checkpoint.pt expect
+        data["config"] = configs[0]  # a run of one: its config and critic, as readers of checkpoint.pt expect
+        data["critic"] = learner.agent_modules(0)[1].state_dict()
     if slots[0].config.run.save_replay:
         data["replay"] = [buffer.agent_state(m.index) for m in slots]
     return data

@@ -265,9 +265,9 @@ class Engine:
     def agent_policy(self, agent: int = 0) -> Policy:
         """A frozen copy of an agent's actor (with its twin critic), numpy in and out."""
         m = self.slot(agent)
-        actor, _ = self.learner.agent_modules(agent)
+        actor, critic = self.learner.agent_modules(agent)
         label = self.name if self.agents == 1 else f"{self.name}[{agent}]"
-        return Policy.from_actor(actor, name=f"{label}@{m.env_step}")
+        return Policy.from_actor(actor, name=f"{label}@{m.env_step}", critic=critic)
 
     def copy_agent(self, source: int, target: int) -> None:
         """Make agent target a copy of agent source (PBT's exploit): its weights, targets, optimizer moments and
@@ -533,9 +533,9 @@ class Engine:
                 if m.logger and m.state != FAILED:
                     from lab.checkpoint import save_policy
 
-                    actor, _ = self.learner.agent_modules(m.index)
+                    actor, critic = self.learner.agent_modules(m.index)
                     save_policy(actor, m.run_dir / "policy.pt", m.config.network,
-                                {"env_step": m.env_step, "agent": m.index, "seed": m.seed})
+                                {"env_step": m.env_step, "agent": m.index, "seed": m.seed}, critic=critic)
             self._write_summaries()
         for m in self.slots:
             self._publish(m, CheckpointSaved(env_step=m.env_step, path=str(path)))

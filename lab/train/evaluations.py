@@ -37,7 +37,7 @@ def evaluate_agent(m: AgentSlot, policy: Policy, train_seconds: float, publish: 
     if m.best_eval is None or result.mean_return > m.best_eval:
         m.best_eval = result.mean_return
         if m.logger:
-            save_policy(policy.actor, m.run_dir / "best_policy.pt", cfg.network,  # type: ignore[attr-defined]
+            save_policy(policy, m.run_dir / "best_policy.pt", cfg.network,
                         {"env_step": m.env_step, "eval_mean": result.mean_return})
     if m.solved_at is None and result.mean_return >= cfg.env.success_threshold:
         m.solved_at = (m.env_step, train_seconds)

@@ -83,5 +83,5 @@ class Trainer(Engine):
 
     def save_policy(self, path: str | Path) -> Path:
         """Write the current policy as a small policy file (what eval, watch and gif read)."""
-        actor, _ = self.learner.agent_modules(0)
-        return save_policy(actor, path, self.config.network, {"env_step": self.env_step})
+        actor, critic = self.learner.agent_modules(0)
+        return save_policy(actor, path, self.config.network, {"env_step": self.env_step}, critic=critic)
