@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 from toy_env import MODULE_ENV_ID
+from waiting import signal_once_logging, wait_for
 
 from lab.checkpoint import CheckpointError, read_checkpoint_file
 from lab.events import RunStateChanged
@@ -33,15 +34,6 @@ REPO = Path(__file__).resolve().parent.parent
 def pop_config(tiny_config):
     return tiny_config.with_overrides({"run.total_steps": 300, "env.num_envs": 1, "training.batch_size": 16,
                                        "run.analyze_episodes": False, "env.max_episode_steps": 60})
-
-
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def _finite(value) -> bool:
@@ -121,14 +113,14 @@ def test_a_population_pauses_and_resumes(pop_config, tmp_path):
     states: list[str] = []
     population.members[0].events.subscribe(lambda e: states.append(e.state), RunStateChanged)
     population.start()
-    assert _wait_for(lambda: population.members[1].env_step > 100)
+    assert wait_for(lambda: population.members[1].env_step > 100)
     population.pause()
-    assert _wait_for(lambda: population.state == "paused")
+    assert wait_for(lambda: population.state == "paused")
     frozen = [m.env_step for m in population.members]
     time.sleep(0.3)
     assert [m.env_step for m in population.members] == frozen
     population.resume()
-    assert _wait_for(lambda: all(m.env_step > f for m, f in zip(population.members, frozen)))
+    assert wait_for(lambda: all(m.env_step > f for m, f in zip(population.members, frozen)))
     population.stop()
     population.close()
     assert states[:2] == ["running", "paused"] and states[-1] == "stopped"
@@ -171,7 +163,7 @@ def test_a_second_fit_from_another_thread_is_refused_in_one_line(tiny_config, tm
     trainer = Trainer(tiny_config.with_overrides({"run.total_steps": 10_000_000, "run.analyze_episodes": False}),
                       run_dir=tmp_path / "run")
     trainer.start()
-    assert _wait_for(lambda: trainer.env_step > 50)
+    assert wait_for(lambda: trainer.env_step > 50)
     errors: list[BaseException] = []
     thread = threading.Thread(target=lambda: _catch(trainer.fit, errors))
     thread.start()
@@ -255,16 +247,8 @@ def _train_seeds(out: Path, *extra: str) -> subprocess.Popen:
 def test_a_signal_to_train_seeds_leaves_a_population_that_resumes_with_default_settings(tmp_path, signum):
     out = tmp_path / "pop"
     proc = _train_seeds(out, "run.total_steps=100000", "run.analyze_episodes=false", "env.max_episode_steps=100")
-    try:
-        episodes = out / "agent1_seed1" / "episodes.jsonl"
-        assert _wait_for(lambda: episodes.exists() and episodes.stat().st_size > 0 or proc.poll() is not None, 120)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        time.sleep(1.0)  # past the warm-up's first updates, so the buffers matter to a resume
-        proc.send_signal(signum)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    # a second past the first episode: past the warm-up's first updates, so the buffers matter to a resume
+    stderr = signal_once_logging(proc, out / "agent1_seed1" / "episodes.jsonl", signum, settle=1.0)
     assert proc.returncode == 0, stderr.decode()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["state"] == "stopped" and all(m["state"] == "stopped" for m in summary["members"])

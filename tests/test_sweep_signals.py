@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for_value
 
 from lab.search.lease import TAKEN_EXIT_CODE, TrialLease
 from lab.search.processes import signalled, signals_held, stop_requested, terminate_as_interrupt
@@ -115,18 +116,7 @@ def output(proc: subprocess.Popen) -> str:
 
 
 def wait_for(predicate, what: str, procs: tuple[subprocess.Popen, ...] = (), timeout: float = 300.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except Exception:  # noqa: BLE001 - a file or study not there yet
-            value = None
-        if value:
-            return value
-        for proc in procs:
-            assert proc.poll() is None, f"a process ended early:\n{output(proc)}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return wait_for_value(predicate, what, procs, output, timeout)
 
 
 def lines(path: Path) -> list[dict]:

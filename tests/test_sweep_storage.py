@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from waiting import wait_for_value
 
 ROOT = Path(__file__).resolve().parent.parent
 FAST = {"run.eval_every": 150, "run.eval_episodes": 1, "env.max_episode_steps": 60,
@@ -61,18 +62,7 @@ def load(url: str, name: str = "g"):
 
 
 def wait_for(predicate, what: str, timeout: float = 180.0, procs: tuple[subprocess.Popen, ...] = ()):
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = predicate()
-        except Exception:  # noqa: BLE001 - the study may not exist yet
-            value = None
-        if value:
-            return value
-        for proc in procs:
-            assert proc.poll() is None, f"a worker ended early:\n{output(proc)}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
+    return wait_for_value(predicate, what, procs, output, timeout, poll=0.1)
 
 
 def running_pids(url: str, name: str = "g") -> set[int]:

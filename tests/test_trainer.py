@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from waiting import signal_once_logging, wait_for
 
 from lab.checkpoint import read_checkpoint_file
 from lab.config import ConfigError
@@ -104,29 +105,20 @@ def test_same_seed_same_result(tiny_config, tmp_path):
     assert returns[0] == returns[1]
 
 
-def _wait_for(predicate, timeout=60.0):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
-
-
 def test_background_pause_resume_stop_leaves_a_checkpoint(tiny_config, tmp_path):
     config = _no_analysis(tiny_config, **{"run.total_steps": 10_000_000})
     trainer = Trainer(config, run_dir=tmp_path / "run")
     states = []
     trainer.events.subscribe(lambda e: states.append(e.state), RunStateChanged)
     trainer.start()
-    assert _wait_for(lambda: trainer.env_step > 150)
+    assert wait_for(lambda: trainer.env_step > 150)
     trainer.pause()
-    assert _wait_for(lambda: trainer.state == "paused")
+    assert wait_for(lambda: trainer.state == "paused")
     frozen = trainer.env_step
     time.sleep(0.3)
     assert trainer.env_step == frozen
     trainer.resume()
-    assert _wait_for(lambda: trainer.env_step > frozen)
+    assert wait_for(lambda: trainer.env_step > frozen)
     path = trainer.stop()
     assert not trainer.running
     assert path is not None and path.exists()
@@ -141,12 +133,12 @@ def test_live_hyperparameter_change_reaches_the_next_update(tiny_config, tmp_pat
     trainer.events.subscribe(metrics.append, UpdateMetrics)
     trainer.events.subscribe(changes.append, HyperparametersChanged)
     trainer.start()
-    assert _wait_for(lambda: trainer.slots[0].updates > 10)
+    assert wait_for(lambda: trainer.slots[0].updates > 10)
     trainer.update_hyperparameters(actor_lr=3e-4, tau=0.02, sigma=0.05, **{"training.batch_size": 16})
-    assert _wait_for(lambda: bool(changes))
+    assert wait_for(lambda: bool(changes))
     step = changes[0].env_step
     assert changes[0].changes["training.actor_lr"] == (1e-3, 3e-4)
-    assert _wait_for(lambda: any(m.env_step > step for m in metrics))
+    assert wait_for(lambda: any(m.env_step > step for m in metrics))
     after = [m for m in metrics if m.env_step > step][0]
     assert after.actor_lr == pytest.approx(3e-4)
     explorer = trainer.collector.explorers[0]
@@ -175,7 +167,7 @@ def test_evaluate_and_save_from_another_thread_while_running(tiny_config, tmp_pa
     config = _no_analysis(tiny_config, **{"run.total_steps": 10_000_000})
     trainer = Trainer(config, run_dir=tmp_path / "run")
     trainer.start()
-    assert _wait_for(lambda: trainer.env_step > 100)
+    assert wait_for(lambda: trainer.env_step > 100)
     result = trainer.evaluate_now(episodes=2)
     assert len(result.returns) == 2
     path = trainer.save_checkpoint(tmp_path / "manual.pt")
@@ -207,7 +199,7 @@ def test_a_subscriber_may_pause_the_trainer_from_inside_an_event(tiny_config, tm
     trainer.events.subscribe(lambda e: trainer.pause() if e.state == "running" else None, RunStateChanged)
     trainer.events.subscribe(lambda e: trainer.hyperparameters(), EpisodeEnded)
     trainer.start()
-    assert _wait_for(lambda: trainer.state == "paused"), "pause() from a subscriber deadlocked the loop"
+    assert wait_for(lambda: trainer.state == "paused"), "pause() from a subscriber deadlocked the loop"
     trainer.stop(timeout=60)
     assert not trainer.running and trainer.state == "stopped"
     trainer.close()
@@ -255,15 +247,7 @@ def test_sigterm_on_a_cli_run_leaves_a_checkpoint_and_a_stopped_summary(tmp_path
                              str(out), "run.total_steps=100000", "run.analyze_episodes=false",
                              "env.max_episode_steps=100"],
                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    try:
-        episodes = out / "episodes.jsonl"
-        assert _wait_for(lambda: episodes.exists() and episodes.stat().st_size > 0 or proc.poll() is not None, 120)
-        assert proc.poll() is None, proc.stderr.read().decode() if proc.stderr else ""
-        proc.send_signal(signal.SIGTERM)
-        _, stderr = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    stderr = signal_once_logging(proc, out / "episodes.jsonl", signal.SIGTERM)
     assert proc.returncode == 0, stderr.decode()
     summary = json.loads((out / "summary.json").read_text())
     assert summary["state"] == "stopped"
