@@ -277,3 +277,24 @@ def test_a_population_in_a_script_without_a_main_guard_fails_in_one_line(tmp_pat
     assert done.returncode != 0
     assert 'under `if __name__ == "__main__":`' in done.stderr
     assert "bootstrapping phase" not in done.stderr and done.stderr.count("Traceback") <= 1
+
+
+def test_a_population_folder_refuses_a_new_run_naming_its_population_checkpoint(pop_config, tmp_path, capsys):
+    from lab.cli import main
+
+    with Population(pop_config.with_overrides({"run.total_steps": 100}), seeds=[0, 1], run_dir=tmp_path / "pop") as p:
+        p.fit()
+    code = main(["train", "--preset", "tiny", "--seeds", "0-1", "--out", str(tmp_path / "pop"), "--no-progress"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err
+    assert f"continue it with --resume {tmp_path / 'pop' / 'population.pt'} --seeds" in err
+
+
+def test_resuming_a_population_with_other_seeds_is_refused_before_any_folder_is_made(pop_config, tmp_path):
+    with Population(pop_config.with_overrides({"run.total_steps": 100}), seeds=[0, 1], run_dir=tmp_path / "pop") as p:
+        p.fit()
+    before = sorted(path.name for path in (tmp_path / "pop").iterdir())
+    with pytest.raises(CheckpointError, match=r"holds 2 agents \(seeds \[0, 1\]\), this run has 4: resume with the "
+                                              "checkpoint's seeds"):
+        Population(pop_config, seeds=[5, 6, 7, 8], run_dir=tmp_path / "pop", resume=tmp_path / "pop" / "population.pt")
+    assert sorted(path.name for path in (tmp_path / "pop").iterdir()) == before
