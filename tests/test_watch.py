@@ -124,7 +124,7 @@ def test_notebook_launcher_returns_at_once_and_the_window_finishes():
     assert time.monotonic() - start < 2.0
     try:
         assert handle.wait(timeout=120) == 0, handle.log()
-        assert "episode 1 (seed 0)" in handle.log()
+        assert "episode 1 (seed 10000)" in handle.log()
     finally:
         handle.stop()
 

@@ -63,7 +63,8 @@ def versus(ref: str, preset: str = "fast", steps: int = 3_000, rounds: int = 3, 
     overrides = overrides or {}
     with tempfile.TemporaryDirectory(prefix="lab-versus-") as folder:
         before = export_ref(ref, Path(folder))
-        here_rates, before_rates = [], []
+        here_rates: list[float] = []
+        before_rates: list[float] = []
         for k in range(rounds):
             order = [("here", REPO), ("before", before)]
             for side, tree in order if k % 2 == 0 else order[::-1]:

@@ -26,7 +26,7 @@ COMMENT_MAX_BYTES = 2048  # Pillow splits longer comments into 255-byte GIF sub-
 
 
 def export_gif(policy: Any, path: str | Path, episodes: int = 1, fps: float = 30, every: int = 2,
-               scale: float = 0.5, hud: bool = True, seed: int = 0, grid: bool = False,
+               scale: float = 0.5, hud: bool = True, seed: int | None = None, grid: bool = False,
                fmt: str | None = None) -> list[Path]:
     """Fly ``episodes`` episodes (seeds seed, seed+1, ...) and write them where ``path`` says (output_paths).
 
@@ -36,6 +36,10 @@ def export_gif(policy: Any, path: str | Path, episodes: int = 1, fps: float = 30
     path's suffix. Returns the paths written.
     """
     fmt = _check_args(path, episodes, fps, every, scale, fmt)
+    if seed is None:  # the evaluation seeds, as `python -m lab gif` flies by default
+        from lab.config import RunConfig
+
+        seed = RunConfig().eval_seed
     seeds = [int(seed) + i for i in range(episodes)]
     outputs = output_paths(path, seeds, fmt, grid)
     for out in outputs:

@@ -74,8 +74,8 @@ class WatchProcess:
         return f"<WatchProcess pid={self.pid} {state}>"
 
 
-def watch(policy_or_checkpoint: Any = None, episodes: int | None = None, seed: int = 0, speed: float = 1.0,
-          fps: float = 50, block: bool = False, window: bool | None = None) -> WatchProcess | Path:
+def watch(policy_or_checkpoint: Any = None, episodes: int | None = None, seed: int | None = None,
+          speed: float = 1.0, fps: float = 50, block: bool = False, window: bool | None = None) -> WatchProcess | Path:
     """Open the watch window in a separate process and return its handle at once (or wait, with block=True).
 
     ``policy_or_checkpoint``: None (the pretrained agent), a checkpoint path, 'heuristic',
@@ -84,6 +84,10 @@ def watch(policy_or_checkpoint: Any = None, episodes: int | None = None, seed: i
     episode inline as a GIF when running under IPython, and returns the GIF's path.
     """
     check_settings(episodes, speed, fps)
+    if seed is None:  # the evaluation seeds, as `python -m lab watch` flies by default
+        from lab.config import RunConfig
+
+        seed = RunConfig().eval_seed
     if window is None:
         window = has_display()
     if not window:
