@@ -101,7 +101,13 @@ class Engine:
         if log_to_disk:  # refuse a folder holding another run before any env or file is opened
             for folder in (layout.run_dir, *layout.agent_dirs) if layout.population else layout.agent_dirs:
                 claim_run_folder(folder, resume)
-            self._locks = [RunFolderLock(folder) for folder in dict.fromkeys((layout.run_dir, *layout.agent_dirs))]
+            try:
+                for folder in dict.fromkeys((layout.run_dir, *layout.agent_dirs)):
+                    self._locks.append(RunFolderLock(folder))
+            except BaseException:
+                for lock in self._locks:
+                    lock.release()
+                raise
         torch.set_num_threads(first.run.torch_threads)
         self.device = resolve_device(first.run.device)
         self.agent_events = EventBus()
