@@ -338,7 +338,7 @@ class Engine:
                 self._step()
                 self.train_seconds += time.perf_counter() - started
                 for m in self.slots:
-                    if m.active and evaluation_due(m):
+                    if m.state != FAILED and evaluation_due(m):  # at its budget too: before the checkpoint
                         self._evaluate(m)
                 if every and any(m.env_step >= n for m, n in zip(self.slots, next_ckpt)):
                     self._checkpoint_at_boundary()
