@@ -15,8 +15,9 @@ def _fast() -> Config:
 
     [64, 64] updates run ~1.9x faster than [128, 128] here and learn about as fast per env step; half the
     training episodes cut the engines on touchdown (noise.touchdown_cut), which landed 7 of 10 tuning seeds
-    and 8 of 10 report seeds within 100,000 steps where 4 and 6 landed without it. The tuning runs behind
-    each choice are listed in the README's performance section.
+    and 8 of 10 report seeds within 100,000 steps where 4 and 6 landed without it (on the engine before the one
+    engine). The screens behind each choice have a dated page each under docs/experiments/; today's figures are
+    the newest time-to-solve records under benchmarks/results/ (``python -m lab presets``).
     """
     return Config().with_overrides({
         "network.actor_hidden": [64, 64],
@@ -47,9 +48,9 @@ def _guided() -> Config:
     """``fast`` whose warm-up is flown by Gymnasium's hand-written pilot, so the first update already has landings.
 
     Learning from demonstrations (training.warmup_pilot): the pilot, plus fast's exploration noise, flies the
-    first 5,000 steps; from the first update on, the agent flies and learns on its own. It landed 10 of 10
-    tuning and 10 of 10 report seeds within 100,000 steps (median 35,000 on the report seeds) where fast lands
-    7 and 8 (README, performance section), so the quickstart and the panel start from it; ``fast`` stays the
+    first 5,000 steps; from the first update on, the agent flies and learns on its own. It lands every report
+    seed within 100,000 steps where fast lands 8 of 10 (docs/experiments/2026-12-01-warmup-pilot.md; today's
+    figures: ``python -m lab presets``), so the quickstart and the panel start from it; ``fast`` stays the
     preset that learns from scratch.
     """
     return _fast().with_overrides({"training.warmup_pilot": "heuristic"})

@@ -16,8 +16,9 @@ class TouchdownCut:
 
     Why: the env pays a landing's +100 only when the lander comes to rest (about 25 steps without an impulse),
     and a policy that hovers a hand's breadth above the ground, plus noise that fires the engine now and then,
-    almost never rests, so the critics never see what touching down is worth (README: why the hard seeds
-    hover). Episodes that cut the engines on contact show it; the others show what the policy does there.
+    almost never rests, so the critics never see what touching down is worth
+    (docs/experiments/2026-12-01-touchdown-cut.md). Episodes that cut the engines on contact show it; the
+    others show what the policy does there.
     The cut acts on the actions stored for learning, never on the policy: evaluation and Trainer.policy
     fly the actor as it is. Each env draws at each episode's start; at probability 0 nothing is drawn.
     """
