@@ -66,14 +66,13 @@ def _train(config: Config, with_panel: bool, refresh: float) -> dict[str, Any]:
 
     trainer = Trainer(config, name="bench-panel" if with_panel else "bench-plain")
     timed: list[_Timed] = []
-    if with_panel:
-        subscribe = trainer.events.subscribe
+    if with_panel:  # the panel subscribes to the engine's agent_events and to each agent's own bus
+        for bus in (trainer.agent_events, trainer.events):
+            def timed_subscribe(handler: Any, event_type: type | None = None, subscribe: Any = bus.subscribe) -> Any:
+                timed.append(_Timed(handler))
+                return subscribe(timed[-1], event_type)
 
-        def timed_subscribe(handler: Any, event_type: type | None = None) -> Any:
-            timed.append(_Timed(handler))
-            return subscribe(timed[-1], event_type)
-
-        trainer.events.subscribe = timed_subscribe  # type: ignore[method-assign]
+            bus.subscribe = timed_subscribe  # type: ignore[method-assign]
     panel = TrainingPanel(trainer, refresh=refresh) if with_panel else None
     started, cpu_started, main_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     trainer.start()
