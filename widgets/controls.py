@@ -152,14 +152,22 @@ def show(spec: ControlSpec, widget: w.ValueWidget, value: Any) -> None:
     widget.value = shown
 
 
-def _powers(spec: ControlSpec, value: Any, limit: int | None) -> list[int]:
-    """Powers of two across the range (up to limit), and the value itself."""
-    high = spec.high if limit is None else min(spec.high, limit)
-    powers = [2**k for k in range(64) if spec.low <= 2**k <= high]
-    return sorted(set(powers) | {int(value)})
+def _powers(spec: ControlSpec, value: Any, limits: tuple[float, float]) -> list[int]:
+    """Powers of two across the range (within limits), and the value itself."""
+    low, high = max(spec.low, limits[0]), min(spec.high, limits[1])
+    return sorted({2**k for k in range(64) if low <= 2**k <= high} | {int(value)})
 
 
-def make_widget(spec: ControlSpec, value: Any, limit: int | None = None) -> w.ValueWidget:
+def _limits(key: str, config: Config) -> tuple[float, float]:
+    """What another field of the config leaves allowed: a batch fits in the replay buffer."""
+    if key == "training.batch_size":
+        return 0, config.training.buffer_size
+    if key == "training.buffer_size":
+        return config.training.batch_size, math.inf
+    return -math.inf, math.inf
+
+
+def make_widget(spec: ControlSpec, value: Any, limits: tuple[float, float] = (-math.inf, math.inf)) -> w.ValueWidget:
     """A widget for a spec, starting at value, that offers only values the field allows."""
     style = {"description_width": "150px"}
     layout = w.Layout(width="420px")
@@ -175,7 +183,7 @@ def make_widget(spec: ControlSpec, value: Any, limit: int | None = None) -> w.Va
     elif spec.kind == "int":
         widget = w.IntSlider(value=value, min=int(low), max=int(high), step=1, **common)
     elif spec.kind == "powers":
-        widget = w.SelectionSlider(options=_powers(spec, value, limit), value=int(value), **common)
+        widget = w.SelectionSlider(options=_powers(spec, value, limits), value=int(value), **common)
     elif spec.kind == "number":
         widget = w.BoundedIntText(value=int(value), min=int(low), max=int(high), **common)
     elif spec.kind == "float_box":
@@ -208,8 +216,8 @@ class ControlSet:
     def build(cls, config: Config) -> ControlSet:
         controls = cls()
         for spec in SPECS:
-            limit = config.training.buffer_size if spec.key == "training.batch_size" else None  # a batch fits replay
-            controls.widgets[spec.key] = make_widget(spec, to_widget_value(spec, config.get(spec.key)), limit)
+            value = to_widget_value(spec, config.get(spec.key))
+            controls.widgets[spec.key] = make_widget(spec, value, _limits(spec.key, config))
             controls.badges[spec.key] = w.HTML("")
         return controls
 

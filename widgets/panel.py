@@ -140,6 +140,7 @@ class TrainingPanel:
     def start(self) -> Run:
         """Train in the background (a new run when settings need one) and redraw as it goes."""
         engine = self.model.start()
+        self._refresh_badges()
         self._ticker.start()
         self.tick(force=True)
         return engine
