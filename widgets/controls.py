@@ -228,8 +228,8 @@ class ControlSet:
             rows: list[w.Widget] = [w.HBox([self.widgets[s.key], self.badges[s.key]]) for s in specs if s.live]
             later = [w.HBox([self.widgets[s.key], self.badges[s.key]]) for s in specs if not s.live]
             if later:
-                rows.append(w.HTML(f"<i style='color:#57606a'>These {RESTART_NOTE}: press Stop, then Start for a new "
-                                   "run.</i>"))
+                rows.append(w.HTML("<i style='color:#57606a'>The settings below wait for the next run: press Stop, "
+                                   "then Start.</i>"))
             children.append(w.VBox(rows + later))
             titles.append(tab if any(s.live for s in specs) else f"{tab} ({RESTART_NOTE})")
         box = w.Tab(children=children)

@@ -282,7 +282,7 @@ class TrainingPanel:
                       f"{agent_label(a) + ' ' if k > 1 else ''}step {s:,}: {html.escape(t)}</div>"
                       for a, s, t in self.charts.changes[-4:])
         return (f"<div class='lab-readout' style='font-family: monospace; font-size: 12px'><b>{head}</b>"
-                f"<table>{header}{rows}</table>{note}{log}</div>")
+                f"<table style='border-spacing: 10px 1px'>{header}{rows}</table>{note}{log}</div>")
 
     def _refresh_buttons(self) -> None:
         running, engine, busy = self.model.running, self.model.engine, self.model.busy

@@ -142,10 +142,6 @@ class PanelModel:
         """The selected agent's next-run config (agent A's when all are selected)."""
         return self.settings.configs[self.selected or 0]
 
-    @property
-    def state(self) -> str:
-        return "idle" if self.engine is None else self.engine.state
-
     def env_steps(self) -> list[int]:
         return [0] * self.agents if self.engine is None else [s.env_step for s in self.engine.slots]
 

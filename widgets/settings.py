@@ -23,7 +23,6 @@ class Change:
     """A checked change: each changed agent's new config, and the call that makes the engine follow it."""
 
     key: str
-    value: Any
     configs: dict[int, Config]
     live: bool
     """The running engine changes too (else it waits for the next run)."""
@@ -62,7 +61,7 @@ class AgentSettings:
             configs[k] = configs[k].with_overrides({info.key: value + k if seeded else value})
         member_configs(configs[0], configs=configs)  # agents that could not train together are refused now
         note = f"{info.key} is shared by every agent: changed for all of them" if one and everyone else ""
-        return Change(info.key, value, {k: configs[k] for k in targets}, info.live is not None,
+        return Change(info.key, {k: configs[k] for k in targets}, info.live is not None,
                       None if everyone or info.live != AGENT else agent, note)
 
     def commit(self, change: Change) -> None:
