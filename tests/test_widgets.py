@@ -352,6 +352,7 @@ def test_a_k2_run_through_the_panel_a_slider_changes_only_the_selected_agent(pan
     assert panel.selector.value == 1 and panel.controls.widgets["noise.sigma"].value == pytest.approx(0.55)
     assert _wait_for(lambda: population.hyperparameters(1)["noise.sigma"] == pytest.approx(0.55), tick=panel.tick)
     assert population.hyperparameters(0)["noise.sigma"] == base_sigma
+    assert _wait_for(lambda: panel.charts.changes, tick=panel.tick)  # the change's event reached the charts
     panel.tick(force=True)
     assert "data-name='noise.sigma' data-agent='1'>0.55<" in panel.readout.value
     assert f"data-name='noise.sigma' data-agent='0'>{base_sigma:.4g}<" in panel.readout.value
@@ -693,12 +694,14 @@ print(trainer.run_dir)
 
 
 @pytest.mark.slow
-def test_panel_overhead_benchmark_runs_both_arms():
+@pytest.mark.parametrize("agents", [1, 2])
+def test_panel_overhead_benchmark_runs_both_arms(agents):
     from widgets.bench import panel_overhead
 
-    result = panel_overhead(steps=400, repeats=1)
+    result = panel_overhead(steps=400, repeats=1, agents=agents)
     arms = {run["panel"]: run for run in result["runs"]}
+    assert result["agents"] == agents
     assert result["ratio"] == pytest.approx(1.0 - arms[True]["panel_cpu_share"], abs=1e-4)  # a share, not a time
     assert 0.0 < result["ratio"] <= 1.0 and arms[False]["panel_cpu_share"] >= 0.0
-    assert arms[True]["steps"] == arms[False]["steps"] >= 400
+    assert arms[True]["steps"] == arms[False]["steps"] >= 400 * agents
     assert arms[True]["flushes"] >= 1 and arms[True]["subscriber_calls"] > 0

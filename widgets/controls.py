@@ -44,17 +44,19 @@ def tab_of(key: str) -> str:
     return TAB_OF[max((p for p in TAB_OF if key.startswith(p)), key=len)]
 
 
-@functools.cache
 def field_help(key: str) -> str:
     """A field's docstring (the string under it in lab/config.py), as the control's tooltip."""
     info = field_info(key)
-    source = textwrap.dedent(inspect.getsource(SECTIONS[info.section]))
-    body = ast.parse(source).body[0].body  # type: ignore[attr-defined]
-    for node, after in zip(body, body[1:]):
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.target.id == info.name \
-                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
-            return " ".join(str(after.value.value).split())
-    return ""
+    return _docstrings(info.section).get(info.name, "")
+
+
+@functools.cache
+def _docstrings(section: str) -> dict[str, str]:
+    """A config section's attribute docstrings, which Python itself does not keep (read once from the source)."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(SECTIONS[section]))).body[0].body  # type: ignore[attr-defined]
+    return {node.target.id: " ".join(str(after.value.value).split()) for node, after in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)}
 
 
 @dataclass(frozen=True)
