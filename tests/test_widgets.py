@@ -372,7 +372,11 @@ def test_k_agents_each_show_their_latest_clip(panel_factory, tiny_config):
     config = tiny_config.with_overrides({"run.total_steps": 200, "run.eval_every": 200, "run.eval_episodes": 1,
                                          "env.num_envs": 1, "training.learning_starts": 100})
     panel = panel_factory(config, agents=2)
+    panel.set("run.seed", 5)  # every agent: A gets 5, B 6, and the selector and the legend say so
     panel.start()
+    assert [label for label, _ in panel.selector.options] == ["All agents", "A (seed 5)", "B (seed 6)"]
+    assert [t.name for t in panel.figure.data if t.showlegend and t.type == "scatter"] == ["A (seed 5)",
+                                                                                           "B (seed 6)"]
     panel.wait(timeout=120)
     for k, folder in enumerate(m.run_dir for m in panel.population.members):
         clip = folder / "clips" / "step_000000200.gif"

@@ -160,6 +160,13 @@ class LiveCharts:
                 self.success_threshold = threshold
                 self._solved_line = {**self._solved_line, "y0": threshold, "y1": threshold}
                 self._dirty.add("changes")
+        if self.agents > 1:  # the legend and the bars name each agent with its seed in this run
+            self.labels = [f"{agent_label(s.index)} (seed {s.seed})" for s in engine.slots]
+            with self.figure.batch_update():
+                for (_, k), trace in self._traces.items():
+                    trace.name = self.labels[k]
+                for trace in self._outcome_traces.values():
+                    trace.x = self.labels
         return engine.agent_events.subscribe(self, AgentEvent)
 
     def reset(self) -> None:

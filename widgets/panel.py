@@ -140,6 +140,9 @@ class TrainingPanel:
     def start(self) -> Run:
         """Train in the background (a new run when settings need one) and redraw as it goes."""
         engine = self.model.start()
+        labels = [self.model.label(a) for a in range(self.model.agents)]
+        if self.model.agents > 1 and [label for label, _ in self.selector.options[1:]] != labels:
+            self.selector.options = [self.selector.options[0], *zip(labels, range(self.model.agents))]
         self._refresh_badges()
         self._ticker.start()
         self.tick(force=True)
