@@ -102,6 +102,22 @@ def test_bad_values_are_refused_with_the_field_and_leave_the_config_alone(models
     assert model.config == long_config
 
 
+def test_a_run_that_cannot_start_leaves_no_engine_and_the_next_start_takes_a_new_folder(models, tiny_config,
+                                                                                         tmp_path):
+    from lab.train.run_folder import RunFolderInUse
+
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "summary.json").write_text("{}")  # the folder holds another run
+    model = models(tiny_config, run_dir=taken)
+    with pytest.raises(RunFolderInUse, match="already holds a run"):
+        model.start()
+    assert model.engine is None and model.needs_new_run()
+    trainer = model.start()
+    assert trainer.run_dir != taken and trainer.run_dir.parent == tmp_path / "runs"
+    model.stop(wait=True)
+
+
 def test_pause_resume_and_stop_follow_the_engine(models, long_config):
     model = models(long_config)
     trainer = model.start()

@@ -27,6 +27,7 @@ import ipywidgets as w
 
 from lab.config import Config, ConfigError
 from lab.presets import FIRST_RUN_PRESET
+from lab.train.slot import TRAINING
 from widgets.charts import LiveCharts, agent_color, agent_label
 from widgets.controls import RESTART_NOTE, SPECS, ControlSet, ControlSpec, from_widget_value, show, spec_named
 from widgets.frontend import PanelFrontend
@@ -217,7 +218,7 @@ class TrainingPanel:
             while self.model.running:
                 engine = self.model.engine
                 assert engine is not None
-                if steps is not None and all(s.env_step >= steps for s in engine.slots if s.state == "training"):
+                if steps is not None and all(s.env_step >= steps for s in engine.slots if s.state == TRAINING):
                     break
                 if deadline is not None and time.monotonic() >= deadline:
                     break

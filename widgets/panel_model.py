@@ -34,6 +34,7 @@ from lab.render.clips import ClipSaved, attach_clip_recorder
 from lab.train.engine import AgentEvent, Engine
 from lab.train.members import MAX_AGENTS
 from lab.train.population import Population
+from lab.train.slot import TRAINING
 from lab.train.trainer import Trainer
 from widgets.charts import agent_label
 from widgets.kernel import watch_trainer
@@ -211,7 +212,7 @@ class PanelModel:
         e = self.engine
         if e is None or e.state == "failed":
             return True
-        can_train = any(s.state == "training" and s.env_step < s.config.run.total_steps for s in e.slots)
+        can_train = any(s.state == TRAINING and s.env_step < s.config.run.total_steps for s in e.slots)
         return not can_train or bool(self.restart_diff())
 
     def start(self) -> Run:
@@ -277,7 +278,7 @@ class PanelModel:
         return self.engine
 
     def _replace_engine(self) -> None:
-        old = self.engine
+        old, self.engine = self.engine, None  # a new engine that fails to build leaves none, not a closed one
         if old is not None:
             self._detach()
             if self._owns_engine:

@@ -36,6 +36,7 @@ class AgentSettings:
     """Each agent's next-run config: its starting config plus every change made for it."""
 
     def __init__(self, base: Sequence[Config]) -> None:
+        member_configs(base[0], configs=base)  # configs no engine could train together are refused now
         self.base = list(base)
         """Each agent's starting config (Reset goes back to these)."""
         self.configs = list(base)
