@@ -1,13 +1,14 @@
-"""The panel in a real browser: JupyterLab, headless Chromium, the playground notebook.
+"""The panel in a real browser: JupyterLab, headless Chromium, a notebook of two panels.
 
-Starts JupyterLab through ``python -m lab lab`` on loopback with a token, opens
-``02_hyperparameter_playground`` in Debian's Chromium through Playwright, runs all
-cells, checks that sliders, buttons and the Plotly chart render, starts a long run
-from the A/B panel, waits for a line per agent, picks agent B, types a new sigma into its
-slider and waits for B's readout (and only B's) to show it, then stops the run. The panel's
-screenshot is saved to test-artifacts/panel_ab.png (and, as a 64-colour PNG, to
-assets/panel_ab.png with LAB_UPDATE_SCREENSHOT=1; LAB_SCREENSHOT_STEPS=20000 trains that many
-more steps first, so the charts have something to show).
+Starts JupyterLab through ``python -m lab lab`` on loopback with a token, writes a small notebook
+under test-artifacts/ (a single-agent panel that trains a tiny run to its end, then an A/B panel),
+opens it in Debian's Chromium through Playwright and runs all cells. It checks that the single
+panel finished and drew its charts, then drives the A/B panel as a person would: a long budget
+typed into the Run tab, Start, a line per agent, agent B picked, a new sigma typed into its slider,
+and B's readout (and only B's) showing it, then Stop. The notebook is the test's own, so the
+tutorials can change freely. The A/B panel's screenshot is saved to test-artifacts/panel_ab.png
+(and, as a 64-colour PNG, to assets/panel_ab.png with LAB_UPDATE_SCREENSHOT=1;
+LAB_SCREENSHOT_STEPS=20000 trains that many more steps first, so the charts have something to show).
 """
 
 from __future__ import annotations
@@ -30,14 +31,30 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("LAB_CHROMIUM", "/usr/bin/chromium"))
-NOTEBOOK = "notebooks/02_hyperparameter_playground.ipynb"
+NOTEBOOK = f"test-artifacts/browser/panels_{os.getpid()}.ipynb"
+CELLS = """
+from lab.presets import preset
+from widgets import TrainingPanel
+
+config = preset("tiny", **{{"run.out_dir": {out!r}, "run.total_steps": 600, "run.eval_every": 300,
+                            "run.eval_episodes": 1, "env.max_episode_steps": 150}})
+single = TrainingPanel(config, name="single")
+single
+# %%
+single.start()
+single.wait()
+# %%
+ab = TrainingPanel(config, agents=2, name="ab")
+ab
+# %%
+ab.start()
+ab.wait()
+"""
+"""The notebook the browser runs: its cells, split at "# %%"."""
 ARTIFACTS = ROOT / "test-artifacts"
 STDERR = ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              # JupyterLab may autosave the notebook with outputs until the fixture puts it back: the tests
-              # that read the committed notebooks run on this test's pytest-xdist worker, never beside it
-              pytest.mark.xdist_group("committed_notebooks")]
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 
 def _free_port() -> int:
@@ -106,11 +123,27 @@ def running_jupyterlab(tmp_path: Path, notebook: str, smoke: bool = True) -> Ite
         shutil.copy(tmp_path / "jupyterlab.log", ARTIFACTS / "jupyterlab.log")
 
 
+def write_notebook(path: Path, source: str) -> None:
+    """A notebook of ``source``'s cells (split at "# %%"), with kernelspec metadata."""
+    import nbformat
+
+    cells = [nbformat.v4.new_code_cell(cell.strip()) for cell in source.split("# %%")]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, str(path))
+
+
 @pytest.fixture
 def jupyterlab(tmp_path):
-    """The playground's JupyterLab with LAB_SMOKE=1 kernels; killed at teardown."""
-    with running_jupyterlab(tmp_path, NOTEBOOK) as server:
-        yield server
+    """JupyterLab with LAB_SMOKE=1 kernels serving the test's notebook; killed (and the notebook removed) at
+    teardown."""
+    write_notebook(ROOT / NOTEBOOK, CELLS.format(out=str(tmp_path / "runs")))
+    try:
+        with running_jupyterlab(tmp_path, NOTEBOOK) as server:
+            yield server
+    finally:
+        (ROOT / NOTEBOOK).unlink(missing_ok=True)
 
 
 def open_chromium(playwright):
@@ -127,7 +160,7 @@ def open_notebook(page, base: str, token: str, notebook: str) -> None:
     _wait_for_idle_kernel(page)
 
 
-def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
+def test_the_single_and_the_ab_panel_work_in_jupyterlab_in_chromium(jupyterlab):
     assert CHROMIUM.exists(), (f"{CHROMIUM} is missing: the browser test needs Debian's chromium "
                                "(apt-get install -y chromium), or set LAB_CHROMIUM to a Chromium binary")
     from playwright.sync_api import expect, sync_playwright
@@ -141,19 +174,25 @@ def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
         try:
             open_notebook(page, base, token, NOTEBOOK)
 
-            # 3. Run > Run All Cells, and wait until every code cell has run
+            # Run > Run All Cells, and wait until every code cell has run
             run_all_cells(page)
-            page.screenshot(path=str(ARTIFACTS / "playground-after-run-all.png"))
+            page.screenshot(path=str(ARTIFACTS / "panels-after-run-all.png"))
             assert notebook_tracebacks(page) == []
 
-            # 4. the A/B panel: its selector, sliders, buttons and the Plotly chart are in the DOM
-            panel = page.locator(".lander-lab-compare").first
+            # the single-agent panel trained to its end and drew its charts, with no agent selector
+            single, panel = page.locator(".lander-lab-panel").nth(0), page.locator(".lander-lab-panel").nth(1)
+            expect(single.locator(".lab-status")).to_contain_text("finished")
+            expect(single.locator(".lab-status")).to_contain_text("step 600 / 600")
+            expect(single.locator(".lab-agent-select")).to_be_hidden()
+            page.wait_for_function(_LINES.replace("NTH", "0").replace("MIN", "1"))
+
+            # the A/B panel: its selector, sliders, buttons and the Plotly chart are in the DOM
             expect(panel.locator(".widget-slider").first).to_be_visible()
             expect(panel.locator(".widget-button", has_text="Start")).to_be_visible()
             expect(panel.locator(".js-plotly-plot").first).to_be_visible()
             selector = panel.locator(".lab-agent-select")
             expect(selector.locator("button", has_text="B (seed 1)")).to_be_visible()
-            page.wait_for_function(_LINES_PER_AGENT.replace("MIN", "2"))  # the notebook's runs drew A and B
+            page.wait_for_function(_LINES.replace("NTH", "1").replace("MIN", "2"))  # the notebook's run drew A and B
 
             # a long run, so it trains while the slider moves (Run tab: applies on restart, to every agent)
             panel.locator(".lm-TabBar-tab", has_text="Run (applies on restart)").click()
@@ -162,14 +201,14 @@ def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
             total.locator("input").press("Enter")
             expect(panel.locator(".lab-readout")).to_contain_text("applies on restart: run.total_steps")
 
-            # 5. Start, and wait until the new run draws a line for each agent
+            # Start, and wait until the new run draws a line for each agent
             panel.locator(".widget-button", has_text="Start").click()
             expect(panel.locator(".lab-status")).to_contain_text("running")
             expect(panel.locator(".lab-status")).to_contain_text("/ 1,000,000")
-            page.wait_for_function(_LINES_PER_AGENT.replace("MIN", "2"))
+            page.wait_for_function(_LINES.replace("NTH", "1").replace("MIN", "2"))
 
-            # 6. pick agent B, move its sigma slider (type into the readout); only B's sigma changes
-            sigma_a = panel.locator(".lab-value[data-name='sigma'][data-agent='0']").inner_text()
+            # pick agent B, move its sigma slider (type into the readout); only B's sigma changes
+            sigma_a = panel.locator(".lab-value[data-name='noise.sigma'][data-agent='0']").inner_text()
             selector.locator("button", has_text="B (seed 1)").click()
             panel.locator(".lm-TabBar-tab", has_text="Exploration").click()
             sigma = panel.locator(".widget-slider", has=page.locator("label", has_text="sigma"))
@@ -180,15 +219,16 @@ def test_the_ab_panel_works_in_jupyterlab_in_chromium(jupyterlab):
             page.keyboard.press("Enter")
             # the change goes browser -> kernel -> training thread -> table: allow for a kernel starved of CPU
             applied = {"timeout": 60_000}
-            expect(panel.locator(".lab-value[data-name='sigma'][data-agent='1']")).to_have_text("0.42", **applied)
-            expect(panel.locator(".lab-readout")).to_contain_text(re.compile(r"B step [\d,]+: sigma [\d.]+→0\.42"),
-                                                                 **applied)
-            assert panel.locator(".lab-value[data-name='sigma'][data-agent='0']").inner_text() == sigma_a
+            expect(panel.locator(".lab-value[data-name='noise.sigma'][data-agent='1']")).to_have_text("0.42",
+                                                                                                      **applied)
+            expect(panel.locator(".lab-readout")).to_contain_text(
+                re.compile(r"B step [\d,]+: noise\.sigma [\d.]+→0\.42"), **applied)
+            assert panel.locator(".lab-value[data-name='noise.sigma'][data-agent='0']").inner_text() == sigma_a
             # let more points and the change marker land (longer for the README's screenshot)
             more = int(os.environ.get("LAB_SCREENSHOT_STEPS", "300"))
             page.wait_for_function(_STATUS_PAST, arg=[max(_agent_steps(panel)) + more])
 
-            # 7. the screenshot, for the test artifacts and (on request) the README
+            # the screenshot, for the test artifacts and (on request) the README
             panel.scroll_into_view_if_needed()
             shot = ARTIFACTS / "panel_ab.png"
             panel.screenshot(path=str(shot))
@@ -212,11 +252,12 @@ def _wait_for_idle_kernel(page) -> None:
     page.wait_for_timeout(1000)
 
 
-_LINES_PER_AGENT = """() => [...document.querySelectorAll(
-        '.lander-lab-compare .js-plotly-plot .cartesianlayer .subplot.xy .scatterlayer .trace path.js-line')]
+_LINES = """() => [...document.querySelectorAll('.lander-lab-panel')[NTH].querySelectorAll(
+        '.js-plotly-plot .cartesianlayer .subplot.xy .scatterlayer .trace path.js-line')]
     .filter(p => (p.getAttribute('d') || '').length > 2).length >= MIN"""
-"""At least MIN agents have a drawn line in the first chart (Return, moving mean)."""
-_STATUS_PAST = """([step]) => { const s = document.querySelector('.lander-lab-compare .lab-status');
+"""Panel NTH has at least MIN drawn lines in its first chart (Return: each agent's moving mean)."""
+_STATUS_PAST = """([step]) => {
+    const s = document.querySelectorAll('.lander-lab-panel')[1].querySelector('.lab-status');
     const steps = [...(s ? s.textContent : '').matchAll(/step ([\\d,]+) \\//g)].map(m => +m[1].replace(/,/g, ''));
     return steps.length > 0 && Math.min(...steps) >= step; }"""
 """Every agent's status row shows an env step of at least ``step``."""

@@ -108,13 +108,26 @@ def test_a_panel_without_a_source_starts_from_the_guided_preset():
 
 def test_the_panel_offers_the_pilot_as_a_restart_setting_and_the_next_run_takes_it():
     spec = spec_named("warmup_pilot")
-    assert (spec.tab, spec.field, spec.kind, spec.options) == ("Exploration", "training.warmup_pilot", "toggle",
-                                                               ("uniform", "heuristic"))
-    assert "warmup_pilot" in [s.name for s in SPECS if s.tab == "Exploration"]
+    assert (spec.tab, spec.key, spec.kind, spec.live) == ("Exploration", "training.warmup_pilot", "toggle", False)
+    assert spec.info.bounds.choices == ("uniform", "heuristic")
+    assert "training.warmup_pilot" in [s.key for s in SPECS if s.tab == "Exploration"]
     model = PanelModel()
     try:
         model.apply("training.warmup_pilot", "uniform")
         assert model.config == preset("guided").with_overrides({"training.warmup_pilot": "uniform"})
         assert model.config == preset("fast")  # the pilot off is exactly fast
+    finally:
+        model.close()
+
+
+def test_two_agents_of_a_panel_can_differ_in_their_warm_up_pilot_alone(tiny_config):
+    """The pilot is a restart setting agents need not share: B alone flies its warm-up with it."""
+    model = PanelModel(tiny_config, agents=2)
+    try:
+        model.select(1)
+        model.apply("training.warmup_pilot", "heuristic")
+        population = model.start()
+        assert [m.config.training.warmup_pilot for m in population.members] == ["uniform", "heuristic"]
+        model.stop(wait=True)
     finally:
         model.close()

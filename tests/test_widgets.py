@@ -1,4 +1,5 @@
-"""Headless tests of the notebook lab: the panel, its charts, the episode viewer, the kernel hooks.
+"""Headless tests of the notebook lab: the one training panel for every K, its controls and charts, the episode
+viewer, the kernel hooks.
 
 Outside a kernel nothing redraws on its own, so the tests call ``panel.tick()`` /
 ``charts.flush()`` where the kernel's event loop would. One test starts a real
@@ -8,28 +9,34 @@ training with a checkpoint on interrupt and on shutdown.
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import queue
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from lab.config import Config, ConfigError, bounds_of
-from lab.events import EpisodeEnded, Evaluated, HyperparametersChanged, RunStateChanged, UpdateMetrics
-from lab.train.live import LIVE_NAMES, validate_changes
-from lab.train.population import AgentEvent
+import widgets.controls
+from lab.config import Config, ConfigError, config_fields, field_info
+from lab.events import (
+    EpisodeEnded,
+    Evaluated,
+    HyperparametersChanged,
+    HyperparametersRefused,
+    RunStateChanged,
+    UpdateMetrics,
+)
+from lab.train.engine import AgentEvent
 from lab.train.trainer import Trainer
-from widgets.charts import BoundedSeries, LiveCharts
-from widgets.compare_charts import CompareCharts
-from widgets.compare_panel import ComparePanel
-from widgets.controls import SPECS, TABS, ControlSet, engine_bounds
+from widgets.charts import LiveCharts
+from widgets.controls import SPECS, TABS, ControlSet, spec_named
 from widgets.panel import TrainingPanel
+from widgets.series import BoundedSeries
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,175 +87,108 @@ def _episode(k, outcome="LANDED_SOFTLY", ret=None):
                         success=ret >= 200, env_index=0, analysis=_Report(outcome))
 
 
-# ---- building -----------------------------------------------------------------------------------
-def test_panel_builds_from_a_preset_with_every_tab_and_control(panel_factory):
+def _metrics(step):
+    return UpdateMetrics(step, 10, 1.0, -2.0, 3.0, 0.1, 0.2, 1e-3, 1e-3, 0.5, 0.4, 100.0)
+
+
+# ---- the controls: generated from the config's field metadata -----------------------------------
+def test_every_config_field_has_one_control_whose_liveness_is_the_fields_metadata():
+    assert [s.key for s in SPECS if s.tab == "Learning"][:2] == ["training.actor_lr", "training.critic_lr"]
+    assert sorted(s.key for s in SPECS) == sorted(f.key for f in config_fields())
+    for spec in SPECS:
+        assert spec.live == (field_info(spec.key).live is not None), spec.key
+    for tab in TABS:  # live controls first, then the restart-only ones, each in the config's order
+        keys = [s.key for s in SPECS if s.tab == tab]
+        order = [f.key for f in config_fields() if f.key in keys]
+        assert keys == [k for k in order if spec_named(k).live] + [k for k in order if not spec_named(k).live]
+    source = inspect.getsource(widgets.controls)
+    assert "live_fields" not in source and "LIVE" not in source  # no second list of which fields are live
+    assert spec_named("sigma") is spec_named("noise.sigma") and spec_named("noise.sigma").kind == "float"
+    assert spec_named("actor_lr").kind == "log" and spec_named("training.batch_size").kind == "powers"
+    assert spec_named("network.actor_hidden").kind == "sizes" and spec_named("run.total_steps").kind == "number"
+    with pytest.raises(ConfigError, match="unknown field 'nope'"):
+        spec_named("noise.nope")
+
+
+def test_no_control_can_hold_a_value_the_config_refuses():
+    config = Config()
+    controls = ControlSet.build(config)
+    for spec in SPECS:
+        widget = controls.widgets[spec.key]
+        if spec.kind in ("log", "float", "int", "number", "float_box"):
+            ends = [widget.min, widget.max]
+            if spec.kind == "log":
+                ends = [10 ** widget.min, 10 ** widget.max]
+        elif spec.kind in ("powers", "toggle", "dropdown"):
+            ends = list(widget.options)
+        elif spec.kind == "bool":
+            ends = [True, False]
+        else:
+            ends = [widget.value]
+        for end in ends:
+            value = widgets.controls.from_widget_value(spec, end)
+            config.with_overrides({spec.key: value})  # raises ConfigError for a refused value
+        assert widget.tooltip.startswith(f"{spec.key} (") and len(widget.tooltip) > len(spec.key) + 20
+
+
+def test_slider_ranges_are_the_fields_typical_ranges_and_tabs_say_what_waits_for_a_restart(panel_factory):
+    actor_lr = spec_named("training.actor_lr")
+    assert (actor_lr.low, actor_lr.high) == field_info("training.actor_lr").bounds.typical
+    policy_delay = spec_named("training.policy_delay")
+    assert policy_delay.kind == "int" and (policy_delay.low, policy_delay.high) == (1, 8)
+    dt = spec_named("noise.dt")  # (0, 1]: an open end is nudged inside the slider
+    assert dt.low > 0.0 and dt.high == 1.0
     panel = panel_factory("tiny")
     titles = [panel.tabs.get_title(i) for i in range(len(TABS))]
-    assert titles[:4] == ["Learning", "Exploration", "Replay", "Shaping"]
-    assert titles[4:] == ["Network (applies on restart)", "Run (applies on restart)"]
-    assert set(panel.controls.widgets) == {s.name for s in SPECS}
-    assert type(panel.controls.widgets["actor_lr"]).__name__ == "FloatLogSlider"
-    assert panel.controls.widgets["actor_lr"].value == pytest.approx(1e-3)
-    assert panel.controls.widgets["actor_hidden"].value == "32-32"  # the tiny preset's network
-    assert set(panel.buttons) == {"start", "pause", "stop", "save", "evaluate", "reset", "export"}
-    assert panel.trainer is None and "idle" in panel.status.value
-    for name in ("actor_lr", "tau", "sigma", "per_alpha", "per_beta", "noise_scale", "reward_shaping"):
-        assert next(s for s in SPECS if s.name == name).live
-    for name in ("actor_hidden", "layer_norm", "num_envs", "seed", "total_steps", "use_per", "kind"):
-        assert not next(s for s in SPECS if s.name == name).live
-
-
-def test_no_control_can_hold_a_value_the_engine_refuses():
-    config = Config()
-    panel_widgets = ControlSet.build(config).widgets
-    for spec in SPECS:
-        widget = panel_widgets[spec.name]
-        if hasattr(widget, "min") and hasattr(widget, "max"):
-            ends = [widget.min, widget.max]
-            if type(widget).__name__ == "FloatLogSlider":
-                ends = [10 ** widget.min, 10 ** widget.max]
-        elif hasattr(widget, "options"):
-            ends = list(widget.options)
-        else:
-            ends = [True, False]
-        for end in ends:
-            value = [int(v) for v in end.split("-")] if spec.kind == "sizes" else end
-            if spec.field is None:
-                validate_changes(config, {spec.name: value})
-            else:
-                config.with_overrides({spec.field: value})
-        rng = engine_bounds(spec.key)
-        if rng.kind in ("number", "integer") and hasattr(widget, "max"):
-            low, high = (10 ** widget.min, 10 ** widget.max) if spec.kind == "log" else (widget.min, widget.max)
-            assert low in rng and high in rng, spec.name
-
-
-def test_the_live_controls_are_the_live_hyperparameters_and_their_ranges_are_the_config_bounds():
-    assert {s.name for s in SPECS if s.live} == set(LIVE_NAMES)
-    for tab in TABS:  # within a tab, live controls keep lab.train.live' order
-        live = [s.name for s in SPECS if s.tab == tab and s.live]
-        assert live == [n for n in LIVE_NAMES if n in live]
-    actor_lr = next(s for s in SPECS if s.name == "actor_lr")
-    assert actor_lr.kind == "log" and (actor_lr.low, actor_lr.high) == bounds_of("training.actor_lr").typical
-    policy_delay = next(s for s in SPECS if s.name == "policy_delay")
-    assert policy_delay.kind == "int" and policy_delay.bounds == bounds_of("policy_delay")
-    import widgets.controls
-
-    assert not hasattr(widgets.controls, "re"), "slider ranges must not be parsed out of error messages"
+    assert titles == ["Learning", "Exploration", "Replay", "Shaping", "Network (applies on restart)",
+                      "Environment (applies on restart)", "Run (applies on restart)"]
+    assert panel.controls.widgets["network.actor_hidden"].value == "32-32"  # the tiny preset's network
+    assert type(panel.controls.widgets["training.actor_lr"]).__name__ == "FloatLogSlider"
+    assert panel.controls.widgets["training.actor_lr"].value == pytest.approx(1e-3)
 
 
 def test_batch_sizes_above_the_replay_capacity_are_not_offered(panel_factory, tiny_config):
     panel = panel_factory(tiny_config.with_overrides({"training.buffer_size": 300, "training.batch_size": 32}))
-    assert max(panel.controls.widgets["batch_size"].options) <= 300
+    assert max(panel.controls.widgets["training.batch_size"].options) <= 300
 
 
-# ---- live changes ------------------------------------------------------------------------------
-def test_moving_a_slider_changes_the_running_trainer_and_marks_the_charts(panel_factory, long_config):
+def test_any_list_of_layer_widths_can_be_typed_and_nonsense_is_refused(panel_factory, tiny_config):
+    panel = panel_factory(tiny_config)
+    widget = panel.controls.widgets["network.critic_hidden"]
+    widget.value = "128-64-32"
+    assert panel.config.network.critic_hidden == (128, 64, 32)
+    widget.value = "big"
+    assert panel.errors[-1] == "network.critic_hidden='big' is invalid: allowed layer widths such as 256-256"
+    assert widget.value == "128-64-32" and panel.config.network.critic_hidden == (128, 64, 32)
+
+
+# ---- one agent: a run through the panel ----------------------------------------------------------
+def test_a_k1_run_through_the_panel_buttons_a_slider_reaching_the_learner_and_a_stop_with_a_checkpoint(
+        panel_factory, long_config):
     panel = panel_factory(long_config)
-    trainer = panel.start()
-    assert _wait_for(lambda: trainer.agent.updates > 5)
-    panel.controls.widgets["sigma"].value = 0.45
-    panel.controls.widgets["actor_lr"].value = 3e-4
-    panel.controls.widgets["reward_shaping"].value = True
-    assert _wait_for(lambda: trainer.hyperparameters()["sigma"] == pytest.approx(0.45)
-                     and trainer.hyperparameters()["actor_lr"] == pytest.approx(3e-4)
-                     and trainer.hyperparameters()["reward_shaping"] is True)
-    assert trainer.noise.sigma == pytest.approx(0.45)
-    # the optimizer takes the new rate at the trainer's next update, which a busy machine may not have reached yet
-    assert _wait_for(lambda: trainer.agent.actor_opt.param_groups[0]["lr"] == pytest.approx(3e-4))
-    assert _wait_for(lambda: len(panel.charts.changes) >= 3, tick=panel.tick)
-    step = panel.charts.changes[0][0]
-    panel.tick(force=True)
-    marker_steps = {s.x0 for s in panel.figure.layout.shapes if s.line.dash == "dot"}
-    assert step in marker_steps
-    assert "sigma" in panel.readout.value and ">0.45<" in panel.readout.value
-    assert panel.errors == []
-    panel.stop(wait=True)
-
-
-def test_schedule_overrides_set_before_start_reach_the_new_trainer(panel_factory, long_config):
-    panel = panel_factory(long_config)
-    panel.controls.widgets["noise_scale"].value = 0.25
-    trainer = panel.start()
-    assert trainer.hyperparameters()["noise_scale"] == pytest.approx(0.25)
-    panel.stop(wait=True)
-
-
-def test_a_refused_value_shows_an_error_and_the_control_snaps_back(panel_factory, long_config, monkeypatch):
-    panel = panel_factory(long_config)
-    trainer = panel.start()
-    with pytest.raises(ConfigError, match=r"noise.sigma=9.0 is invalid"):
-        panel.set("sigma", 9.0)
-    assert panel.controls.widgets["sigma"].value == pytest.approx(long_config.noise.sigma)
-
-    def refuse(**changes):  # the engine refusing a value the slider allows (e.g. after a config race)
-        validate_changes(trainer.config, {"tau": 2.0})
-
-    monkeypatch.setattr(trainer, "update_hyperparameters", refuse)
-    before = panel.controls.widgets["tau"].value
-    panel.controls.widgets["tau"].value = 0.05
-    assert any("training.tau=2.0 is invalid" in e for e in panel.errors)
-    assert "training.tau=2.0 is invalid" in panel.error_box.value
-    assert panel.controls.widgets["tau"].value == pytest.approx(before)
-    assert trainer.config.training.tau == pytest.approx(long_config.training.tau)
-    panel.stop(wait=True)
-
-
-def test_a_change_refused_between_steps_snaps_the_slider_back(panel_factory, long_config, monkeypatch):
-    import lab.events
-    import widgets.panel_model as panel_model
-
-    @dataclass(frozen=True)
-    class RefusedStandIn:  # the engine's HyperparametersRefused interface, until it lands in lab.events
-        env_step: int
-        changes: dict
-        reason: str
-
-    refused = getattr(lab.events, "HyperparametersRefused", None) or RefusedStandIn
-    monkeypatch.setattr(panel_model, "REFUSED_EVENT", refused)
-    panel = panel_factory(long_config)
-    trainer = panel.start()
-    panel.pause()
-    panel.controls.widgets["sigma"].value = 0.45
-    assert _wait_for(lambda: trainer.hyperparameters()["sigma"] == pytest.approx(0.45))
-    # the panel's state after a later move to 0.8 that the engine then refused between steps
-    panel.model.config = panel.config.with_overrides({"noise.sigma": 0.8})
-    panel._set_widget(next(s for s in SPECS if s.name == "sigma"), 0.8)
-    trainer.events.publish(refused(env_step=trainer.env_step, changes={"sigma": 0.8}, reason="refused for a test"))
-    panel.tick(force=True)
-    assert panel.controls.widgets["sigma"].value == pytest.approx(0.45) and panel.config.noise.sigma == 0.45
-    assert "sigma=0.8: refused for a test" in panel.error_box.value
-    panel.stop(wait=True)
-
-
-def test_a_crash_in_the_training_thread_shows_in_the_panel(panel_factory, long_config, tmp_path):
-    from lab.train.trainer import Trainer
-
-    trainer = Trainer(long_config, run_dir=tmp_path / "run")
-
-    def explode(*_, **__):
-        raise RuntimeError("simulated learner crash")
-
-    trainer.agent.update = explode
-    panel = panel_factory(trainer)
-    assert panel.start() is trainer
-    assert _wait_for(lambda: not trainer.running)
-    panel.tick(force=True)
-    assert trainer.state == "failed"
-    assert "simulated learner crash" in panel.error_box.value
-    assert "failed" in panel.status.value
-    assert trainer.checkpoint_path.exists()
-
-
-# ---- buttons -----------------------------------------------------------------------------------
-def test_start_pause_resume_save_evaluate_and_stop_buttons(panel_factory, long_config):
-    panel = panel_factory(long_config)
+    assert panel.trainer is None and "idle" in panel.status.value and panel.selector.layout.display == "none"
     panel.buttons["start"].click()
     trainer = panel.trainer
-    assert trainer is not None and trainer.running and panel.buttons["start"].disabled
+    assert isinstance(trainer, Trainer) and trainer.running and panel.buttons["start"].disabled
     states: list[RunStateChanged] = []
+    rates: list[float] = []
     trainer.events.subscribe(states.append, RunStateChanged)
+    trainer.events.subscribe(lambda e: rates.append(e.actor_lr), UpdateMetrics)
     assert _wait_for(lambda: trainer.env_step > 100)
+
+    panel.controls.widgets["noise.sigma"].value = 0.45
+    panel.controls.widgets["training.actor_lr"].value = 3e-4
+    panel.controls.widgets["env.reward_shaping"].value = True
+    assert _wait_for(lambda: trainer.hyperparameters()["noise.sigma"] == pytest.approx(0.45)
+                     and trainer.hyperparameters()["training.actor_lr"] == pytest.approx(3e-4)
+                     and trainer.hyperparameters()["env.reward_shaping"] is True)
+    assert _wait_for(lambda: rates and rates[-1] == pytest.approx(3e-4), timeout=120)  # the learner's own report
+    assert _wait_for(lambda: len(panel.charts.changes) >= 3, tick=panel.tick)
+    step = panel.charts.changes[0][1]
+    panel.tick(force=True)
+    assert step in {s.x0 for s in panel.figure.layout.shapes if s.line.dash == "dot"}
+    assert "data-name='noise.sigma' data-agent='0'>0.45<" in panel.readout.value
+    assert f"step {step:,}: noise.sigma 0.3→0.45" in panel.readout.value
 
     panel.buttons["pause"].click()
     assert _wait_for(lambda: trainer.state == "paused")
@@ -263,11 +203,9 @@ def test_start_pause_resume_save_evaluate_and_stop_buttons(panel_factory, long_c
 
     panel.buttons["save"].click()
     assert _wait_for(lambda: any("checkpoint saved to" in m for m in panel.messages), tick=panel.tick)
-    assert trainer.checkpoint_path.exists()
-
     panel.buttons["evaluate"].click()
     assert _wait_for(lambda: any(m.startswith("evaluation: mean return") for m in panel.messages), tick=panel.tick)
-    assert _wait_for(lambda: panel.charts.point_counts()["eval"] >= 1, tick=panel.tick)
+    assert _wait_for(lambda: panel.charts.point_counts()[("eval", 0)] >= 1, tick=panel.tick)
 
     panel.buttons["stop"].click()
     assert _wait_for(lambda: not trainer.running)
@@ -278,70 +216,227 @@ def test_start_pause_resume_save_evaluate_and_stop_buttons(panel_factory, long_c
     assert panel.errors == []
 
 
-def test_status_line_reports_progress(panel_factory, tiny_config):
-    panel = panel_factory(tiny_config)
+def test_a_refused_value_shows_an_error_and_the_control_snaps_back(panel_factory, long_config):
+    panel = panel_factory(long_config)
+    trainer = panel.start()
+    with pytest.raises(ConfigError, match=r"noise.sigma=9.0 is invalid"):
+        panel.set("sigma", 9.0)
+    widget = panel.controls.widgets["training.gamma"]
+    before = widget.value
+    widget.max = 1.0  # a widget pushed past what the field allows (gamma < 1)
+    widget.value = 1.0
+    assert any("training.gamma=1.0 is invalid" in e for e in panel.errors)
+    assert "training.gamma=1.0 is invalid" in panel.error_box.value
+    assert widget.value == pytest.approx(before) and trainer.config.training.gamma == pytest.approx(before)
+    panel.stop(wait=True)
+
+
+def test_a_change_refused_between_steps_snaps_the_slider_back(panel_factory, long_config):
+    panel = panel_factory(long_config)
+    trainer = panel.start()
+    panel.pause()
+    panel.controls.widgets["noise.sigma"].value = 0.45
+    assert _wait_for(lambda: trainer.hyperparameters()["noise.sigma"] == pytest.approx(0.45))
+    # the panel's state after a later move to 0.8 that the loop then refused between steps
+    panel.model.settings.configs[0] = panel.config.with_overrides({"noise.sigma": 0.8})
+    panel._set_widget(spec_named("noise.sigma"), 0.8)
+    trainer.agent_events.publish(AgentEvent(0, 0, HyperparametersRefused(trainer.env_step, {"noise.sigma": 0.8},
+                                                                         "refused for a test")))
+    panel.tick(force=True)
+    assert panel.controls.widgets["noise.sigma"].value == pytest.approx(0.45) and panel.config.noise.sigma == 0.45
+    assert "noise.sigma=0.8: refused for a test" in panel.error_box.value
+    panel.stop(wait=True)
+
+
+def test_a_crash_in_the_training_thread_shows_in_the_panel(panel_factory, long_config, tmp_path):
+    trainer = Trainer(long_config, run_dir=tmp_path / "run")
+
+    def explode(*_, **__):
+        raise RuntimeError("simulated learner crash")
+
+    trainer.learning.pay = explode
+    panel = panel_factory(trainer)
+    assert panel.start() is trainer
+    assert _wait_for(lambda: not trainer.running)
+    panel.tick(force=True)
+    assert trainer.state == "failed"
+    assert "simulated learner crash" in panel.error_box.value and "failed" in panel.status.value
+    assert trainer.checkpoint_path.exists()
+    trainer.close()
+
+
+def test_status_line_reports_progress_and_the_latest_clip_shows_beside_the_charts(panel_factory, tiny_config):
+    config = tiny_config.with_overrides({"run.total_steps": 400, "run.eval_every": 200, "run.eval_episodes": 1})
+    panel = panel_factory(config)
+    assert panel.clip_image.layout.display == "none"
     panel.start()
     summary = panel.wait(timeout=120)
     assert summary["state"] == "finished"
     text = panel.status.value
-    assert "finished" in text and f"step {summary['env_step']:,} / 600" in text
+    assert "finished" in text and f"step {summary['env_step']:,} / 400" in text
     assert f"episode {summary['episodes']}" in text and "steps/s" in text and "ETA" in text
     assert "most common outcome" in text and panel.run_status.most_common_outcome in text
+    clips = sorted((panel.trainer.run_dir / "clips").glob("*.gif"))
+    assert [p.name for p in clips] == ["step_000000200.gif", "step_000000400.gif"]
+    latest = panel.model.latest_clips[0]
+    assert latest.path == str(clips[-1]) and latest.caption.startswith("400 steps: ")
+    assert panel.clip_image.value == clips[-1].read_bytes() and panel.clip_image.value[:4] == b"GIF8"
+    assert panel.clip_image.layout.display == "block" and latest.caption in panel.clip_caption.value
+    viewer = panel.viewer()
+    assert len(viewer.episodes) == 1
+
+
+def test_a_panel_without_clips_records_none(panel_factory, tiny_config):
+    config = tiny_config.with_overrides({"run.total_steps": 300, "run.eval_every": 200, "run.eval_episodes": 1})
+    panel = panel_factory(config, clips=False)
+    panel.start()
+    panel.wait(timeout=120)
+    assert panel.trainer.last_evaluation is not None and not (panel.trainer.run_dir / "clips").exists()
+    assert panel.model.latest_clips == [None] and panel.clip_image.layout.display == "none"
 
 
 def test_reset_to_preset_and_export_config(panel_factory, tiny_config, tmp_path):
     panel = panel_factory(tiny_config)
-    panel.controls.widgets["sigma"].value = 0.7
-    panel.controls.widgets["layer_norm"].value = True
+    panel.controls.widgets["noise.sigma"].value = 0.7
+    panel.controls.widgets["network.layer_norm"].value = True
     assert panel.config.noise.sigma == pytest.approx(0.7) and panel.config.network.layer_norm
     path = panel.export_config(tmp_path / "mine.yaml")
-    assert Config.load(path) == panel.config
-    assert "sigma: 0.7" in panel.export_box.value
+    assert Config.load(path) == panel.config and "sigma: 0.7" in panel.export_box.value
     panel.buttons["reset"].click()
     assert panel.config == tiny_config
-    assert panel.controls.widgets["sigma"].value == pytest.approx(tiny_config.noise.sigma)
-    assert panel.controls.widgets["layer_norm"].value is False
+    assert panel.controls.widgets["noise.sigma"].value == pytest.approx(tiny_config.noise.sigma)
+    assert panel.controls.widgets["network.layer_norm"].value is False
 
 
 def test_a_restart_setting_waits_for_the_next_run(panel_factory, long_config):
     panel = panel_factory(long_config)
     first = panel.start()
     assert _wait_for(lambda: first.env_step > 50)
-    panel.controls.widgets["actor_hidden"].value = "64-64"
-    assert "applies on restart" in panel.controls.badges["actor_hidden"].value
+    panel.controls.widgets["network.actor_hidden"].value = "64-64"
+    panel.controls.widgets["training.buffer_size"].value = 4096
+    assert "applies on restart" in panel.controls.badges["network.actor_hidden"].value
+    assert "applies on restart: training.buffer_size, network.actor_hidden" in panel.readout.value
     assert first.config.network.actor_hidden == (32, 32)
     panel.stop(wait=True)
     second = panel.start()
     assert second is not first and second.config.network.actor_hidden == (64, 64)
-    assert panel.controls.badges["actor_hidden"].value == ""
+    assert second.config.training.buffer_size == 4096
+    assert panel.controls.badges["network.actor_hidden"].value == ""
     panel.stop(wait=True)
+
+
+# ---- K agents -------------------------------------------------------------------------------------
+def test_agents_gives_one_panel_with_a_selector_and_a_panel_on_an_engine_takes_its_agents(panel_factory,
+                                                                                           long_config):
+    panel = panel_factory(long_config, agents=3)
+    assert type(panel) is TrainingPanel and panel.model.agents == 3 and panel.charts.agents == 3
+    assert [label for label, _ in panel.selector.options] == ["All agents", "A (seed 0)", "B (seed 1)", "C (seed 2)"]
+    assert panel.selector.layout.display == "flex" and len(panel.clip_images) == 3
+    with pytest.raises(ConfigError, match=r"agents=0 is invalid"):
+        TrainingPanel(long_config, agents=0)
+    trainer = Trainer(long_config, log_to_disk=False)
+    try:
+        with pytest.raises(ConfigError, match=r"agents=2 is invalid for a panel on run, which trains 1 agent"):
+            TrainingPanel(trainer, agents=2)
+        assert panel_factory(trainer).model.agents == 1
+    finally:
+        trainer.close()
+
+
+def test_a_k2_run_through_the_panel_a_slider_changes_only_the_selected_agent(panel_factory, long_config):
+    panel = panel_factory(long_config, agents=2)
+    population = panel.start()
+    assert _wait_for(lambda: all(panel.charts.point_counts()[("raw_ma", k)] > 0 for k in (0, 1)), tick=panel.tick)
+    base_sigma = long_config.noise.sigma
+    panel.set("sigma", 0.55, agent=1)
+    assert panel.selector.value == 1 and panel.controls.widgets["noise.sigma"].value == pytest.approx(0.55)
+    assert _wait_for(lambda: population.hyperparameters(1)["noise.sigma"] == pytest.approx(0.55), tick=panel.tick)
+    assert population.hyperparameters(0)["noise.sigma"] == base_sigma
+    assert _wait_for(lambda: panel.charts.changes, tick=panel.tick)  # the change's event reached the charts
+    panel.tick(force=True)
+    assert "data-name='noise.sigma' data-agent='1'>0.55<" in panel.readout.value
+    assert f"data-name='noise.sigma' data-agent='0'>{base_sigma:.4g}<" in panel.readout.value
+    assert f"B step {panel.charts.changes[-1][1]:,}: noise.sigma 0.3→0.55" in panel.readout.value
+    panel.selector.value = 0  # the controls show the selected agent's values
+    assert panel.controls.widgets["noise.sigma"].value == pytest.approx(base_sigma)
+    panel.controls.widgets["training.batch_size"].value = 64  # shared: it goes to every agent, and the panel says so
+    assert _wait_for(lambda: all(population.hyperparameters(k)["training.batch_size"] == 64 for k in (0, 1)))
+    assert "shared by every agent" in panel.messages[-1] and panel.errors == []
+    assert panel.status.value.count("most common outcome") == 2 and "running" in panel.status.value
+    panel.stop(wait=True)
+    panel.tick(force=True)
+    assert "stopped" in panel.status.value and population.checkpoint_path.exists()
+
+
+def test_k_agents_each_show_their_latest_clip(panel_factory, tiny_config):
+    config = tiny_config.with_overrides({"run.total_steps": 200, "run.eval_every": 200, "run.eval_episodes": 1,
+                                         "env.num_envs": 1, "training.learning_starts": 100})
+    panel = panel_factory(config, agents=2)
+    panel.set("run.seed", 5)  # every agent: A gets 5, B 6, and the selector and the legend say so
+    panel.start()
+    assert [label for label, _ in panel.selector.options] == ["All agents", "A (seed 5)", "B (seed 6)"]
+    assert [t.name for t in panel.figure.data if t.showlegend and t.type == "scatter"] == ["A (seed 5)",
+                                                                                           "B (seed 6)"]
+    panel.wait(timeout=120)
+    for k, folder in enumerate(m.run_dir for m in panel.population.members):
+        clip = folder / "clips" / "step_000000200.gif"
+        assert panel.model.latest_clips[k].path == str(clip)
+        assert panel.clip_images[k].value == clip.read_bytes()
+        assert panel.clip_captions[k].value.startswith(f"<span class='lab-clip-caption'>{'AB'[k]}: 200 steps: ")
+    assert panel.most_common_outcomes() == [s.most_common_outcome for s in panel.statuses]
 
 
 # ---- charts ------------------------------------------------------------------------------------
 def test_chart_traces_grow_as_events_arrive():
     charts = LiveCharts(min_interval=0.0)
     for k in range(5):
-        charts(_episode(k))
-    charts(UpdateMetrics(50, 10, 1.0, -2.0, 3.0, 0.1, 0.2, 1e-3, 1e-3, 0.5, 0.4, 100.0))
+        charts(_episode(k))  # a plain event counts as agent 0's
+    charts(_metrics(50))
     charts(Evaluated(env_step=50, mean_return=12.0, std_return=3.0, success_rate=0.5, returns=(9.0, 15.0),
                      lengths=(100, 120), outcomes={"LANDED_SOFTLY": 1}))
     assert charts.flush()
     counts = charts.point_counts()
-    assert counts["raw"] == 5 and counts["raw_ma"] == 5 and counts["shaped_ma"] == 5
-    assert counts["critic_loss"] == counts["mean_q"] == counts["noise_scale"] == 1
-    assert counts["eval"] == counts["eval_success"] == 1
-    assert counts["LANDED_SOFTLY"] == counts["CRASHED_TILTED"] == 5  # one stacked row per episode
-    assert list(charts._traces["LANDED_SOFTLY"].y) == [100.0] * 5
-    assert charts._traces["LANDED_SOFTLY"].showlegend and not charts._traces["CRASHED_TILTED"].showlegend
+    assert counts[("raw", 0)] == counts[("raw_ma", 0)] == counts[("shaped_ma", 0)] == 5
+    assert counts[("critic_loss", 0)] == counts[("mean_q", 0)] == counts[("noise_scale", 0)] == 1
+    assert counts[("eval", 0)] == counts[("eval_success", 0)] == 1
+    assert counts["LANDED_SOFTLY"] == counts["CRASHED_TILTED"] == 5  # one stacked row per episode, over time
+    traces = charts._traces
+    outcomes = charts._outcome_traces
+    assert list(outcomes["LANDED_SOFTLY"].y) == [100.0] * 5
+    assert outcomes["LANDED_SOFTLY"].showlegend and not outcomes["CRASHED_TILTED"].showlegend
     assert not charts.flush()  # nothing new: nothing redrawn
     for k in range(5, 12):
-        charts(_episode(k, outcome="CRASHED_TILTED"))
+        charts(AgentEvent(0, 0, _episode(k, outcome="CRASHED_TILTED")))
     assert charts.flush()
-    assert charts.point_counts()["raw"] == 12
-    assert charts._traces["CRASHED_TILTED"].y[-1] == pytest.approx(100 * 7 / 12)  # of the last 20 episodes
-    raw_ma = charts._traces["raw_ma"].y
-    assert raw_ma[-1] == pytest.approx(np.mean(np.arange(12)))
-    assert charts._traces["eval"].y[0] == 12.0 and charts._traces["eval_success"].y[0] == 50.0
+    assert charts.point_counts()[("raw", 0)] == 12
+    assert outcomes["CRASHED_TILTED"].y[-1] == pytest.approx(100 * 7 / 12)  # of the last 20 episodes
+    assert traces[("raw_ma", 0)].y[-1] == pytest.approx(np.mean(np.arange(12)))
+    assert traces[("eval", 0)].y[0] == 12.0 and traces[("eval_success", 0)].y[0] == 50.0
+
+
+def test_k_agents_draw_one_coloured_line_each_and_an_outcome_bar_each():
+    charts = LiveCharts(2, labels=["A (seed 7)", "B (seed 8)"], window=2, outcome_window=2, min_interval=0.0)
+    for k in range(1, 4):
+        charts(AgentEvent(0, 7, _episode(k, "LANDED_SOFTLY", ret=250.0)))
+        charts(AgentEvent(1, 8, _episode(k, "CRASHED_SPINNING", ret=-100.0)))
+    charts(AgentEvent(1, 8, Evaluated(env_step=30, mean_return=-90.0, std_return=1.0, success_rate=0.0,
+                                      returns=(-90.0,), lengths=(10,), outcomes={"CRASHED_SPINNING": 1})))
+    charts(AgentEvent(1, 8, HyperparametersChanged(env_step=20, changes={"noise.sigma": (0.2, 0.5)})))
+    charts(AgentEvent(5, 9, _metrics(10)))  # an agent the charts do not draw is ignored
+    assert charts.flush(force=True)
+    counts = charts.point_counts()
+    assert counts[("raw_ma", 0)] == counts[("raw_ma", 1)] == 3
+    assert counts[("eval", 0)] == 0 and counts[("eval", 1)] == 1
+    assert list(charts._traces[("success", 0)].y) == [100.0, 100.0, 100.0]
+    assert list(charts._traces[("raw_ma", 1)].y) == [-100.0, -100.0, -100.0]
+    assert charts.outcome_shares() == {"LANDED_SOFTLY": [100.0, 0.0], "CRASHED_SPINNING": [0.0, 100.0]}
+    assert list(charts._outcome_traces["CRASHED_SPINNING"].y) == [0.0, 100.0]  # one bar per agent
+    assert [t.name for t in charts.figure.data if t.showlegend and t.type == "scatter"] == ["A (seed 7)",
+                                                                                            "B (seed 8)"]
+    assert charts._traces[("raw_ma", 0)].line.color != charts._traces[("raw_ma", 1)].line.color
+    assert charts.changes == [(1, 20, "noise.sigma 0.2→0.5")]
+    assert any("B (seed 8) step 20" in (a.hovertext or "") for a in charts.figure.layout.annotations)
+    assert len([s for s in charts.figure.layout.shapes if s.x0 == 20]) == 7  # every chart but the bars
 
 
 def test_flushes_are_throttled():
@@ -359,15 +454,15 @@ def test_decimation_bounds_the_points_and_keeps_the_ends():
     for k in range(20_000):
         charts(_episode(k, outcome=outcomes[k % 3]))
         if k % 2_000 == 0:
-            charts(UpdateMetrics(10 * k, k, 1.0, -2.0, 3.0, 0.1, 0.2, 1e-3, 1e-3, 0.5, 0.4, 100.0))
+            charts(_metrics(10 * k))
     charts.flush()
     counts = charts.point_counts()
     assert max(counts.values()) <= 60
-    assert counts["raw"] >= 30
-    x = charts._traces["raw"].x
+    assert counts[("raw", 0)] >= 30
+    x = charts._traces[("raw", 0)].x
     assert x[0] == 0 and x[-1] == 10 * 19_999 and np.all(np.diff(x) > 0)
     # the moving mean was computed on every episode, not on the thinned points
-    assert charts._traces["raw_ma"].y[-1] == pytest.approx(np.mean(np.arange(20_000 - 50, 20_000)))
+    assert charts._traces[("raw_ma", 0)].y[-1] == pytest.approx(np.mean(np.arange(20_000 - 50, 20_000)))
 
 
 def test_bounded_series_thins_old_rows_and_keeps_recent_ones():
@@ -381,13 +476,24 @@ def test_bounded_series_thins_old_rows_and_keeps_recent_ones():
     assert series.appended == 1_000
 
 
-def test_hyperparameter_changes_become_markers():
+def test_hyperparameter_changes_become_markers_and_a_reset_forgets_them():
     charts = LiveCharts(min_interval=0.0)
-    charts(HyperparametersChanged(env_step=1234, changes={"sigma": (0.1, 0.4)}))
+    charts(HyperparametersChanged(env_step=1234, changes={"noise.sigma": (0.1, 0.4)}))
     charts.flush()
     shapes = [s for s in charts.figure.layout.shapes if s.x0 == 1234]
     assert len(shapes) == 8  # one line in every chart
-    assert any("sigma 0.1→0.4" in (a.hovertext or "") for a in charts.figure.layout.annotations)
+    assert any("noise.sigma 0.1→0.4" in (a.hovertext or "") for a in charts.figure.layout.annotations)
+    charts(_episode(1))
+    charts.reset()
+    charts.flush(force=True)
+    assert charts.changes == [] and not [s for s in charts.figure.layout.shapes if s.x0 == 1234]
+    assert charts.point_counts()[("raw", 0)] == 0
+
+
+def test_the_success_line_comes_from_the_lander_module():
+    from lab.lander import SUCCESS_RETURN
+
+    assert LiveCharts().success_threshold == LiveCharts(3).success_threshold == SUCCESS_RETURN
 
 
 # ---- viewer ------------------------------------------------------------------------------------
@@ -592,108 +698,14 @@ print(trainer.run_dir)
 
 
 @pytest.mark.slow
-def test_panel_overhead_benchmark_runs_both_arms():
+@pytest.mark.parametrize("agents", [1, 2])
+def test_panel_overhead_benchmark_runs_both_arms(agents):
     from widgets.bench import panel_overhead
 
-    result = panel_overhead(steps=400, repeats=1)
+    result = panel_overhead(steps=400, repeats=1, agents=agents)
     arms = {run["panel"]: run for run in result["runs"]}
+    assert result["agents"] == agents
     assert result["ratio"] == pytest.approx(1.0 - arms[True]["panel_cpu_share"], abs=1e-4)  # a share, not a time
     assert 0.0 < result["ratio"] <= 1.0 and arms[False]["panel_cpu_share"] >= 0.0
-    assert arms[True]["steps"] == arms[False]["steps"] >= 400
+    assert arms[True]["steps"] == arms[False]["steps"] >= 400 * agents
     assert arms[True]["flushes"] >= 1 and arms[True]["subscriber_calls"] > 0
-
-
-# ---- the A/B panel and the latest clip ------------------------------------------------------------
-def test_the_success_line_comes_from_the_lander_module():
-    from lab.lander import SUCCESS_RETURN
-
-    assert LiveCharts().success_threshold == SUCCESS_RETURN
-    assert CompareCharts(2).success_threshold == SUCCESS_RETURN
-
-
-def test_agents_picks_the_ab_panel_and_one_agent_keeps_the_single_panel(panel_factory, long_config):
-    single = panel_factory(long_config, agents=1)
-    assert type(single) is TrainingPanel and single.model.trainer is None
-    ab = panel_factory(long_config, agents=3)
-    assert isinstance(ab, ComparePanel) and ab.model.agents == 3
-    assert [label for label, _ in ab.selector.options] == ["All agents", "A (seed 0)", "B (seed 1)", "C (seed 2)"]
-    with pytest.raises(ConfigError, match=r"agents=0 is invalid"):
-        TrainingPanel(long_config, agents=0)
-    trainer = Trainer(long_config, log_to_disk=False)
-    try:
-        with pytest.raises(ConfigError, match=r"agents=2 trains a new population: give a preset name"):
-            TrainingPanel(trainer, agents=2)
-    finally:
-        trainer.close()
-
-
-def test_compare_charts_draw_one_line_and_one_outcome_bar_per_agent():
-    charts = CompareCharts(2, seeds=[7, 8], window=2, outcome_window=2)
-    for k in range(1, 4):
-        charts(AgentEvent(0, 7, _episode(k, "LANDED_SOFTLY", ret=250.0)))
-        charts(AgentEvent(1, 8, _episode(k, "CRASHED_SPINNING", ret=-100.0)))
-    charts(AgentEvent(1, 8, Evaluated(env_step=30, mean_return=-90.0, std_return=1.0, success_rate=0.0,
-                                      returns=(-90.0,), lengths=(10,), outcomes=("CRASHED_SPINNING",))))
-    charts(AgentEvent(1, 8, HyperparametersChanged(env_step=20, changes={"sigma": (0.2, 0.5)})))
-    assert charts.flush(force=True)
-    counts = charts.point_counts()
-    assert counts[("return", 0)] == 3 and counts[("return", 1)] == 3
-    assert counts[("eval", 0)] == 0 and counts[("eval", 1)] == 1
-    assert list(charts._traces[("success", 0)].y) == [100.0, 100.0, 100.0]
-    assert list(charts._traces[("return", 1)].y) == [-100.0, -100.0, -100.0]
-    assert charts.outcome_shares() == {"LANDED_SOFTLY": [100.0, 0.0], "CRASHED_SPINNING": [0.0, 100.0]}
-    assert [t.name for t in charts.figure.data if t.showlegend and t.type == "scatter"] == ["A (seed 7)",
-                                                                                            "B (seed 8)"]
-    assert charts._traces[("return", 0)].line.color != charts._traces[("return", 1)].line.color
-    assert charts.changes == [(1, 20, "sigma 0.2→0.5")]
-    assert any("B step 20" in (a.hovertext or "") for a in charts.figure.layout.annotations)
-
-
-def test_the_ab_panel_trains_agents_side_by_side_and_a_slider_changes_only_the_selected_one(panel_factory,
-                                                                                            long_config):
-    panel = panel_factory(long_config, agents=2)
-    panel.start()
-    assert _wait_for(lambda: all(panel.charts.point_counts()[("return", k)] > 0 for k in (0, 1)), tick=panel.tick)
-    base_sigma = long_config.noise.sigma
-    panel.set("sigma", 0.55, agent=1)
-    assert panel.selector.value == 1 and panel.controls.widgets["sigma"].value == pytest.approx(0.55)
-    population = panel.population
-    assert _wait_for(lambda: population.hyperparameters(1)["sigma"] == pytest.approx(0.55), tick=panel.tick)
-    assert population.hyperparameters(0)["sigma"] == base_sigma
-    panel.tick(force=True)
-    assert "data-name='sigma' data-agent='1'>0.55<" in panel.readout.value
-    assert f"data-name='sigma' data-agent='0'>{base_sigma:.4g}<" in panel.readout.value
-    panel.selector.value = 0  # the controls show the selected agent's values
-    assert panel.controls.widgets["sigma"].value == pytest.approx(base_sigma)
-    batch = panel.controls.widgets["batch_size"]
-    batch.value = 64  # one agent cannot change what the population shares: an error, and the control snaps back
-    assert panel.errors and "batch_size is shared by every agent" in panel.errors[-1]
-    assert batch.value == long_config.training.batch_size
-    assert panel.status.value.count("most common outcome") == 2 and "running" in panel.status.value
-    panel.stop(wait=True)
-    panel.tick(force=True)
-    assert "stopped" in panel.status.value
-
-
-def test_the_panel_shows_the_latest_evaluation_clip_beside_the_charts(panel_factory, tiny_config):
-    config = tiny_config.with_overrides({"run.total_steps": 400, "run.eval_every": 200, "run.eval_episodes": 1})
-    panel = panel_factory(config)
-    assert panel.clip_image.layout.display == "none"
-    panel.start()
-    panel.wait(timeout=120)
-    clips = sorted((panel.trainer.run_dir / "clips").glob("*.gif"))
-    assert [p.name for p in clips] == ["step_000000200.gif", "step_000000400.gif"]
-    assert panel.model.latest_clip.path == str(clips[-1])
-    assert panel.clip_image.value == clips[-1].read_bytes() and panel.clip_image.value[:4] == b"GIF8"
-    assert panel.clip_image.layout.display == "block"
-    assert panel.model.latest_clip.caption in panel.clip_caption.value
-    assert panel.model.latest_clip.caption.startswith("400 steps: ")
-
-
-def test_a_panel_without_clips_records_none(panel_factory, tiny_config):
-    config = tiny_config.with_overrides({"run.total_steps": 300, "run.eval_every": 200, "run.eval_episodes": 1})
-    panel = panel_factory(config, clips=False)
-    panel.start()
-    panel.wait(timeout=120)
-    assert panel.trainer.last_evaluation is not None and not (panel.trainer.run_dir / "clips").exists()
-    assert panel.model.latest_clip is None and panel.clip_image.layout.display == "none"

@@ -1,6 +1,6 @@
 """The notebook GUI for Lander Lab, on ipywidgets and Plotly.
 
-``TrainingPanel`` trains and tunes a run live; ``LiveCharts`` draws its events;
+``TrainingPanel`` trains and tunes one agent, or K side by side, live; ``LiveCharts`` draws their events;
 ``EpisodeViewer`` replays recorded episodes inline. Imported lazily, so
 ``import widgets`` stays light until one is used.
 """

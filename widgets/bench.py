@@ -60,20 +60,22 @@ class _Timed:
             self.calls += 1
 
 
-def _train(config: Config, with_panel: bool, refresh: float) -> dict[str, Any]:
+def _train(config: Config, with_panel: bool, refresh: float, agents: int = 1) -> dict[str, Any]:
+    from lab.train.population import Population
     from lab.train.trainer import Trainer
     from widgets.panel import TrainingPanel
 
-    trainer = Trainer(config, name="bench-panel" if with_panel else "bench-plain")
+    name = "bench-panel" if with_panel else "bench-plain"
+    trainer = Trainer(config, name=name) if agents == 1 else \
+        Population(config, seeds=[config.run.seed + k for k in range(agents)], name=name)
     timed: list[_Timed] = []
-    if with_panel:
-        subscribe = trainer.events.subscribe
+    if with_panel:  # the panel subscribes to the engine's agent_events and to each agent's own bus
+        for bus in (trainer.agent_events, *(slot.events for slot in trainer.slots)):
+            def timed_subscribe(handler: Any, event_type: type | None = None, subscribe: Any = bus.subscribe) -> Any:
+                timed.append(_Timed(handler))
+                return subscribe(timed[-1], event_type)
 
-        def timed_subscribe(handler: Any, event_type: type | None = None) -> Any:
-            timed.append(_Timed(handler))
-            return subscribe(timed[-1], event_type)
-
-        trainer.events.subscribe = timed_subscribe  # type: ignore[method-assign]
+            bus.subscribe = timed_subscribe  # type: ignore[method-assign]
     panel = TrainingPanel(trainer, refresh=refresh) if with_panel else None
     started, cpu_started, main_cpu = time.perf_counter(), time.process_time(), time.thread_time()
     trainer.start()
@@ -85,6 +87,7 @@ def _train(config: Config, with_panel: bool, refresh: float) -> dict[str, Any]:
     cpu = time.process_time() - cpu_started
     main_cpu = time.thread_time() - main_cpu
     flushes = panel.charts.flushes if panel is not None else 0
+    steps = sum(slot.env_step for slot in trainer.slots)
     if panel is not None:
         panel.close()
     trainer.close()
@@ -93,13 +96,14 @@ def _train(config: Config, with_panel: bool, refresh: float) -> dict[str, Any]:
     return {"panel": with_panel, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
             "main_thread_cpu_seconds": round(main_cpu, 3), "subscriber_cpu_seconds": round(subscriber_cpu, 4),
             "subscriber_calls": sum(t.calls for t in timed), "panel_cpu_share": round(panel_cpu / cpu, 4),
-            "steps": trainer.env_step,
-            "steps_per_second": round(trainer.env_step / seconds, 1), "flushes": flushes}
+            "steps": steps, "steps_per_second": round(steps / seconds, 1), "flushes": flushes}
 
 
 def panel_overhead(steps: int = 3000, repeats: int = 3, preset_name: str = "tiny",
-                   refresh: float | None = None) -> dict[str, Any]:
-    """Throughput with the panel redrawing over throughput without it (1.0 means free); medians of repeats."""
+                   refresh: float | None = None, agents: int = 1) -> dict[str, Any]:
+    """Throughput with the panel redrawing over throughput without it (1.0 means free); medians of repeats.
+
+    agents: train that many agents side by side (a Population and the K-agent panel), each for ``steps``."""
     from widgets.panel import REFRESH_SECONDS
 
     refresh = REFRESH_SECONDS if refresh is None else refresh
@@ -109,7 +113,7 @@ def panel_overhead(steps: int = 3000, repeats: int = 3, preset_name: str = "tiny
         config = bench_config(preset_name, steps, out_dir)
         for k in range(repeats):
             order = (False, True) if k % 2 == 0 else (True, False)
-            pair = {mode: _train(config, mode, refresh) for mode in order}
+            pair = {mode: _train(config, mode, refresh, agents) for mode in order}
             runs += [pair[order[0]], pair[order[1]]]
             wall.append(pair[True]["steps_per_second"] / pair[False]["steps_per_second"])
             cpu.append(pair[False]["cpu_seconds"] / pair[True]["cpu_seconds"])
@@ -117,16 +121,16 @@ def panel_overhead(steps: int = 3000, repeats: int = 3, preset_name: str = "tiny
     return {"ratio": round(statistics.median(cost), 4), "wall_ratio": round(statistics.median(wall), 4),
             "cpu_ratio": round(statistics.median(cpu), 4), "ratios": [round(r, 4) for r in cost],
             "cpu_ratios": [round(r, 4) for r in cpu], "wall_ratios": [round(r, 4) for r in wall],
-            "preset": preset_name, "steps": steps, "refresh_seconds": refresh, "runs": runs}
+            "preset": preset_name, "steps": steps, "agents": agents, "refresh_seconds": refresh, "runs": runs}
 
 
-if __name__ == "__main__":  # python -m widgets.bench [steps] [repeats] [preset]
+if __name__ == "__main__":  # python -m widgets.bench [steps] [repeats] [preset] [agents]
     import json
     import sys
 
     args = sys.argv[1:]
     result = panel_overhead(int(args[0]) if args else 3000, int(args[1]) if len(args) > 1 else 3,
-                            args[2] if len(args) > 2 else "tiny")
+                            args[2] if len(args) > 2 else "tiny", agents=int(args[3]) if len(args) > 3 else 1)
     print(json.dumps({k: v for k, v in result.items() if k != "runs"}, indent=2))
     for run in result["runs"]:
         print(run)

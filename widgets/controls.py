@@ -1,262 +1,215 @@
-"""Which knobs the panel shows, where each lives in the config, and the widget for each.
+"""The panel's controls, generated from the config fields' metadata.
 
-The live controls are exactly ``lab.train.live.LIVE_NAMES``, in that order; the
-few settings that apply only when a new run starts are listed here (``RESTART_ONLY``).
-A control's allowed range is the config field's ``Bounds`` (``lab.config.bounds_of``),
-and its slider spans the field's typical range, clipped to what validation accepts, so a
-value the config would reject cannot be chosen. This module only adds how each is drawn.
+Every config field gets one control (``lab.config.config_fields``): its widget kind and
+range come from the field's ``Bounds``, whether it acts on the running engine from its
+``live`` metadata, and its tooltip from the field's docstring. The only thing decided
+here is where a control sits: ``TAB_OF`` places fields on tabs. So a new config field
+shows up in the panel with no edit here, and no list of live fields exists but the config's.
 """
 
 from __future__ import annotations
 
+import ast
+import functools
+import inspect
 import math
+import re
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
+import numpy as np
 
-from lab.config import Bounds, Config, ConfigError, bounds_of
-from lab.train.live import LIVE_CONFIG_FIELDS, LIVE_NAMES, SCHEDULE_OVERRIDES
+from lab.config import AGENT, SECTIONS, Config, ConfigError, FieldInfo, config_fields, field_info
 
-TABS: tuple[str, ...] = ("Learning", "Exploration", "Replay", "Shaping", "Network", "Run")
+TABS: tuple[str, ...] = ("Learning", "Exploration", "Replay", "Shaping", "Network", "Environment", "Run")
+TAB_OF: dict[str, str] = {
+    "training.": "Learning", "noise.": "Exploration", "network.": "Network", "env.": "Environment", "run.": "Run",
+    "training.warmup_pilot": "Exploration", "training.learning_starts": "Exploration",
+    "training.warmup_episodes": "Exploration", "training.buffer_size": "Replay", "training.use_per": "Replay",
+    "training.per_": "Replay", "env.reward_shaping": "Shaping", "env.shaping_": "Shaping",
+}
+"""Where each control sits: the longest matching prefix of its dotted name wins."""
 RESTART_NOTE = "applies on restart"
-SIZE_CHOICES: tuple[tuple[int, ...], ...] = ((32, 32), (64, 64), (128, 128), (256, 128), (256, 256), (400, 300))
-RESTART_ONLY: dict[str, str] = {
-    "kind": "noise.kind",
-    "warmup_pilot": "training.warmup_pilot",
-    "use_per": "training.use_per",
-    "actor_hidden": "network.actor_hidden",
-    "critic_hidden": "network.critic_hidden",
-    "layer_norm": "network.layer_norm",
-    "total_steps": "run.total_steps",
-    "num_envs": "env.num_envs",
-    "seed": "run.seed",
-}
-"""Settings the panel offers that take effect when a new run starts, by name -> dotted field."""
+SIZE_CHOICES: tuple[str, ...] = ("32-32", "64-64", "128-128", "256-128", "256-256", "400-300")
+"""Layer widths a sizes control suggests; any other list can be typed in."""
+SLIDER_VALUES = 256
+"""An integer field whose practical range holds more values than this gets a number box, not a slider."""
+WIDE_NUMBER = 10.0
+"""A float field without a typical range wider than this gets a number box, not a slider."""
 
 
-def engine_bounds(key: str) -> Bounds:
-    """What the engine accepts for a dotted config field or a schedule override (noise_scale, per_beta)."""
-    if key in SCHEDULE_OVERRIDES:
-        low, high = SCHEDULE_OVERRIDES[key]
-        return Bounds("number", float(low), float(high))
-    return bounds_of(key)
+def tab_of(key: str) -> str:
+    return TAB_OF[max((p for p in TAB_OF if key.startswith(p)), key=len)]
 
 
-@dataclass(frozen=True)
-class Look:
-    """How a control is drawn: everything about it that is not the engine's business."""
-
-    tab: str
-    label: str
-    kind: str = ""
-    """log, float, int, choice, toggle, bool, sizes or number; empty: read from the field's Bounds."""
-    step: float = 0.01
-    options: tuple[Any, ...] = ()
-    help: str = ""
-    fmt: str = ".3g"
+def field_help(key: str) -> str:
+    """A field's docstring (the string under it in lab/config.py), as the control's tooltip."""
+    info = field_info(key)
+    return _docstrings(info.section).get(info.name, "")
 
 
-LOOKS: dict[str, Look] = {
-    "actor_lr": Look("Learning", "actor lr", step=0.1, help="Adam step size of the actor", fmt=".1e"),
-    "critic_lr": Look("Learning", "critic lr", step=0.1, help="Adam step size of the twin critics", fmt=".1e"),
-    "tau": Look("Learning", "tau", step=0.1, help="how fast the target networks follow", fmt=".1e"),
-    "gamma": Look("Learning", "gamma", step=0.001, help="discount", fmt=".3f"),
-    "batch_size": Look("Learning", "batch size", "choice", options=(16, 32, 64, 128, 256, 512, 1024),
-                       help="transitions per update"),
-    "policy_delay": Look("Learning", "policy delay", step=1, help="critic updates per actor update"),
-    "updates_per_step": Look("Learning", "updates/step", step=0.25, help="gradient updates per collected transition",
-                             fmt=".2f"),
-    "target_policy_noise": Look("Learning", "target noise", step=0.05, help="target policy smoothing std", fmt=".2f"),
-    "target_noise_clip": Look("Learning", "target clip", step=0.05, help="clip of the smoothing noise", fmt=".2f"),
-    "target_pessimism": Look("Learning", "pessimism", step=0.05,
-                             help="bootstrap from the twin critics' min (1, TD3) to their mean (0)", fmt=".2f"),
-    "kind": Look("Exploration", "noise type", "toggle", options=("gaussian", "ou", "pink"),
-                 help="Gaussian (independent), Ornstein-Uhlenbeck (correlated in time) or pink (1/f)"),
-    "warmup_pilot": Look("Exploration", "warm-up pilot",
-                         help="who flies the warm-up: random actions, or Gymnasium's hand-written pilot"),
-    "sigma": Look("Exploration", "sigma", help="noise std", fmt=".2f"),
-    "theta": Look("Exploration", "theta", help="OU mean reversion (OU only)", fmt=".2f"),
-    "noise_scale": Look("Exploration", "noise scale", step=0.05,
-                        help="multiplier on the noise; moving it pins the schedule", fmt=".2f"),
-    "use_per": Look("Replay", "PER", help="prioritized experience replay"),
-    "per_alpha": Look("Replay", "alpha", step=0.05, help="how strongly priorities shape sampling", fmt=".2f"),
-    "per_beta": Look("Replay", "beta", step=0.05,
-                     help="importance-sampling correction; moving it pins the schedule", fmt=".2f"),
-    "reward_shaping": Look("Shaping", "shaping", help="add the bonuses below to the learning signal"),
-    "shaping_time_penalty": Look("Shaping", "time penalty", fmt=".2f"),
-    "shaping_ground_bonus": Look("Shaping", "ground bonus", fmt=".2f"),
-    "shaping_leg_bonus": Look("Shaping", "leg bonus", fmt=".2f"),
-    "shaping_upright_bonus": Look("Shaping", "upright bonus", fmt=".2f"),
-    "shaping_landing_bonus": Look("Shaping", "landing bonus", step=1.0, fmt=".0f"),
-    "actor_hidden": Look("Network", "actor layers", options=SIZE_CHOICES),
-    "critic_hidden": Look("Network", "critic layers", options=SIZE_CHOICES),
-    "layer_norm": Look("Network", "LayerNorm"),
-    "total_steps": Look("Run", "total steps", "number", step=1000),
-    "num_envs": Look("Run", "envs", step=1),
-    "seed": Look("Run", "seed", "number", step=1),
-}
-"""Labels, tabs and steps; a live name missing here still gets a control with a plain look."""
-SCHEDULE_TYPICAL: dict[str, tuple[float, float]] = {"noise_scale": (0.0, 3.0)}
-"""Slider spans of the schedule overrides narrower than what the engine accepts."""
-_SECTION_TABS = {"training": "Learning", "noise": "Exploration", "network": "Network", "env": "Shaping", "run": "Run"}
-_KIND_OF_BOUNDS = {"number": "float", "integer": "int", "choice": "toggle", "bool": "bool", "sizes": "sizes"}
+@functools.cache
+def _docstrings(section: str) -> dict[str, str]:
+    """A config section's attribute docstrings, which Python itself does not keep (read once from the source)."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(SECTIONS[section]))).body[0].body  # type: ignore[attr-defined]
+    return {node.target.id: " ".join(str(after.value.value).split()) for node, after in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+            and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)}
 
 
 @dataclass(frozen=True)
 class ControlSpec:
-    """One control: the value it edits, how it is drawn, and its practical range."""
+    """One control: the field it edits, how it is drawn, and the range it offers."""
 
-    name: str
-    """The live name (``lab.train.live.LIVE_NAMES``) or the config field's own name."""
-    field: str | None
-    """Dotted config field; None for schedule overrides (noise_scale, per_beta)."""
+    info: FieldInfo
     tab: str
-    label: str
     kind: str
-    """log, float, int, choice, toggle, bool, sizes or number."""
+    """log, float, int, powers, number, toggle, dropdown, bool, sizes or text."""
     low: float = 0.0
     high: float = 1.0
-    step: float = 0.01
-    options: tuple[Any, ...] = ()
-    help: str = ""
-    fmt: str = ".3g"
+    step: float = 1.0
 
-    @property
-    def live(self) -> bool:
-        """Changeable while training runs; otherwise it applies when a new run starts."""
-        return self.name in LIVE_NAMES
+    key = property(lambda self: self.info.key, doc="The dotted config field.")
+    live = property(lambda self: self.info.live is not None, doc="Changes the running engine (else the next run).")
+    label = property(lambda self: self.info.name.replace("_", " "))
 
-    @property
-    def key(self) -> str:
-        """What the engine validates: the dotted field, or the override's name."""
-        return self.field or self.name
-
-    @property
-    def bounds(self) -> Bounds:
-        return engine_bounds(self.key)
-
-    def config_value(self, config: Config) -> Any:
-        """The value this control shows for a config (a schedule override's starting value)."""
-        if self.name == "noise_scale":
-            return config.noise.scale_start
-        if self.name == "per_beta":
-            return config.training.per_beta_start
-        section, name = self.key.split(".")
-        return getattr(getattr(config, section), name)
-
-    def slider_range(self, value: Any = None) -> tuple[float, float]:
-        """The practical range, widened to include ``value`` and clipped to the engine's limits."""
+    def slider_range(self, value: Any) -> tuple[float, float]:
+        """The offered range, widened to include ``value`` but never past what the field allows."""
         low, high = self.low, self.high
         if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
             low, high = min(low, value), max(high, value)
-        bounds = self.bounds
-        if bounds.low is not None and bounds.high is not None:
-            low, high = max(low, bounds.low), min(high, bounds.high)
         return low, high
 
 
-def control_spec(name: str, dotted: str | None) -> ControlSpec:
-    """The control for a live name or restart-only field: range from the engine's Bounds, look from LOOKS."""
-    bounds = engine_bounds(dotted or name)
-    look = LOOKS.get(name) or Look(_SECTION_TABS.get((dotted or "").split(".")[0], "Learning"),
-                                   name.replace("_", " "))
-    kind = look.kind or ("log" if bounds.log else _KIND_OF_BOUNDS.get(bounds.kind, "number"))
-    options = look.options or bounds.choices
-    low, high = 0.0, 1.0
-    if bounds.kind in ("number", "integer"):
-        low, high = SCHEDULE_TYPICAL.get(name) or bounds.slider
-    return ControlSpec(name, dotted, look.tab, look.label, kind, low, high, look.step, options, look.help, look.fmt)
+def _spec(info: FieldInfo) -> ControlSpec:
+    """The control a field's Bounds call for; open ends are nudged inside, so no end is a refused value."""
+    b, tab = info.bounds, tab_of(info.key)
+    if b.kind in ("bool", "sizes", "text"):
+        return ControlSpec(info, tab, b.kind)
+    if b.kind == "choice":
+        return ControlSpec(info, tab, "toggle" if len(b.choices) <= 4 else "dropdown")
+    assert b.low is not None and b.high is not None
+    low, high = b.typical if b.typical is not None else (b.low, b.high)
+    if b.kind == "integer":
+        if b.log:
+            return ControlSpec(info, tab, "powers", low, high)
+        slider = high - low <= SLIDER_VALUES
+        return ControlSpec(info, tab, "int" if slider else "number", *((low, high) if slider else (b.low, b.high)))
+    if b.log:
+        low = low if low > 0 else high * 1e-8
+        return ControlSpec(info, tab, "log", low, high, 0.01)
+    if b.typical is None and high - low > WIDE_NUMBER:
+        return ControlSpec(info, tab, "float_box", float(np.nextafter(b.low, b.high)) if b.low_open else b.low,
+                           float(np.nextafter(b.high, b.low)) if b.high_open else b.high)
+    step = 10.0 ** math.floor(math.log10((high - low) / 100))
+    low = low + step if b.low_open and low <= b.low else low
+    high = high - step if b.high_open and high >= b.high else high
+    return ControlSpec(info, tab, "float", low, high, step)
 
 
-def _specs() -> tuple[ControlSpec, ...]:
-    """Per tab, the restart-only settings first, then the live hyperparameters in LIVE_NAMES order."""
-    specs = [control_spec(n, f) for n, f in RESTART_ONLY.items()]
-    specs += [control_spec(n, LIVE_CONFIG_FIELDS.get(n)) for n in LIVE_NAMES]
-    return tuple(sorted(specs, key=lambda s: TABS.index(s.tab)))  # stable: keeps the order within a tab
-
-
-SPECS: tuple[ControlSpec, ...] = _specs()
-SPEC_BY_NAME: dict[str, ControlSpec] = {spec.name: spec for spec in SPECS}
+SPECS: tuple[ControlSpec, ...] = tuple(sorted((_spec(f) for f in config_fields()),
+                                              key=lambda s: (TABS.index(s.tab), not s.live)))
+"""Every field's control, tab by tab, live ones first, each group in the config's order."""
+SPEC_BY_KEY: dict[str, ControlSpec] = {spec.key: spec for spec in SPECS}
 
 
 def spec_named(name: str) -> ControlSpec:
-    """The control a panel's ``set(name, ...)`` changes; ConfigError naming the allowed ones otherwise."""
-    spec = SPEC_BY_NAME.get(name)
-    if spec is None:
-        raise ConfigError(f"the panel has no control {name!r}: allowed {', '.join(SPEC_BY_NAME)}")
-    return spec
-
-
-def _sizes_label(sizes: Any) -> str:
-    return "-".join(str(int(v)) for v in sizes)
+    """The control for a dotted or bare field name; ConfigError (from the config) for an unknown one."""
+    return SPEC_BY_KEY[field_info(name).key]
 
 
 def to_widget_value(spec: ControlSpec, value: Any) -> Any:
     """Config value -> what the widget holds."""
     if spec.kind == "sizes":
-        return _sizes_label(value)
+        return "-".join(str(int(v)) for v in value)
     return value
 
 
 def from_widget_value(spec: ControlSpec, value: Any) -> Any:
-    """Widget value -> the config/engine value."""
+    """Widget value -> the config value (ConfigError naming the field for a list of widths that does not parse)."""
     if spec.kind == "sizes":
-        return [int(v) for v in str(value).split("-")]
-    if spec.kind in ("int", "number", "choice"):
+        widths = re.findall(r"\d+", str(value))
+        if not widths or re.sub(r"[\d\s,\-x×]", "", str(value)):
+            raise ConfigError(f"{spec.key}={value!r} is invalid: allowed layer widths such as 256-256")
+        return [int(v) for v in widths]
+    if spec.kind in ("int", "number", "powers"):
         return int(value)
-    if spec.kind in ("float", "log"):
+    if spec.kind in ("float", "log", "float_box"):
         return float(value)
     if spec.kind == "bool":
         return bool(value)
     return value
 
 
-def make_widget(spec: ControlSpec, value: Any, batch_limit: int | None = None) -> w.ValueWidget:
-    """A widget for a spec, starting at value, that can only hold values the engine accepts."""
-    style = {"description_width": "110px"}
-    layout = w.Layout(width="380px")
+def show(spec: ControlSpec, widget: w.ValueWidget, value: Any) -> None:
+    """Put a config value in its widget, widening the widget's range or options so it holds the value exactly."""
+    shown = to_widget_value(spec, value)
+    if spec.kind == "powers" and shown not in widget.options:
+        widget.options = sorted({*widget.options, shown})
+    elif spec.kind in ("float", "int", "log"):
+        end = math.log10(shown) if spec.kind == "log" else shown
+        widget.min, widget.max = min(widget.min, end), max(widget.max, end)
+    widget.value = shown
+
+
+def _powers(spec: ControlSpec, value: Any, limits: tuple[float, float]) -> list[int]:
+    """Powers of two across the range (within limits), and the value itself."""
+    low, high = max(spec.low, limits[0]), min(spec.high, limits[1])
+    return sorted({2**k for k in range(64) if low <= 2**k <= high} | {int(value)})
+
+
+def _limits(key: str, config: Config) -> tuple[float, float]:
+    """What another field of the config leaves allowed: a batch fits in the replay buffer."""
+    if key == "training.batch_size":
+        return 0, config.training.buffer_size
+    if key == "training.buffer_size":
+        return config.training.batch_size, math.inf
+    return -math.inf, math.inf
+
+
+def make_widget(spec: ControlSpec, value: Any, limits: tuple[float, float] = (-math.inf, math.inf)) -> w.ValueWidget:
+    """A widget for a spec, starting at value, that offers only values the field allows."""
+    style = {"description_width": "150px"}
+    layout = w.Layout(width="420px")
     common: dict[str, Any] = {"description": spec.label, "style": style, "layout": layout,
                               "continuous_update": False}
-    tooltip = spec.help + ("" if spec.live else f" ({RESTART_NOTE})")
+    low, high = spec.slider_range(value)
+    widget: w.ValueWidget
     if spec.kind == "log":
-        low, high = spec.slider_range(value)
-        widget: w.ValueWidget = w.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high),
-                                                 step=spec.step, readout_format=spec.fmt, **common)
+        widget = w.FloatLogSlider(value=value, base=10, min=math.log10(low), max=math.log10(high), step=spec.step,
+                                  readout_format=".2e", **common)
     elif spec.kind == "float":
-        low, high = spec.slider_range(value)
-        widget = w.FloatSlider(value=value, min=low, max=high, step=spec.step, readout_format=spec.fmt, **common)
+        widget = w.FloatSlider(value=value, min=low, max=high, step=spec.step, readout_format=".4g", **common)
     elif spec.kind == "int":
-        low, high = spec.slider_range(value)
-        widget = w.IntSlider(value=value, min=int(low), max=int(high), step=int(spec.step), **common)
-    elif spec.kind == "choice":
-        options = [v for v in spec.options if batch_limit is None or v <= batch_limit]
-        options = sorted(set(options) | {int(value)})
-        widget = w.SelectionSlider(options=options, value=int(value), **common)
-    elif spec.kind == "toggle":
-        widget = w.ToggleButtons(options=list(spec.options), value=value, description=spec.label, style=style)
-    elif spec.kind == "bool":
-        widget = w.Checkbox(value=bool(value), description=spec.label, indent=False,
-                            layout=w.Layout(width="380px"))
-    elif spec.kind == "sizes":
-        labels = [_sizes_label(o) for o in spec.options]
-        current = value if isinstance(value, str) else _sizes_label(value)
-        if current not in labels:
-            labels.append(current)
-        widget = w.Dropdown(options=labels, value=current, description=spec.label, style=style, layout=layout)
+        widget = w.IntSlider(value=value, min=int(low), max=int(high), step=1, **common)
+    elif spec.kind == "powers":
+        widget = w.SelectionSlider(options=_powers(spec, value, limits), value=int(value), **common)
     elif spec.kind == "number":
-        low, high = spec.slider_range(value)
-        widget = w.BoundedIntText(value=int(value), min=int(low), max=int(high), step=int(spec.step),
-                                  description=spec.label, style=style, layout=layout)
-    else:  # pragma: no cover - a spec typo
-        raise ValueError(f"unknown control kind {spec.kind!r}")
-    widget.tooltip = tooltip
+        widget = w.BoundedIntText(value=int(value), min=int(low), max=int(high), **common)
+    elif spec.kind == "float_box":
+        widget = w.BoundedFloatText(value=float(value), min=low, max=high, **common)
+    elif spec.kind == "toggle":
+        widget = w.ToggleButtons(options=list(spec.info.bounds.choices), value=value, description=spec.label,
+                                 style={**style, "button_width": "auto"})
+    elif spec.kind == "dropdown":
+        widget = w.Dropdown(options=list(spec.info.bounds.choices), value=value, description=spec.label, style=style,
+                            layout=layout)
+    elif spec.kind == "bool":
+        widget = w.Checkbox(value=bool(value), description=spec.label, indent=False, layout=layout)
+    elif spec.kind == "sizes":
+        widget = w.Combobox(value=value, options=list(SIZE_CHOICES), ensure_option=False, **common)
+    else:
+        widget = w.Text(value=str(value), **common)
+    where = {AGENT: "live, per agent", None: RESTART_NOTE}.get(spec.info.live, "live, every agent at once")
+    widget.tooltip = f"{spec.key} ({where}): {field_help(spec.key)}"
     return widget
 
 
 @dataclass
 class ControlSet:
-    """The panel's widgets, one per spec, grouped by tab."""
+    """The panel's widgets, one per config field, and a badge beside each for a change waiting for a restart."""
 
     widgets: dict[str, w.ValueWidget] = field(default_factory=dict)
     badges: dict[str, w.HTML] = field(default_factory=dict)
@@ -265,23 +218,23 @@ class ControlSet:
     def build(cls, config: Config) -> ControlSet:
         controls = cls()
         for spec in SPECS:
-            value = to_widget_value(spec, spec.config_value(config))
-            controls.widgets[spec.name] = make_widget(spec, value, batch_limit=config.training.buffer_size)
-            controls.badges[spec.name] = w.HTML("")
+            value = to_widget_value(spec, config.get(spec.key))
+            controls.widgets[spec.key] = make_widget(spec, value, _limits(spec.key, config))
+            controls.badges[spec.key] = w.HTML("")
         return controls
 
     def tab_box(self) -> w.Tab:
-        children = []
+        children, titles = [], []
         for tab in TABS:
-            rows: list[w.Widget] = []
             specs = [s for s in SPECS if s.tab == tab]
-            if specs and not any(s.live for s in specs):
-                rows.append(w.HTML(f"<i>These settings {RESTART_NOTE}: press Stop, then Start for a new run.</i>"))
-            for spec in specs:
-                rows.append(w.HBox([self.widgets[spec.name], self.badges[spec.name]]))
-            children.append(w.VBox(rows))
+            rows: list[w.Widget] = [w.HBox([self.widgets[s.key], self.badges[s.key]]) for s in specs if s.live]
+            later = [w.HBox([self.widgets[s.key], self.badges[s.key]]) for s in specs if not s.live]
+            if later:
+                rows.append(w.HTML("<i style='color:#57606a'>The settings below wait for the next run: press Stop, "
+                                   "then Start.</i>"))
+            children.append(w.VBox(rows + later))
+            titles.append(tab if any(s.live for s in specs) else f"{tab} ({RESTART_NOTE})")
         box = w.Tab(children=children)
-        for i, tab in enumerate(TABS):
-            specs = [s for s in SPECS if s.tab == tab]
-            box.set_title(i, tab if any(s.live for s in specs) else f"{tab} ({RESTART_NOTE})")
+        for i, title in enumerate(titles):
+            box.set_title(i, title)
         return box

@@ -2,8 +2,8 @@
 
 ``BoundedSeries`` keeps a trace's rows under ``max_points`` by thinning its older half,
 ``RollingMean`` is a moving mean from running sums, and ``OutcomeWindow`` is each
-outcome's share of the last few episodes. Both chart sets (``widgets.charts`` and
-``widgets.compare_charts``) build on them, so they thin, average and count the same way.
+outcome's share of the last few episodes. ``widgets.charts`` keeps one set per agent, so
+every agent's lines thin, average and count the same way.
 """
 
 from __future__ import annotations

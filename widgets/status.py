@@ -1,8 +1,8 @@
-"""The panel's status line: what the run is doing, in one sentence a person can scan.
+"""The panel's status line: what each agent is doing, in one row a person can scan.
 
-``RunStatus`` subscribes to trainer events on the training thread and only stores a
-few numbers (O(1) per event). ``RunStatus.line`` formats them on the widgets' thread:
-env step, episode, steps/s, ETA, best evaluation and the most common recent outcome.
+``RunStatus`` follows one agent's events on the training thread and only stores a few
+numbers (O(1) per event); ``status_html`` formats the rows on the widgets' thread: env
+step, episode, steps/s, ETA, best evaluation and the most common recent outcome.
 """
 
 from __future__ import annotations
@@ -13,14 +13,14 @@ import time
 from collections import Counter, deque
 from typing import Any
 
-from lab.events import CheckpointSaved, EpisodeEnded, Evaluated, RunStateChanged, UpdateMetrics
+from lab.events import CheckpointSaved, EpisodeEnded, Evaluated, RunStateChanged
 
 STATE_COLORS = {"idle": "#57606a", "running": "#1a7f37", "paused": "#9a6700", "stopped": "#57606a",
                 "finished": "#0969da", "failed": "#cf222e"}
 
 
 class RunStatus:
-    """Latest run figures, kept up to date by events; read them from any thread."""
+    """One agent's latest figures, kept up to date by its events; read them from any thread."""
 
     def __init__(self, outcome_window: int = 50) -> None:
         self._lock = threading.Lock()
@@ -32,8 +32,6 @@ class RunStatus:
             self.state = "idle"
             self.error: str | None = None
             self.checkpoint: str | None = None
-            self.episodes = 0
-            self.env_step = 0
             self.best_eval: float | None = None
             self.last_eval: Evaluated | None = None
             self._outcomes: deque[str] = deque(maxlen=self.outcome_window)
@@ -44,22 +42,18 @@ class RunStatus:
     def __call__(self, event: Any) -> None:
         with self._lock:
             if isinstance(event, EpisodeEnded):
-                self.episodes, self.env_step = event.episode, event.env_step
                 outcome = getattr(getattr(event.analysis, "outcome", None), "value", None)
                 if outcome is not None:
                     if len(self._outcomes) == self._outcomes.maxlen:
                         self._outcome_counts[self._outcomes[0]] -= 1
                     self._outcomes.append(outcome)
                     self._outcome_counts[outcome] += 1
-            elif isinstance(event, UpdateMetrics):
-                self.env_step = event.env_step
             elif isinstance(event, Evaluated):
                 self.last_eval = event
                 if self.best_eval is None or event.mean_return > self.best_eval:
                     self.best_eval = event.mean_return
             elif isinstance(event, RunStateChanged):
                 self.state = event.state
-                self.env_step = event.env_step
                 if event.state == "failed":
                     self.error = event.error or "training failed"
                 elif event.state == "running":
@@ -88,29 +82,28 @@ class RunStatus:
             self._rate = (now, env_step)
         return self.steps_per_second
 
-    def line(self, trainer: Any | None) -> str:
-        """The status line as HTML."""
-        if trainer is None:
-            return _html("idle", "press Start to train")
-        state = trainer.state
-        step, total = int(trainer.env_step), int(trainer.config.run.total_steps)
+    def text(self, slot: Any, state: str) -> str:
+        """The agent's row: step of budget, episodes, speed, ETA, best evaluation, most common outcome."""
+        step, total = int(slot.env_step), int(slot.config.run.total_steps)
         rate = self.sample_rate(step) if state == "running" else self.steps_per_second
-        eta = "—"
-        if state == "running" and rate > 0:
-            eta = _duration((total - step) / rate)
+        eta = _duration((total - step) / rate) if state == "running" and rate > 0 else "—"
         best = "—" if self.best_eval is None else f"{self.best_eval:.1f}"
-        outcome = self.most_common_outcome or "—"
-        parts = [f"step {step:,} / {total:,}", f"episode {int(trainer.episodes):,}", f"{rate:.0f} steps/s",
-                 f"ETA {eta}", f"best eval {best}", f"most common outcome {outcome}"]
+        parts = [f"step {step:,} / {total:,}", f"episode {int(slot.episodes):,}", f"{rate:.0f} steps/s",
+                 f"ETA {eta}", f"best eval {best}", f"most common outcome {self.most_common_outcome or '—'}"]
         if state in ("stopped", "finished", "failed") and self.checkpoint:
             parts.append(f"checkpoint {self.checkpoint}")
-        return _html(state, " · ".join(parts))
+        return " · ".join(parts)
 
 
-def _html(state: str, text: str) -> str:
+def status_html(state: str, rows: list[tuple[str, str]]) -> str:
+    """The status line as HTML: the engine's state, then one row per agent (label HTML, text); one agent, one line."""
     color = STATE_COLORS.get(state, "#57606a")
-    return (f'<div class="lab-status" style="font-family: monospace; font-size: 13px">'
-            f'<b style="color:{color}">{html.escape(state)}</b> · {html.escape(text)}</div>')
+    head = f'<b style="color:{color}">{html.escape(state)}</b>'
+    if len(rows) == 1 and not rows[0][0]:
+        body = f" · {html.escape(rows[0][1])}"
+    else:
+        body = "".join(f"<div>{label} · {html.escape(text)}</div>" for label, text in rows)
+    return f'<div class="lab-status" style="font-family: monospace; font-size: 13px">{head}{body}</div>'
 
 
 def _duration(seconds: float) -> str:
