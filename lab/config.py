@@ -602,6 +602,8 @@ class FieldInfo:
     """AGENT (changes per agent while training), SHARED (changes for every agent at once) or None (restart only)."""
     shared: bool
     """Agents of one population must share it (it shapes a tensor or the loop's rhythm)."""
+    doc: str = ""
+    """The docstring under the field in this file: the docs' reference and the panel's tooltips read it here."""
 
 
 _FIELDS: tuple[FieldInfo, ...] = ()
@@ -613,9 +615,21 @@ def config_fields() -> tuple[FieldInfo, ...]:
     if not _FIELDS:
         _FIELDS = tuple(FieldInfo(f"{section}.{f.name}", section, f.name, f.default if f.default is not
                                   dataclasses.MISSING else None, f.metadata["bounds"], f.metadata["live"],
-                                  f.metadata["shared"])
+                                  f.metadata["shared"], attribute_docstrings(cls).get(f.name, ""))
                         for section, cls in SECTIONS.items() for f in fields(cls))
     return _FIELDS
+
+
+def attribute_docstrings(cls: type) -> dict[str, str]:
+    """A class's attribute docstrings (the string right under a field), which Python itself does not keep."""
+    import ast
+    import inspect
+    import textwrap
+
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
+    return {node.target.id: inspect.cleandoc(after.value.value) for node, after in zip(body, body[1:])
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and isinstance(after, ast.Expr)
+            and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)}
 
 
 def field_info(key: str) -> FieldInfo:

@@ -181,7 +181,7 @@ viewer
 # %%
 from lab import Trainer
 from lab.presets import preset
-from lab.render.clips import attach_clip_recorder
+from lab.render.clips import attach_clip_recorders
 from widgets import TrainingPanel
 
 config = preset(budget("guided", "tiny")).with_overrides({
@@ -192,7 +192,7 @@ config = preset(budget("guided", "tiny")).with_overrides({
     "run.seed": 2,  # lands at 15,000 steps on the README's machine; the Run tab picks others
 })
 trainer = Trainer(config, name="quickstart")
-attach_clip_recorder(trainer)  # one GIF per evaluation, as `python -m lab train` keeps by default
+attach_clip_recorders(trainer)  # one GIF per evaluation, as `python -m lab train` keeps by default
 panel = TrainingPanel(trainer)
 panel
 

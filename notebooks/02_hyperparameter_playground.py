@@ -35,11 +35,12 @@
 # | tab | what it holds |
 # |---|---|
 # | Learning | learning rates, tau, gamma, policy delay, target smoothing, batch size, updates per step |
-# | Exploration | the exploration noise, the warm-up pilot |
-# | Replay | prioritized replay (a one-agent panel: `TrainingPanel(config)`) |
+# | Exploration | the exploration noise, the touchdown cut, the warm-up and its pilot |
+# | Replay | the buffer and prioritized replay (per agent, for every agent of a panel) |
 # | Shaping | reward shaping and its bonuses |
-# | Network | hidden layers, LayerNorm |
-# | Run | total steps, number of envs, seed |
+# | Network | hidden layers, LayerNorm, activation |
+# | Environment | the env, envs per agent, the time limit, what counts as a success |
+# | Run | total steps, seed, evaluations, checkpoints |
 #
 # A control is *live*, changing the running agents at their next *[update](../docs/glossary.md#update)*, or
 # *applies on restart* (a tab's title says so when all of its controls do); it can differ per agent, or is

@@ -53,21 +53,6 @@ def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
 
-def attribute_docstrings(cls: type) -> dict[str, str]:
-    """A class's attribute docstrings (the string right under a field), which Python itself does not keep."""
-    import ast
-    import inspect
-    import textwrap
-
-    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body  # type: ignore[attr-defined]
-    docs = {}
-    for field, after in zip(body, body[1:]):
-        if (isinstance(field, ast.AnnAssign) and isinstance(field.target, ast.Name) and isinstance(after, ast.Expr)
-                and isinstance(after.value, ast.Constant) and isinstance(after.value.value, str)):
-            docs[field.target.id] = inspect.cleandoc(after.value.value)
-    return docs
-
-
 def config_reference(sections: dict[str, type] | None = None) -> str:
     """Every config field, section by section, from the dataclasses, their bounds and attribute docstrings."""
     if sections is None:
@@ -85,6 +70,8 @@ def config_reference(sections: dict[str, type] | None = None) -> str:
                       "run, for one agent of a population or all), *live, all agents* (at the next update, for every "
                       "agent at once) or *restart* (the next run)."]
     for section, cls in sections.items():
+        from lab.config import attribute_docstrings
+
         docs = attribute_docstrings(cls)
         lines += ["", f"## `{section}`", "", _cell(cls.__dict__.get("__doc__") or "")]
         header = ["field", "default", "allowed", *(["when"] if with_live else []), "what it does"]

@@ -18,7 +18,7 @@ from lab.render.clips import (
     Clip,
     ClipRecorder,
     ClipSaved,
-    attach_clip_recorder,
+    attach_clip_recorders,
     clip_caption,
     load_clips,
     pick,
@@ -70,7 +70,7 @@ def test_a_real_trainer_records_one_labelled_clip_per_evaluation(tiny_config, tm
     finally:
         plain.close()
     trainer = Trainer(config, run_dir=tmp_path / "run")
-    recorder = attach_clip_recorder(trainer)
+    [recorder] = attach_clip_recorders(trainer)
     saved: list[ClipSaved] = []
     trainer.events.subscribe(saved.append, ClipSaved)
     try:

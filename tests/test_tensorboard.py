@@ -15,7 +15,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2  # noqa: E402
 
 from lab.analysis.tensorboard import attach_tensorboard, flatten_hparams  # noqa: E402
-from lab.render.clips import CLIPS_DIR, attach_clip_recorder, load_clips  # noqa: E402
+from lab.render.clips import CLIPS_DIR, attach_clip_recorders, load_clips  # noqa: E402
 
 
 def test_flatten_hparams_keeps_numbers_and_writes_the_rest_as_text() -> None:
@@ -41,7 +41,7 @@ def test_a_real_run_writes_hparams_final_metrics_and_clips_as_video(tiny_config,
     config = tiny_config.with_overrides({"run.eval_every": 300, "run.eval_episodes": 1})
     trainer = Trainer(config, run_dir=tmp_path / "run")
     board = attach_tensorboard(trainer)
-    attach_clip_recorder(trainer)
+    attach_clip_recorders(trainer)
     try:
         trainer.fit()
     finally:

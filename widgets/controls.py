@@ -9,19 +9,15 @@ shows up in the panel with no edit here, and no list of live fields exists but t
 
 from __future__ import annotations
 
-import ast
-import functools
-import inspect
 import math
 import re
-import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
 import numpy as np
 
-from lab.config import AGENT, SECTIONS, Config, ConfigError, FieldInfo, config_fields, field_info
+from lab.config import AGENT, Config, ConfigError, FieldInfo, config_fields, field_info
 
 TABS: tuple[str, ...] = ("Learning", "Exploration", "Replay", "Shaping", "Network", "Environment", "Run")
 TAB_OF: dict[str, str] = {
@@ -46,17 +42,7 @@ def tab_of(key: str) -> str:
 
 def field_help(key: str) -> str:
     """A field's docstring (the string under it in lab/config.py), as the control's tooltip."""
-    info = field_info(key)
-    return _docstrings(info.section).get(info.name, "")
-
-
-@functools.cache
-def _docstrings(section: str) -> dict[str, str]:
-    """A config section's attribute docstrings, which Python itself does not keep (read once from the source)."""
-    body = ast.parse(textwrap.dedent(inspect.getsource(SECTIONS[section]))).body[0].body  # type: ignore[attr-defined]
-    return {node.target.id: " ".join(str(after.value.value).split()) for node, after in zip(body, body[1:])
-            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-            and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)}
+    return " ".join(field_info(key).doc.split())
 
 
 @dataclass(frozen=True)

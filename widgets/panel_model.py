@@ -24,13 +24,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from lab.commands.train_seeds import attach_clip_recorders
 from lab.config import Config, ConfigError, live_fields
 from lab.evaluation import EvaluationResult
 from lab.events import HyperparametersRefused
 from lab.io import atomic_write_text
 from lab.presets import FIRST_RUN_PRESET, as_config, preset_names
-from lab.render.clips import ClipSaved, attach_clip_recorder
+from lab.render.clips import ClipSaved, attach_clip_recorders
 from lab.train.engine import AgentEvent, Engine
 from lab.train.members import MAX_AGENTS
 from lab.train.population import Population
@@ -294,10 +293,7 @@ class PanelModel:
             Population(configs=configs, run_dir=run_dir, name=self.name)
         self._owns_engine = True
         if self.clips:  # each agent's clips in its own run folder, as `lab train` keeps them
-            if isinstance(engine, Population):
-                attach_clip_recorders(engine)
-            else:
-                attach_clip_recorder(engine)
+            attach_clip_recorders(engine)
         self._attach(engine)
 
     def _attach(self, engine: Run) -> None:

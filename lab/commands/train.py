@@ -108,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_progress:
         trainer.events.subscribe(ProgressBar(config.run.total_steps, initial=trainer.env_step))
     if args.clips:
-        from lab.render.clips import attach_clip_recorder
+        from lab.render.clips import attach_clip_recorders
 
-        attach_clip_recorder(trainer)
+        attach_clip_recorders(trainer)
     board = None
     if args.tensorboard:
         from lab.analysis.tensorboard import attach_tensorboard

@@ -5,7 +5,6 @@ Not a command of its own (lab.cli lists the commands): lab/commands/train.py cal
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
 from collections.abc import Sequence
@@ -15,7 +14,7 @@ from typing import TYPE_CHECKING
 from lab.config import Config
 
 if TYPE_CHECKING:
-    from lab.train.population import Population
+    pass
 
 
 def train_seeds(config: Config, seeds: Sequence[int], out: str | Path | None = None, name: str = "fast",
@@ -29,6 +28,8 @@ def train_seeds(config: Config, seeds: Sequence[int], out: str | Path | None = N
 
     population = Population(config, seeds=list(seeds), run_dir=out, name=name, resume=resume)
     if clips:
+        from lab.render.clips import attach_clip_recorders
+
         attach_clip_recorders(population)
     if progress:
         total = sum(m.config.run.total_steps for m in population.members)
@@ -50,16 +51,3 @@ def train_seeds(config: Config, seeds: Sequence[int], out: str | Path | None = N
         for warning in member["warnings"]:
             print(f"warning: agent {member['agent']} (seed {member['seed']}): {warning}", file=sys.stderr)
     return 0 if summary["state"] in ("finished", "stopped") and not summary["failed"] else 1
-
-
-def attach_clip_recorders(population: Population) -> None:
-    """One lab.render.clips recorder per agent: RUN/agentK_seedS/clips, on that agent's evaluation seed."""
-    from lab.events import Evaluated
-    from lab.render.clips import CLIPS_DIR, ClipRecorder
-
-    for member in population.members:
-        cfg = member.config
-        recorder = ClipRecorder(member.run_dir / CLIPS_DIR, functools.partial(population.policy, member.index),
-                                seed=cfg.run.eval_seed, env_id=cfg.env.env_id,
-                                max_episode_steps=cfg.env.max_episode_steps, publish=member.events.publish)
-        member.events.subscribe(recorder, Evaluated)

@@ -16,11 +16,12 @@ folder, an absolute path, ``..`` or a link that leads out is refused and reporte
 run folder from elsewhere cannot make ``gif --progression`` or ``report`` read other files.
 
 ``ClipRecorder`` is a trainer event subscriber, so the trainer needs no change;
-``attach_clip_recorder(trainer)`` wires one up. Nothing records clips unless it is attached.
+``attach_clip_recorders(engine)`` wires one up per agent. Nothing records clips unless it is attached.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -165,18 +166,22 @@ class ClipRecorder:
         return sum(c.bytes for c in self.clips)
 
 
-def attach_clip_recorder(trainer: Any, **options: Any) -> ClipRecorder:
-    """Record a clip at each of the trainer's evaluations, into RUN_DIR/clips, on the evaluation seed.
+def attach_clip_recorders(engine: Any, **options: Any) -> list[ClipRecorder]:
+    """Record a clip at each evaluation of every agent of a lab.Trainer or lab.Population, into the agent's own
+    run folder (RUN/clips, or RUN/agentK_seedS/clips), on its evaluation seed.
 
-    The clip flies the same env (id and time limit) as the evaluations; ClipSaved events go
-    to the trainer's bus. ``options`` are ClipRecorder's (every, scale, max_frames, fps).
+    The clip flies the same env (id and time limit) as the evaluations; ClipSaved events go to the agent's own
+    bus (and so, tagged, to the engine's). ``options`` are ClipRecorder's (every, scale, max_frames, fps).
     """
-    cfg = trainer.config
-    recorder = ClipRecorder(Path(trainer.run_dir) / CLIPS_DIR, lambda: trainer.policy, seed=cfg.run.eval_seed,
-                            env_id=cfg.env.env_id, max_episode_steps=cfg.env.max_episode_steps,
-                            publish=trainer.events.publish, **options)
-    trainer.events.subscribe(recorder, Evaluated)
-    return recorder
+    recorders = []
+    for slot in engine.slots:
+        cfg = slot.config
+        recorder = ClipRecorder(Path(slot.run_dir) / CLIPS_DIR, functools.partial(engine.agent_policy, slot.index),
+                                seed=cfg.run.eval_seed, env_id=cfg.env.env_id,
+                                max_episode_steps=cfg.env.max_episode_steps, publish=slot.events.publish, **options)
+        slot.events.subscribe(recorder, Evaluated)
+        recorders.append(recorder)
+    return recorders
 
 
 def thin(frames: list[np.ndarray], max_frames: int) -> list[np.ndarray]:
