@@ -24,6 +24,13 @@ def test_load_policy_without_a_path_loads_the_pretrained_agent():
     assert np.all(np.abs(policy(obs)) <= 1.0)
 
 
+def test_the_pretrained_agent_carries_its_critic_so_the_value_overlay_works_after_install():
+    policy = load_policy()
+    obs = np.zeros((3, 8), np.float32)
+    values = policy.value(obs, policy(obs))
+    assert policy.critic is not None and values.shape == (3,) and np.all(np.isfinite(values))
+
+
 def test_the_pretrained_agent_lands_on_held_out_seeds():
     result = evaluate(load_policy(), episodes=5, seed=100_000)
     assert min(result.returns) >= 200, result.returns
