@@ -129,8 +129,8 @@ print(f"the action that led here (2 numbers): main {action[0]:+.2f}, side {actio
 # each moment: its *[critic](../docs/glossary.md#critic)*'s estimate *[Q(s, a)](../docs/glossary.md#q-value-q-function)*
 # of the state on screen and the action it took there, and its *[actor](../docs/glossary.md#actor)*'s two
 # engine commands. The chart traces Q over the whole episode beside the discounted return that really
-# followed (the dotted line, what Q tries to predict). An agent saved without its critic (this
-# pretrained one was) shows "no critic in this file" instead; your own agent, in section 4, has one.
+# followed (the dotted line, what Q tries to predict). The pretrained agent and your own agent in
+# section 4 carry their critic; a policy file saved without one shows "no critic in this file" instead.
 #
 # **Open in window** flies the episode again in a pygame window on your desktop (without a display, as on
 # a server, it shows a GIF instead); V toggles the value overlay there, H the HUD.

@@ -290,6 +290,31 @@ def test_a_population_folder_refuses_a_new_run_naming_its_population_checkpoint(
     assert f"continue it with --resume {tmp_path / 'pop' / 'population.pt'} --seeds" in err
 
 
+def test_a_numpy_number_in_a_population_change_never_reaches_population_pt(pop_config, tmp_path):
+    """The population path of the numpy-scalar fault: a live change per agent, then save, reload and resume."""
+    with Population(pop_config.with_overrides({"run.total_steps": 100}), seeds=[0, 1], run_dir=tmp_path / "pop") as p:
+        p.update_hyperparameters(agent=0, actor_lr=np.float64(5e-4))
+        p.update_hyperparameters(critic_lr=np.logspace(-4, -3, 3)[1])
+        p.fit()
+    data = read_checkpoint_file(tmp_path / "pop" / "population.pt")
+    assert [c["training"]["actor_lr"] for c in data["configs"]][0] == pytest.approx(5e-4)
+    assert all(type(c["training"]["critic_lr"]) is float for c in data["configs"])
+    with Population(pop_config.with_overrides({"run.total_steps": 200}), seeds=[0, 1], run_dir=tmp_path / "pop",
+                    resume=tmp_path / "pop" / "population.pt") as resumed:
+        assert [m["env_step"] for m in resumed.fit()["members"]] == [200, 200]
+
+
+def test_resuming_a_population_into_another_runs_folder_is_refused(pop_config, tmp_path):
+    short = pop_config.with_overrides({"run.total_steps": 100})
+    for name in ("a", "b"):
+        with Population(short, seeds=[0, 1], run_dir=tmp_path / name) as p:
+            p.fit()
+    b_files = {path.name: path.read_bytes() for path in (tmp_path / "b").rglob("*.jsonl")}
+    with pytest.raises(RunFolderInUse, match=r"holds another run .* continues in its checkpoint's own folder"):
+        Population(pop_config, seeds=[0, 1], run_dir=tmp_path / "b", resume=tmp_path / "a" / "population.pt")
+    assert {path.name: path.read_bytes() for path in (tmp_path / "b").rglob("*.jsonl")} == b_files
+
+
 def test_resuming_a_population_with_other_seeds_is_refused_before_any_folder_is_made(pop_config, tmp_path):
     with Population(pop_config.with_overrides({"run.total_steps": 100}), seeds=[0, 1], run_dir=tmp_path / "pop") as p:
         p.fit()

@@ -126,7 +126,7 @@ def test_a_population_resumes_exactly_from_its_checkpoint(pop_config, tmp_path):
     assert [m.env_step for m in whole.members] == [m.env_step for m in resumed.members]
 
 
-def test_bad_populations_get_one_line_errors(pop_config):
+def test_bad_populations_get_one_line_errors(pop_config, tmp_path):
     with pytest.raises(ConfigError, match=r"seed 3 is repeated \(agents 0 and 2\)"):
         Population(pop_config, seeds=[3, 4, 3], log_to_disk=False)
     with pytest.raises(ConfigError, match=r"seed -1 is invalid: allowed integers in \[0, 2147483647\]"):
@@ -139,7 +139,8 @@ def test_bad_populations_get_one_line_errors(pop_config):
     big = pop_config.with_overrides({"network.actor_hidden": [4096, 4096], "network.critic_hidden": [4096, 4096],
                                      "training.buffer_size": 1_000_000})
     with pytest.raises(ConfigError, match=r"agents=256 is invalid .* 256 agents would need about [\d,.]+ GiB"):
-        Population(big, seeds=range(256), run_dir="/nonexistent/never/made")
+        Population(big, seeds=range(256), run_dir=tmp_path / "never" / "made")
+    assert not (tmp_path / "never").exists()  # refused before any folder, not after 256 agent folders
 
 
 def test_train_seeds_trains_every_seed_in_one_process_with_one_summary(pop_config, tmp_path, capsys):
