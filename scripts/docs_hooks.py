@@ -250,7 +250,33 @@ def tutorials_index() -> str:
              "is built). Run them in JupyterLab: `bash bootstrap.sh start` opens the quickstart; `LAB_SMOKE=1` "
              "shrinks every budget to seconds.", "", "| notebook | what it teaches |", "|---|---|"]
     lines += [f"| [{notebook_title(p)}](../notebooks/{p.name}) | {_cell(notebook_summary(p))} |" for p in notebooks()]
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + tutorial_runs()) + "\n"
+
+
+def tutorial_runs() -> list[str]:
+    """Each notebook's newest full-budget run in a real browser (scripts/notebook_in_browser.py --save), with its
+    screenshots: what a reader will see, how long it took and what the agents did, read from the records."""
+    from lab.bench.record import load_all
+
+    newest: dict[str, Any] = {}
+    for record in sorted((r for r in load_all() if r.kind == "notebook"), key=lambda r: r.date):
+        newest[record.results["notebook"]] = record
+    if not newest:
+        return []
+    lines = ["", "## What a full run looks like", "",
+             "Each notebook run top to bottom at its full budget with Run All Cells, in JupyterLab in headless "
+             "Chromium, alone on a 2-core machine (`PYTHONPATH=. python scripts/notebook_in_browser.py NOTEBOOK "
+             "--save`). Your times and landings will differ a little: another CPU is another run.", ""]
+    for name, record in sorted(newest.items()):
+        r = record.results
+        lines += [f"### `{name}`", "", f"{r['seconds'] / 60:.1f} minutes on {record.machine['cpu']} "
+                  f"({record.machine['cores']} cores), {record.day}, commit `{record.short_commit}`."]
+        lines += [""] + [f"- it said: *{_cell(line)}*" for line in r.get("outcomes", [])]
+        for shot in r.get("screenshots", []):
+            if shot.startswith("docs/"):
+                lines += ["", f"![{name}: {Path(shot).stem.replace('_', ' ')}](../{shot.removeprefix('docs/')})"]
+        lines.append("")
+    return lines
 
 
 def experiment_pages() -> list[tuple[Path, dict[str, Any]]]:

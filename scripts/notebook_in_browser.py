@@ -141,6 +141,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-shot", action="append", default=[], metavar="TEXT=PATH",
                         help="also save the output of the first cell whose code contains TEXT (repeatable)")
     parser.add_argument("--timeout", type=float, default=7_200, help="seconds to wait for all cells (default 7200)")
+    parser.add_argument("--save", action="store_true",
+                        help="write the run as a record under benchmarks/results/ (the docs' tutorials page shows "
+                             "the newest full-budget run of each notebook)")
     args = parser.parse_args(argv)
     notebook = notebook_path(args.notebook)
     shots = cell_shots(args.cell_shot)
@@ -148,7 +151,21 @@ def main(argv: list[str] | None = None) -> int:
     screenshot = args.screenshot or ROOT / "test-artifacts" / name
     run = run_notebook(notebook, smoke=args.smoke, screenshot=screenshot, cells=shots, timeout=args.timeout)
     print(run.report())
+    if args.save and not args.smoke:
+        print(f"  saved: {save_record(run)}")
     return 0 if run.ok else 1
+
+
+def save_record(run: NotebookRun) -> Path:
+    """The run as a results record (kind 'notebook'), so the docs quote its time and outcomes from data."""
+    from lab.bench.record import command_line, new_record, save
+
+    shots = [str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
+             for path in run.screenshots]
+    results = {"notebook": Path(run.notebook).stem, "seconds": round(run.seconds, 1), "outcomes": run.outcomes,
+               "errors": len(run.errors), "stderr": run.stderr, "screenshots": shots}
+    note = "alone on the machine, JupyterLab in headless Chromium, Run All Cells at the notebook's full budget"
+    return save(new_record("notebook", results, note=note, command=command_line()))
 
 
 if __name__ == "__main__":

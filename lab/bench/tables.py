@@ -135,6 +135,13 @@ def _eval_row(record: Record) -> list[str]:
             f"{100 * r['success_rate']:.0f}%", *_common(record)]
 
 
+def _notebook_row(record: Record) -> list[str]:
+    r = record.results
+    said = "; ".join(r.get("outcomes") or []) or "—"
+    return [f"`{r['notebook']}`", f"{r['seconds'] / 60:.1f} min", said, "none" if not r.get("errors") else
+            f"{r['errors']} traceback(s)", *_common(record)]
+
+
 COMMON = ["command", "machine", "date", "commit"]
 KINDS: dict[str, tuple[str, list[str], Callable[[Record], list[str]]]] = {
     "time-to-solve": ("Time to solve (deterministic 10-episode evaluation mean first ≥ 200)",
@@ -145,6 +152,8 @@ KINDS: dict[str, tuple[str, list[str], Callable[[Record], list[str]]]] = {
     "throughput": ("Throughput (against Stable-Baselines3's TD3 where measured)",
                    ["hidden", "precision", "threads", "bare updates/s", "training env steps/s", "efficiency",
                     "vs SB3"], _throughput_row),
+    "notebook": ("Tutorials at full budget (Run All Cells in JupyterLab, headless Chromium)",
+                 ["notebook", "run time", "what its agents did", "errors"], _notebook_row),
     "overlap": ("The second core for one run (run.overlap_collection)",
                 ["synchronous env steps/s", "overlapped", "ratio (median of rounds)"], _overlap_row),
 }
