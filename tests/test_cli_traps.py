@@ -177,6 +177,16 @@ def test_a_list_of_allowed_fields_is_never_cut():
         assert all(f.name in line for f in fields(SECTIONS[section]))
 
 
+@pytest.mark.parametrize("override, suggestion", [("training.actor_lrr=1e-3", "'actor_lr'"),
+                                                    ("trainin.actor_lr=1e-3", "'training'"),
+                                                    ("actor_lrr=1e-3", "'actor_lr'")])
+def test_a_misspelt_field_gets_did_you_mean_in_one_line(capsys, tmp_path, override, suggestion):
+    code = main(["train", "--print-config", "--out", str(tmp_path / "run"), override])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "\n" not in err and f"(did you mean {suggestion}?)" in err
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_list_too_long_for_one_line_is_cut_between_items_with_a_count():
     names = [f"field_number_{k}" for k in range(200)]
     line = shorten(f"unknown field 'x': allowed {', '.join(names)}")
