@@ -19,7 +19,7 @@
 # earns and costs reward, what "solved" means); how a trained agent flies and what it values; and how
 # to train a TD3 agent of your own until it lands, export a GIF of it, and see how it learned.
 #
-# **How long it runs:** about 3 minutes on 2 CPU cores, 1 to 2 of them training (up to three times
+# **How long it runs:** about 2 minutes on 2 CPU cores, 1 to 2 of them training (up to three times
 # that on a slower machine). Run the cells from top to bottom (Shift+Enter).
 #
 # Words in *italics* with a link are explained in the [glossary](../docs/glossary.md).

@@ -24,7 +24,7 @@
 # 2. trajectories of landed against crashed episodes: altitude and speed over time, and the path, and
 # 3. two agents compared on the same seeds: the pretrained agent and yours.
 #
-# **How long it runs:** about 4 minutes on 2 CPU cores, 2 to 3 of them training in section 1 (its
+# **How long it runs:** about 3 minutes on 2 CPU cores, 1 to 2 of them training in section 1 (its
 # progress bar gives the ETA). The task is explained in the [quickstart](01_quickstart.ipynb#1.-The-task);
 # terms are in the [glossary](../docs/glossary.md).
 

@@ -21,8 +21,8 @@
 # walked through step by step on a real batch of lander transitions, and a map of what the critic learns
 # about the lander's world as a run trains.
 #
-# **How long it runs:** about 5 minutes on 2 CPU cores: the toys take seconds, the delayed-update toy
-# about half a minute, and section 7 trains an agent for 2 to 3 minutes (its progress bar gives the ETA).
+# **How long it runs:** about 3 minutes on 2 CPU cores: the toys take seconds, the delayed-update toy
+# about half a minute, and section 7 trains an agent for 1 to 3 minutes (its progress bar gives the ETA).
 # The task is explained in the [quickstart](01_quickstart.ipynb#1.-The-task); terms are in the
 # [glossary](../docs/glossary.md).
 
@@ -403,7 +403,7 @@ print(f"step 6, targets += {train.tau} * (online - target): the largest gap left
 # to the trainer's `Evaluated` events takes `trainer.policy` (a frozen copy of the actor and the critic)
 # and writes it with `lab.checkpoint.save_policy` beside the run's own files. Any run's policy files with
 # a critic work the same way, e.g. `load_policy("runs/<run>/best_policy.pt")`. The run is `guided` on seed
-# 2, 25,000 env steps (2 to 3 minutes).
+# 2, 25,000 env steps (1 to 3 minutes).
 
 # %%
 from lab import Trainer, load_policy
@@ -444,7 +444,7 @@ else:
     steps = [list(maps)[i] for i in np.linspace(0, len(maps) - 1, min(5, len(maps))).round().astype(int)]
     low, high = np.percentile(np.stack([maps[k] for k in steps]), [2, 98])
     fig = make_subplots(rows=1, cols=len(steps), shared_yaxes=True, horizontal_spacing=0.03,
-                        subplot_titles=[f"{k:,} steps (evaluation {snapshots[k][1]:.0f})" for k in steps])
+                        subplot_titles=[f"{k:,} steps<br>evaluation {snapshots[k][1]:.0f}" for k in steps])
     for col, step in enumerate(steps, start=1):
         fig.add_heatmap(z=maps[step], x=grid.x_m, y=grid.altitude_m, zmin=low, zmax=high, colorscale="Viridis",
                         colorbar={"title": "Q"}, showscale=col == len(steps), row=1, col=col)
@@ -453,7 +453,7 @@ else:
                         name="the pad", showlegend=col == 1, row=1, col=col)
         fig.update_xaxes(title_text="x (m)", row=1, col=col)
     fig.update_yaxes(title_text="altitude (m)", row=1, col=1)
-    fig.update_layout(height=400, template="plotly_white", legend={"orientation": "h", "y": -0.3},
+    fig.update_layout(height=430, margin={"t": 120}, template="plotly_white", legend={"orientation": "h", "y": -0.3},
                       title=f"Q(s, pi(s)) over the lander's position: {grid.describe()}")
     fig.show()
 

@@ -271,7 +271,7 @@ def tutorial_runs() -> list[str]:
         r = record.results
         lines += [f"### `{name}`", "", f"{r['seconds'] / 60:.1f} minutes on {record.machine['cpu']} "
                   f"({record.machine['cores']} cores), {record.day}, commit `{record.short_commit}`."]
-        lines += [""] + [f"- it said: *{_cell(line)}*" for line in r.get("outcomes", [])]
+        lines += [""] + [f"- it said: *{_cell(line)}*" for line in r.get("outcomes", []) if "\t" not in line]
         for shot in r.get("screenshots", []):
             if shot.startswith("docs/"):
                 lines += ["", f"![{name}: {Path(shot).stem.replace('_', ' ')}](../{shot.removeprefix('docs/')})"]

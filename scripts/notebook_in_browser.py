@@ -69,6 +69,11 @@ class NotebookRun:
         return "\n".join(lines)
 
 
+def said_an_outcome(line: str) -> bool:
+    """A line that says what an agent did: not a table's header or row (tab-separated), nor a long dump."""
+    return bool(OUTCOMES.search(line)) and "\t" not in line and len(line) < 300
+
+
 def notebook_path(name: str) -> str:
     """'01_quickstart', 'notebooks/01_quickstart.ipynb' or the .py source: the .ipynb, relative to the repo."""
     path = Path(name)
@@ -113,7 +118,7 @@ def run_notebook(notebook: str, smoke: bool = False, screenshot: Path | None = N
                 stderr = [t for t in page.locator(STDERR).all_inner_texts() if "Traceback" not in t and t.strip()]
                 run = NotebookRun(notebook, seconds, errors=errors, stderr=stderr)
                 run.outcomes = [line.strip() for text in outputs for line in text.splitlines()
-                                if OUTCOMES.search(line) and len(line) < 300]
+                                if said_an_outcome(line)]
                 page.wait_for_timeout(3_000)  # let the last charts draw
                 for text, path in cells:
                     matching = page.locator(".jp-CodeCell", has=page.locator(".jp-InputArea", has_text=text))

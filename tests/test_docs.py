@@ -116,6 +116,28 @@ def test_the_presets_page_and_the_tutorials_index_cover_what_exists():
         assert f"(../notebooks/{notebook.name})" in index
 
 
+def test_the_tutorials_page_shows_each_notebooks_newest_full_run_from_its_record(monkeypatch):
+    from lab.bench import record
+    from lab.bench.tables import performance_tables
+
+    def run(day: str, seconds: float, said: list[str]) -> record.Record:
+        return record.Record(kind="notebook", command="python scripts/notebook_in_browser.py 04 --save",
+                             date=f"2026-12-{day}T10:00:00+00:00", commit="abcdef1", machine={
+                                 "cpu": "AMD EPYC", "cores": 2, "gpu": "none", "python": "3.11", "torch": "2"},
+                             results={"notebook": "04_td3_explained", "seconds": seconds, "outcomes": said,
+                                      "errors": 0, "stderr": [], "screenshots": ["docs/img/value_map.png",
+                                                                                 "/tmp/elsewhere.png"]})
+    records = [run("05", 300.0, ["old line"]), run("06", 126.0, ["your agent landed at 25,000 env steps",
+                                                                  "run\tstatus\tsolved at step"])]
+    monkeypatch.setattr(record, "load_all", lambda *a, **k: records)
+    page = "\n".join(hooks.tutorial_runs())
+    assert "2.1 minutes on AMD EPYC (2 cores), 2026-12-06" in page and "old line" not in page
+    assert "*your agent landed at 25,000 env steps*" in page and "status" not in page  # table headers skipped
+    assert "](../img/value_map.png)" in page and "elsewhere" not in page  # only images the site serves
+    assert "| `04_td3_explained` | 2.1 min | your agent landed at 25,000 env steps | none |" in \
+        performance_tables(records)
+
+
 def test_every_experiment_page_has_its_front_matter_and_a_row_in_the_index():
     pages = hooks.experiment_pages()
     assert len(pages) >= 15

@@ -137,7 +137,7 @@ def _eval_row(record: Record) -> list[str]:
 
 def _notebook_row(record: Record) -> list[str]:
     r = record.results
-    said = "; ".join(r.get("outcomes") or []) or "—"
+    said = "; ".join(line for line in r.get("outcomes") or [] if "\t" not in line) or "—"
     return [f"`{r['notebook']}`", f"{r['seconds'] / 60:.1f} min", said, "none" if not r.get("errors") else
             f"{r['errors']} traceback(s)", *_common(record)]
 
