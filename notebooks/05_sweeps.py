@@ -23,7 +23,7 @@
 # (a random *[sweep](../docs/glossary.md#sweep)* in an Optuna study, its dashboard, and TPE with pruning),
 # and how to pick the best agent and watch it land.
 #
-# **How long it runs:** about 25 minutes on 2 CPU cores: about 20 for section 1 (nine agents trained
+# **How long it runs:** about 15 minutes on 2 CPU cores: about 11 for section 1 (nine agents trained
 # together; its progress bar gives the ETA) and 3 to 5 for the sweep and the study of sections 2 to 4. The
 # task is explained in the [quickstart](01_quickstart.ipynb#1.-The-task); terms are in the
 # [glossary](../docs/glossary.md).
@@ -48,7 +48,7 @@ runs, budget = setup()
 # hands its share of the machine to the others; the cap is 60,000 env steps, and an agent that has not
 # landed by then is counted at the cap (*[time to solve](../docs/glossary.md#time-to-solve-counted-at-the-cap)*).
 #
-# **This cell runs for about 20 minutes** on 2 CPU cores (less when agents land early); the bar below it
+# **This cell runs for about 11 minutes** on 2 CPU cores (up to 15 when few agents land early); the bar below it
 # counts every agent's env steps and gives the ETA as if none landed early.
 
 # %%
