@@ -26,6 +26,7 @@ if sys.path[:1] != [str(ROOT)]:  # mkdocs loads this file by path: this checkout
     sys.path.insert(0, str(ROOT))
 import lab  # noqa: E402,F401 - bound now: mkdocs puts sys.path back once this file is loaded
 import widgets  # noqa: E402,F401
+from lab.config import attribute_docstrings  # noqa: E402
 
 API_NAMES = {
     "lab": ["Trainer", "Population", "load_policy", "evaluate", "Config", "preset", "export_gif", "watch"],
@@ -70,8 +71,6 @@ def config_reference(sections: dict[str, type] | None = None) -> str:
                       "run, for one agent of a population or all), *live, all agents* (at the next update, for every "
                       "agent at once) or *restart* (the next run)."]
     for section, cls in sections.items():
-        from lab.config import attribute_docstrings
-
         docs = attribute_docstrings(cls)
         lines += ["", f"## `{section}`", "", _cell(cls.__dict__.get("__doc__") or "")]
         header = ["field", "default", "allowed", *(["when"] if with_live else []), "what it does"]
@@ -257,6 +256,7 @@ def tutorial_runs() -> list[str]:
     """Each notebook's newest full-budget run in a real browser (scripts/notebook_in_browser.py --save), with its
     screenshots: what a reader will see, how long it took and what the agents did, read from the records."""
     from lab.bench.record import load_all
+    from lab.bench.tables import notebook_outcomes
 
     newest: dict[str, Any] = {}
     for record in sorted((r for r in load_all() if r.kind == "notebook"), key=lambda r: r.date):
@@ -271,7 +271,7 @@ def tutorial_runs() -> list[str]:
         r = record.results
         lines += [f"### `{name}`", "", f"{r['seconds'] / 60:.1f} minutes on {record.machine['cpu']} "
                   f"({record.machine['cores']} cores), {record.day}, commit `{record.short_commit}`."]
-        lines += [""] + [f"- it said: *{_cell(line)}*" for line in r.get("outcomes", []) if "\t" not in line]
+        lines += [""] + [f"- it said: *{_cell(line)}*" for line in notebook_outcomes(record)]
         for shot in r.get("screenshots", []):
             if shot.startswith("docs/"):
                 lines += ["", f"![{name}: {Path(shot).stem.replace('_', ' ')}](../{shot.removeprefix('docs/')})"]

@@ -31,7 +31,7 @@ from lab.io import atomic_write_text
 from lab.presets import FIRST_RUN_PRESET, as_config, preset_names
 from lab.render.clips import ClipSaved, attach_clip_recorders
 from lab.train.engine import AgentEvent, Engine
-from lab.train.members import MAX_AGENTS
+from lab.train.members import check_agent_count
 from lab.train.population import Population
 from lab.train.slot import TRAINING
 from lab.train.trainer import Trainer
@@ -54,12 +54,6 @@ class Watcher(Protocol):
     def reset(self) -> None: ...
 
 
-def check_agents(agents: Any) -> int:
-    if not isinstance(agents, int) or isinstance(agents, bool) or not 1 <= agents <= MAX_AGENTS:
-        raise ConfigError(f"agents={agents!r} is invalid: allowed an integer from 1 to {MAX_AGENTS}")
-    return agents
-
-
 class PanelModel:
     """The state behind one training panel: each agent's next-run config, the engine, jobs, messages."""
 
@@ -77,7 +71,7 @@ class PanelModel:
             self.settings = AgentSettings([slot.config for slot in given.slots])
             self.name = name or given.name
         else:
-            self.settings = AgentSettings.seeded(as_config(source), check_agents(1 if agents is None else agents))
+            self.settings = AgentSettings.seeded(as_config(source), check_agent_count(1 if agents is None else agents))
             self.name = name or (source if isinstance(source, str) and source in preset_names() else "panel")
         self.agents = self.settings.agents
         self.clips = clips

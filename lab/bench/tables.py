@@ -135,9 +135,15 @@ def _eval_row(record: Record) -> list[str]:
             f"{100 * r['success_rate']:.0f}%", *_common(record)]
 
 
+def notebook_outcomes(record: Record) -> list[str]:
+    """What a notebook run said its agents did; tab-separated table lines, which runs saved before
+    scripts/notebook_in_browser.py skipped them may hold, are not outcomes."""
+    return [line for line in record.results.get("outcomes") or [] if "\t" not in line]
+
+
 def _notebook_row(record: Record) -> list[str]:
     r = record.results
-    said = "; ".join(line for line in r.get("outcomes") or [] if "\t" not in line) or "—"
+    said = "; ".join(notebook_outcomes(record)) or "—"
     return [f"`{r['notebook']}`", f"{r['seconds'] / 60:.1f} min", said, "none" if not r.get("errors") else
             f"{r['errors']} traceback(s)", *_common(record)]
 

@@ -9,12 +9,8 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from lab.config import Config
-
-if TYPE_CHECKING:
-    pass
 
 
 def train_seeds(config: Config, seeds: Sequence[int], out: str | Path | None = None, name: str = "fast",

@@ -49,12 +49,10 @@ Log = Callable[[str], None]
 
 def check_population_size(size: Any) -> int:
     """``--population`` must be an integer from 1 (every run alone, the default) to a population's agent limit."""
-    from lab.train.members import MAX_AGENTS
+    from lab.train.members import check_agent_count
 
-    if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= MAX_AGENTS:
-        raise ConfigError(f"--population={size!r} is invalid: allowed an integer from 1 to {MAX_AGENTS} (the most "
-                          "queued runs one worker trains together as one population; 1 trains each run alone)")
-    return size
+    return check_agent_count(size, "--population", " (the most queued runs one worker trains together as one "
+                                                   "population; 1 trains each run alone)")
 
 
 # ---- planning -----------------------------------------------------------------------------------

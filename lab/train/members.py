@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Sequence
+from typing import Any
 
 from lab.config import Config, ConfigError, network_bytes, physical_memory, shared_fields
 from lab.lander import ACT_DIM, OBS_DIM
@@ -21,6 +22,13 @@ REPLAY_BYTES = 4 * (2 * OBS_DIM + ACT_DIM + 1) + 2
 """Bytes per stored transition: two observations, an action and a reward in float32, a flag and a step count."""
 TREE_BYTES = 2 * 2 * 8
 """Bytes per transition of a prioritized agent's SumTree (about two float64 nodes per leaf)."""
+
+
+def check_agent_count(value: Any, name: str = "agents", why: str = "") -> int:
+    """A number of agents trained together: an integer from 1 to MAX_AGENTS (``why`` says what it counts)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_AGENTS:
+        raise ConfigError(f"{name}={value!r} is invalid: allowed an integer from 1 to {MAX_AGENTS}{why}")
+    return value
 
 
 def member_configs(config: Config, seeds: Sequence[int] | None = None,
