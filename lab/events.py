@@ -82,8 +82,6 @@ class UpdateMetrics:
     steps_per_second: float
     nonfinite: tuple[str, ...] = ()
     """Names of values that became NaN or infinite: the learner diverged (the run stops)."""
-    temperature: float = float("nan")
-    """SAC's entropy temperature alpha as it is learned; NaN for learners without one (TD3, CrossQ)."""
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from lab.lander.behavior import BEHAVIOR_BIT, BEHAVIORS, OUTCOME_CODE, OUTCOMES
 
 UPDATE_FIELDS: tuple[str, ...] = (
     "env_step", "updates", "critic_loss", "actor_loss", "mean_q", "critic_grad_norm", "actor_grad_norm",
-    "actor_lr", "critic_lr", "noise_scale", "per_beta", "steps_per_second", "temperature",
+    "actor_lr", "critic_lr", "noise_scale", "per_beta", "steps_per_second",
 )
 """Columns kept from each UpdateMetrics event (or updates.jsonl row)."""
 

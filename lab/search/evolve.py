@@ -81,7 +81,7 @@ def check_evolve_spec(spec: SearchSpec) -> None:
 
 
 def _check_population_config(spec: SearchSpec) -> None:
-    """A config lab.Population refuses (PER, CrossQ, SAC, policy checkpoints, ...) is refused here, in one line."""
+    """A config lab.Population refuses (seeds, shared shapes, memory) is refused here, in one line."""
     from lab.train.members import member_configs
 
     try:
