@@ -248,3 +248,29 @@ def test_a_population_with_a_stopped_agent_checkpoints_it_in_place_and_resumes_e
     assert resumed.members[1].env_step == part_seen["step"]
     for name, value in whole.learner.state_dict()["actor"].items():
         assert torch.equal(value, resumed.learner.state_dict()["actor"][name]), name
+
+
+def test_bench_population_prints_the_update_bound(capsys):
+    """Each row carries what batching gives the update alone, so a missed ratio can be told from a slow collector."""
+    import torch
+
+    from lab.cli import main
+
+    threads = torch.get_num_threads()
+    assert main(["bench", "population", "--preset", "tiny", "--agents", "1", "2", "--steps", "300",
+                 "--learning-starts", "100", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert torch.get_num_threads() == threads
+    assert table["update_ms_one_agent"] > 0
+    one, two = table["rows"]
+    assert one["update_ms_per_agent"] > 0 and two["update_ms_per_agent"] > 0
+    assert two["update_bound"] == round(table["update_ms_one_agent"] / two["update_ms_per_agent"], 2)
+
+
+def test_bench_population_with_too_few_steps_to_time_says_so_in_one_line(capsys):
+    from lab.cli import main
+
+    assert main(["bench", "population", "--preset", "tiny", "--agents", "1", "--steps", "30",
+                 "--learning-starts", "40"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: steps=30 is too few to time") and "\n" not in err

@@ -100,6 +100,22 @@ def trainer_rate(config: Config, steps: int, learning_starts: int) -> float:
     return training_rate(cfg, steps)
 
 
+def update_ms_per_agent(config: Config, agents: int, threads: int, updates: int = 200) -> float:
+    """Median ms of one batched TD3 update of agents agents, divided by agents: learning's cost per agent.
+
+    The update is most of an env step's cost, so one agent's figure over K agents' bounds what
+    batching can give on this machine, whatever the collector does.
+    """
+    from lab.bench.throughput import learner_update_ms
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        return learner_update_ms(config, updates, agents=agents) / agents
+    finally:
+        torch.set_num_threads(previous)
+
+
 def load_average() -> float:
     return round(os.getloadavg()[0], 2)
 
@@ -148,6 +164,9 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
                      report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The Trainer baseline, then every (threads, agents) rate and its ratios, all in this process.
 
+    Each row also has update_bound: one agent's update cost (one thread) over a batched update's cost per agent,
+    the speed-up batching gives the update alone; the aggregate ratio cannot go far past it.
+
     report, when given, sees each figure as soon as it is measured (a slow, shared machine may cut a run short).
     """
     load_before = load_average()
@@ -155,17 +174,22 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
     if report:
         report({"trainer_steps_per_s": round(baseline, 1), "load_average": load_average()})
     rows = []
+    single_update = update_ms_per_agent(config, 1, 1)
     for threads in thread_counts:
         one = None
         for agents in agent_counts:
             rate = population_rate(config, agents, steps, learning_starts, threads, overlap)
             one = rate if agents == 1 else one
+            per_agent = update_ms_per_agent(config, agents, threads)
             rows.append({"agents": agents, "threads": threads, "aggregate_steps_per_s": round(rate, 1),
                          "vs_trainer": round(rate / baseline, 2),
                          "vs_population_of_1": None if one is None else round(rate / one, 2),
+                         "update_ms_per_agent": round(per_agent, 3),
+                         "update_bound": round(single_update / per_agent, 2),
                          "load_average": load_average()})
             if report:
                 report(rows[-1])
-    return {"trainer_steps_per_s": round(baseline, 1), "rows": rows, "steps_per_agent": steps,
+    return {"trainer_steps_per_s": round(baseline, 1), "update_ms_one_agent": round(single_update, 3), "rows": rows,
+            "steps_per_agent": steps,
             "learning_starts": learning_starts, "overlap": overlap,
             "load_average_before": load_before, "load_average_after": load_average()}

@@ -112,6 +112,11 @@ def _population_row(record: Record) -> list[str]:
                            for threads, parts in by_threads.items())
         if r.get("trainer_steps_per_s"):
             result = f"one Trainer {r['trainer_steps_per_s']:,.0f} env steps/s; agents vs it, {result}"
+        bounded = [row for row in r["rows"] if "update_bound" in row]
+        if bounded:
+            widest = max(bounded, key=lambda row: (row["agents"], -row["threads"]))
+            result += (f"; the batched update alone is {widest['update_bound']:.2f}× one agent's at "
+                       f"{widest['agents']} agents, which bounds the ratio")
     return [result, *_common(record)]
 
 

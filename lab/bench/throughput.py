@@ -128,6 +128,9 @@ def training_rate(config: Config, steps: int) -> float:
     trainer.events.subscribe(mark)
     trainer.fit()
     trainer.close()
+    if "start" not in marks or trainer.train_seconds <= marks["start"]:
+        raise ValueError(f"steps={steps} is too few to time: no event came after the warm-up; allowed a few "
+                         "hundred steps or more")
     return (trainer.env_step - marks["step"]) / (trainer.train_seconds - marks["start"])
 
 

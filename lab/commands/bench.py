@@ -432,11 +432,15 @@ def _population(args: argparse.Namespace) -> int:
     print(f"population: preset {args.preset}, {args.steps} timed steps per agent after {args.learning_starts} "
           f"random ones; load average {table['load_average_before']} -> {table['load_average_after']}")
     print(f"one lab.Trainer (1 thread): {table['trainer_steps_per_s']:.0f} env steps/s")
-    print(f"{'threads':>7} {'agents':>6} {'steps/s':>8} {'vs Trainer':>10} {'vs 1 agent':>10}")
+    print(f"{'threads':>7} {'agents':>6} {'steps/s':>8} {'vs Trainer':>10} {'vs 1 agent':>10} "
+          f"{'update ms/agent':>15} {'update bound':>12}")
     for row in table["rows"]:
         ratio = "-" if row["vs_population_of_1"] is None else f"{row['vs_population_of_1']:.2f}x"
         print(f"{row['threads']:>7} {row['agents']:>6} {row['aggregate_steps_per_s']:>8.0f} "
-              f"{row['vs_trainer']:>9.2f}x {ratio:>10}")
+              f"{row['vs_trainer']:>9.2f}x {ratio:>10} {row['update_ms_per_agent']:>15.2f} "
+              f"{row['update_bound']:>11.2f}x")
+    print(f"update bound: one agent's update ({table['update_ms_one_agent']:.2f} ms, 1 thread) over a batched "
+          "update's cost per agent; the steps/s ratio cannot go far past it")
     if "memory" in table:
         m = table["memory"]
         print(f"resident memory, {m['agents']} agents with full replay buffers: {m['total_mib']:.0f} MiB "
