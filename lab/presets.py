@@ -48,8 +48,9 @@ def _guided() -> Config:
     """``fast`` whose warm-up is flown by Gymnasium's hand-written pilot, so the first update already has landings.
 
     Learning from demonstrations (training.warmup_pilot): the pilot, plus fast's exploration noise, flies the
-    first 5,000 steps; from the first update on, the agent flies and learns on its own. It lands every report
-    seed within 100,000 steps where fast lands 8 of 10 (docs/experiments/2026-12-01-warmup-pilot.md; today's
+    first 5,000 steps; from the first update on, the agent flies and learns on its own. It landed every report
+    seed within 100,000 steps where fast landed 8 of 10 (docs/experiments/2026-12-01-warmup-pilot.md), and
+    lands 27 of 30 fresh seeds (docs/experiments/2026-12-06-one-engine-learning.md; today's report-seed
     figures: ``python -m lab presets``), so the quickstart and the panel start from it; ``fast`` stays the
     preset that learns from scratch.
     """
