@@ -113,3 +113,18 @@ def test_presets_lists_every_preset_with_what_to_expect(tmp_path, capsys):
     assert "hand-written pilot" in guided and "(start here)" in guided
     assert "lands 10 of 10 report seeds within 100,000 steps, median 40,000 env steps and 100 s" in guided
     assert "no report-seed measurement recorded yet" in next(line for line in lines if line.startswith("tiny"))
+
+
+def test_the_population_table_shows_rates_update_bounds_and_memory_together():
+    machine = {"cpu": "test", "cores": 2, "gpu": "none", "python": "3.11", "torch": "2"}
+    rows = [{"agents": k, "threads": 1, "aggregate_steps_per_s": 300.0 * k ** 0.5, "vs_trainer": r,
+             "vs_population_of_1": r, "update_ms_per_agent": 2.0 / b, "update_bound": b, "load_average": 0.5}
+            for k, r, b in ((1, 0.9, 1.0), (8, 1.7, 1.75))]
+    record = rec.Record(kind="population", preset="fast", date="2026-12-06T19:00:00+00:00", commit="abcdef1",
+                        machine=machine, command="python -m lab bench population --memory 8",
+                        results={"trainer_steps_per_s": 378.0, "update_ms_one_agent": 2.0, "rows": rows,
+                                 "memory": {"agents": 8, "main_mib": 439.0, "env_worker_mib": 50.0,
+                                            "replay_mib": 178.0, "total_mib": 489.0}})
+    text = performance_tables([record])
+    assert "8: 1.70×" in text and "update bound (what batching gives the update alone) 8: 1.75×" in text
+    assert "489 MiB resident" in text

@@ -99,25 +99,26 @@ def _time_to_solve_row(record: Record) -> list[str]:
 
 def _population_row(record: Record) -> list[str]:
     r = record.results
-    if r.get("memory"):
-        m = r["memory"]
-        result = (f"{m['agents']} agents with full replay buffers: {m['total_mib']:,.0f} MiB resident "
-                  f"({m['main_mib']:,.0f} trainer + {m['env_worker_mib']:,.0f} env worker; replay "
-                  f"{m['replay_mib']:,.0f})")
-    else:
+    parts = []
+    if r.get("rows"):
         by_threads: dict[int, list[str]] = {}
         for row in r["rows"]:
             by_threads.setdefault(row["threads"], []).append(f"{row['agents']}: {row['vs_trainer']:.2f}×")
-        result = "; ".join(f"{threads} thread{'s' if threads > 1 else ''}: " + ", ".join(parts)
-                           for threads, parts in by_threads.items())
+        rates = "; ".join(f"{threads} thread{'s' if threads > 1 else ''}: " + ", ".join(ratios)
+                          for threads, ratios in by_threads.items())
         if r.get("trainer_steps_per_s"):
-            result = f"one Trainer {r['trainer_steps_per_s']:,.0f} env steps/s; agents vs it, {result}"
-        bounded = [row for row in r["rows"] if "update_bound" in row]
-        if bounded:
-            widest = max(bounded, key=lambda row: (row["agents"], -row["threads"]))
-            result += (f"; the batched update alone is {widest['update_bound']:.2f}× one agent's at "
-                       f"{widest['agents']} agents, which bounds the ratio")
-    return [result, *_common(record)]
+            rates = f"one Trainer {r['trainer_steps_per_s']:,.0f} env steps/s; agents vs it, {rates}"
+        parts.append(rates)
+        bounds = [f"{row['agents']}: {row['update_bound']:.2f}×" for row in r["rows"]
+                  if "update_bound" in row and row["agents"] > 1]
+        if bounds:
+            parts.append("update bound (what batching gives the update alone) " + ", ".join(bounds))
+    if r.get("memory"):
+        m = r["memory"]
+        parts.append(f"{m['agents']} agents with full replay buffers: {m['total_mib']:,.0f} MiB resident "
+                     f"({m['main_mib']:,.0f} trainer + {m['env_worker_mib']:,.0f} env worker; replay "
+                     f"{m['replay_mib']:,.0f})")
+    return ["; ".join(parts), *_common(record)]
 
 
 def _throughput_row(record: Record) -> list[str]:
