@@ -613,9 +613,10 @@ def config_fields() -> tuple[FieldInfo, ...]:
     """Every config field, section by section, in declaration order."""
     global _FIELDS
     if not _FIELDS:
+        docs = {section: attribute_docstrings(cls) for section, cls in SECTIONS.items()}  # source parsed once
         _FIELDS = tuple(FieldInfo(f"{section}.{f.name}", section, f.name, f.default if f.default is not
                                   dataclasses.MISSING else None, f.metadata["bounds"], f.metadata["live"],
-                                  f.metadata["shared"], attribute_docstrings(cls).get(f.name, ""))
+                                  f.metadata["shared"], docs[section].get(f.name, ""))
                         for section, cls in SECTIONS.items() for f in fields(cls))
     return _FIELDS
 
