@@ -180,7 +180,7 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
         for agents in agent_counts:
             rate = population_rate(config, agents, steps, learning_starts, threads, overlap)
             one = rate if agents == 1 else one
-            per_agent = update_ms_per_agent(config, agents, threads)
+            per_agent = single_update if (agents, threads) == (1, 1) else update_ms_per_agent(config, agents, threads)
             rows.append({"agents": agents, "threads": threads, "aggregate_steps_per_s": round(rate, 1),
                          "vs_trainer": round(rate / baseline, 2),
                          "vs_population_of_1": None if one is None else round(rate / one, 2),
