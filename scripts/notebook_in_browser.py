@@ -163,14 +163,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def save_record(run: NotebookRun) -> Path:
     """The run as a results record (kind 'notebook'), so the docs quote its time and outcomes from data."""
-    from lab.bench.record import command_line, new_record, save
+    from lab.bench.record import new_record, save
 
     shots = [str(path.resolve().relative_to(ROOT)) if path.resolve().is_relative_to(ROOT) else str(path)
              for path in run.screenshots]
     results = {"notebook": Path(run.notebook).stem, "seconds": round(run.seconds, 1), "outcomes": run.outcomes,
                "errors": len(run.errors), "stderr": run.stderr, "screenshots": shots}
     note = "alone on the machine, JupyterLab in headless Chromium, Run All Cells at the notebook's full budget"
-    return save(new_record("notebook", results, note=note, command=command_line()))
+    return save(new_record("notebook", results, note=note))
 
 
 if __name__ == "__main__":
