@@ -340,3 +340,19 @@ def test_a_critic_learns_a_constant_reward():
         learner.update(batch)
     q = learner.critic(batch.obs, batch.actions)
     assert torch.allclose(q, torch.ones_like(q), atol=0.1)
+
+
+def test_an_actor_step_computes_only_the_agents_whose_policy_delay_is_due(monkeypatch):
+    # Agents out of step with each other's delay must not cost every agent an actor step at every update.
+    learner = _learner([TrainingConfig(policy_delay=2)] * 3)
+    learner.update(_batch(3), mask=torch.tensor([True, False, True]))  # agent 1 falls one update behind
+    seen: list[int] = []
+    forward = StackedActor.forward
+    monkeypatch.setattr(StackedActor, "forward", lambda self, obs, rows=None: seen.append(len(obs)) or forward(
+        self, obs, rows))
+    before = [p.detach().clone() for p in learner.actor.parameters()]
+    result = learner.update(_batch(3, seed=1))
+    assert result.actor_updated.tolist() == [True, False, True] and seen[-1] == 2
+    assert torch.isnan(result.actor_loss[1]) and torch.isfinite(result.actor_loss[[0, 2]]).all()
+    for a, b in zip(learner.actor.parameters(), before):
+        assert torch.equal(a[1], b[1]) and not torch.equal(a[0], b[0])

@@ -125,6 +125,11 @@ def _norms(module: nn.Module) -> list[nn.LayerNorm]:
     return [m for m in module.modules() if isinstance(m, nn.LayerNorm)]
 
 
+def _rows(p: torch.Tensor, rows: torch.Tensor | None) -> torch.Tensor:
+    """The stacked parameter of the agents in rows (all when None): their gradients flow back to p's rows."""
+    return p if rows is None else p.index_select(0, rows)
+
+
 def _activation(name: str) -> nn.Module:
     """ReLU in place: the matmul output it overwrites is not needed for the backward pass, so skip a copy.
 
@@ -164,19 +169,19 @@ class StackedActor(nn.Module):
     def agents(self) -> int:
         return self.head_weight.shape[0]
 
-    def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.pre_tanh(obs))
+    def forward(self, obs: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        return torch.tanh(self.pre_tanh(obs, rows))
 
-    def pre_tanh(self, obs: torch.Tensor) -> torch.Tensor:
-        """Each agent's actions before tanh, (K, N, 2)."""
+    def pre_tanh(self, obs: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """Each agent's actions before tanh, (K, N, 2); given rows, only those agents' (obs holds theirs only)."""
         x = obs
         for i, (w, b) in enumerate(self._layers):
-            x = torch.baddbmm(b, x, w)
+            x = torch.baddbmm(_rows(b, rows), x, _rows(w, rows))
             if self.layer_norm:
                 norm_weight, norm_bias = self._norms[i]
-                x = F.layer_norm(x, x.shape[-1:]) * norm_weight + norm_bias
+                x = F.layer_norm(x, x.shape[-1:]) * _rows(norm_weight, rows) + _rows(norm_bias, rows)
             x = self.activation(x)
-        return torch.baddbmm(self.head_bias, x, self.head_weight)
+        return torch.baddbmm(_rows(self.head_bias, rows), x, _rows(self.head_weight, rows))
 
     def unstack(self, k: int) -> Actor:
         """Agent k's policy as an ordinary single-agent Actor (a copy)."""
@@ -224,13 +229,14 @@ class StackedTwinCritic(nn.Module):
         x = torch.cat([obs, action], dim=-1).unsqueeze(1).expand(k, 2, n, -1).reshape(2 * k, n, -1)
         return self._run(x, slice(None)).view(k, 2, n)
 
-    def q1(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        """The first critic of each agent alone, which is all the actor's loss needs."""
-        return self._run(torch.cat([obs, action], dim=-1), 0)
+    def q1(self, obs: torch.Tensor, action: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """The first critic of each agent alone, which is all the actor's loss needs; given rows, only those
+        agents' (obs and action hold theirs only)."""
+        return self._run(torch.cat([obs, action], dim=-1), 0, rows)
 
-    def _run(self, x: torch.Tensor, twin: int | slice) -> torch.Tensor:
+    def _run(self, x: torch.Tensor, twin: int | slice, rows: torch.Tensor | None = None) -> torch.Tensor:
         def pick(p: torch.Tensor) -> torch.Tensor:
-            return p.flatten(0, 1) if isinstance(twin, slice) else p[:, twin]
+            return p.flatten(0, 1) if isinstance(twin, slice) else _rows(p, rows)[:, twin]
 
         last = len(self._layers) - 1
         for i, (w, b) in enumerate(self._layers):

@@ -278,12 +278,18 @@ class TD3:
     def actor_step(self, batch: Batch, mask: torch.Tensor | None = None,
                    want_norms: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Push each actor up its own first critic's Q surface: loss -mean Q1(s, pi(s)); the critics get no
-        gradients."""
-        per_agent = -self.critic.q1(batch.obs, self.actor(batch.obs)).mean(dim=-1)
-        grads = list(torch.autograd.grad(per_agent.sum(), self._actor_params))
+        gradients. Only the agents in mask are computed at all: agents out of step with each other's policy
+        delay would otherwise cost a whole actor step every update."""
+        rows = None if mask is None else mask.nonzero().squeeze(1)
+        obs = batch.obs if rows is None else batch.obs.index_select(0, rows)
+        loss = -self.critic.q1(obs, self.actor(obs, rows), rows).mean(dim=-1)
+        grads = list(torch.autograd.grad(loss.sum(), self._actor_params))  # zero for agents outside rows
         norm = self._clip(grads, want_norms)
         self.actor_opt.step(grads, self._lr("actor_lr"), self.values["weight_decay"], mask)
-        return per_agent.detach(), norm
+        if rows is None:
+            return loss.detach(), norm
+        per_agent = torch.full((self.agents,), float("nan"), device=self.device)
+        return per_agent.index_copy_(0, rows, loss.detach()), norm
 
     def _lr(self, name: str) -> torch.Tensor:
         return self.values[name] * self.lr_factors

@@ -133,9 +133,10 @@ class Learning:
             self._sums[:, rows_on_device] += values.double()
             self._actor_counts[rows_on_device] += updated.long()
         self._counts[agents] += live
-        for norms, which in ((result.critic_grad_norm, 0), (result.actor_grad_norm, 1)):
+        actor_live = live & result.actor_updated.cpu().numpy()  # an actor that did not step has no gradient
+        for norms, which, rows in ((result.critic_grad_norm, 0, live), (result.actor_grad_norm, 1, actor_live)):
             if norms is not None:
-                self._norms[which, agents] = np.where(live, norms.cpu().numpy(), self._norms[which, agents])
+                self._norms[which, agents] = np.where(rows, norms.cpu().numpy(), self._norms[which, agents])
         for row in np.flatnonzero(live):
             m = self.slots[agents[row]]
             m.updates += 1
