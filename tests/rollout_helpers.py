@@ -8,7 +8,7 @@ import numpy as np
 
 from lab import lander
 from lab.config import Config
-from lab.rollout.collector import AgentStep, Collector
+from lab.rollout.collector import Collected, Collector
 from lab.rollout.envs import InlineEnvs, episode_seeds
 from lab.train.engine import Engine
 
@@ -22,12 +22,11 @@ def collector_for(configs: Sequence[Config], rng_seed: int | None = None) -> Col
     return collector
 
 
-def step_one(collector: Collector, greedy: Callable[[np.ndarray], np.ndarray] | None) -> AgentStep:
+def step_one(collector: Collector, greedy: Callable[[np.ndarray], np.ndarray] | None) -> Collected:
     """One step of agent 0: warming up when greedy is None, else acting from greedy(obs) plus noise."""
     warming = greedy is None
-    steps = collector.step([0], [warming], [1.0],
-                           lambda agents, obs: np.stack([greedy(o) for o in obs]) if greedy else obs)
-    return steps[0]
+    return collector.step([0], [warming], [1.0],
+                          lambda agents, obs: np.stack([greedy(o) for o in obs]) if greedy else obs)
 
 
 def grounded(obs: np.ndarray, rows: list[int]) -> np.ndarray:
@@ -45,5 +44,6 @@ def grounded_actions(engine: Engine) -> tuple[np.ndarray, np.ndarray]:
     collector.obs = grounded(collector.obs, list(range(len(collector.obs))))
     agents = list(range(engine.agents))
     warming = [collector.explorers[k].warming_up(m.env_step, m.episodes) for k, m in enumerate(engine.slots)]
-    actions, _ = collector._actions(agents, warming, [1.0] * len(agents), engine._greedy)
-    return actions, collector.obs.reshape(len(agents), engine.slots[0].config.env.num_envs, -1)
+    actions, _ = collector._actions(agents, warming, [1.0] * len(agents), engine._greedy, collector.obs)
+    num_envs = engine.slots[0].config.env.num_envs
+    return actions.reshape(len(agents), num_envs, -1), collector.obs.reshape(len(agents), num_envs, -1)

@@ -149,3 +149,26 @@ def test_agent_state_round_trip_restores_contents_priorities_and_sampling():
 def test_sampling_an_empty_buffer_is_a_clear_error():
     with pytest.raises(RuntimeError, match="agent 0's replay buffer is empty"):
         ReplayBuffer(1, 4, 8, 2, seeds=[0]).sample(2, [0.99])
+
+
+@pytest.mark.parametrize("prioritized", [False, True])
+def test_adding_many_agents_at_once_stores_what_adding_agent_by_agent_does(prioritized):
+    rng = np.random.default_rng(0)
+    one_by_one, at_once = (ReplayBuffer(3, 7, 8, 2, seeds=[0, 1, 2], prioritized=prioritized) for _ in range(2))
+    for step in range(6):  # wraps around each agent's ring of 7
+        agents = np.sort(rng.integers(0, 3, size=rng.integers(0, 5)))
+        n = len(agents)
+        rows = (rng.standard_normal((n, 8)).astype(np.float32), rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+                rng.standard_normal(n).astype(np.float32), rng.standard_normal((n, 8)).astype(np.float32),
+                rng.random(n) < 0.3, rng.integers(1, 4, n).astype(np.uint8))
+        at_once.add_many(agents, *rows)
+        for k in range(3):
+            one_by_one.add(k, *(column[agents == k] for column in rows))
+        if prioritized:  # new rows get each agent's top priority, whatever came before
+            for buffer in (one_by_one, at_once):
+                _prioritize(buffer, step % 3, [0, 1], [0.5 + step, 0.1], alpha=1.0)
+    for column in ReplayBuffer.COLUMNS:
+        np.testing.assert_array_equal(getattr(at_once, column), getattr(one_by_one, column))
+    assert at_once.pos.tolist() == one_by_one.pos.tolist() and at_once.size.tolist() == one_by_one.size.tolist()
+    for a, b in zip(at_once.trees, one_by_one.trees):
+        np.testing.assert_array_equal(a.nodes, b.nodes)

@@ -59,8 +59,8 @@ def test_the_collector_stores_the_cut_actions_during_warm_up_and_after_it(tiny_c
         for actor in (None, lambda obs: np.full((2, 2), 0.9, np.float32)):
             collector.obs = grounded(collector.obs, [0])
             step = step_one(collector, actor)
-            assert step.transitions is not None
-            actions = step.transitions[1]
+            assert len(step.transitions.rows) == 2  # both envs' steps
+            actions = step.transitions.actions
             np.testing.assert_array_equal(actions[0], OFF)  # a leg down: engines off, and stored so
             assert not np.array_equal(actions[1], OFF)  # airborne: the explorer's own action
     finally:

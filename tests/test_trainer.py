@@ -43,7 +43,7 @@ def test_no_stored_transition_crosses_an_autoreset(tiny_config, tmp_path):
     buffer = trainer.buffer
     n = len(buffer)
     assert n == trainer.env_step  # every real transition stored, no autoreset step stored
-    in_flight = sum(len(ep.actions) for ep in trainer.collector.episodes[0])
+    in_flight = sum(len(ep.actions) for ep in trainer.collector.episodes)
     assert sum(lengths) + in_flight >= n - 3 * 40  # episodes cut by the final checkpoint are not reported
     # A reset teleports the lander to y ~ 1.4; consecutive real steps move it by far less.
     jump = np.abs(buffer.next_obs[0, :n, 1] - buffer.obs[0, :n, 1])

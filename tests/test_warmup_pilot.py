@@ -26,17 +26,17 @@ def test_the_guide_pilot_flies_the_warm_up_with_the_configured_noise_and_the_act
     try:
         obs = collector.obs.copy()
         step = step_one(collector, None)  # warming up
-        assert step.transitions is not None
-        deviation = np.abs(step.transitions[1] - np.clip(HEURISTIC(obs), -1, 1))
+        assert len(step.transitions.rows) == 2  # both envs' steps
+        deviation = np.abs(step.transitions.actions - np.clip(HEURISTIC(obs), -1, 1))
         if sigma == 0.0:
             assert deviation.max() == 0.0  # exactly the pilot's commands
         else:
             assert 0.0 < deviation.max() < 1.5  # the pilot plus noise (saturated commands may clip back)
         actor = np.full((2, 2), 0.3, np.float32)
         step = step_one(collector, lambda o: actor.copy())  # learning: the actor, never the pilot
-        assert step.transitions is not None
+        assert len(step.transitions.rows) == 2  # both envs' steps
         if sigma == 0.0:
-            np.testing.assert_array_equal(step.transitions[1], actor)
+            np.testing.assert_array_equal(step.transitions.actions, actor)
     finally:
         collector.close()
 
@@ -47,9 +47,9 @@ def test_the_uniform_warm_up_is_unchanged_by_the_new_option(tiny_config):
     try:
         collector.explorers[0].rng = np.random.default_rng(3)  # the reset's cut draws nothing at probability 0
         step = step_one(collector, None)
-        assert step.transitions is not None
+        assert len(step.transitions.rows) == 2  # both envs' steps
         expected = np.random.default_rng(3).uniform(-1.0, 1.0, size=(2, 2)).astype(np.float32)
-        np.testing.assert_array_equal(step.transitions[1], expected)
+        np.testing.assert_array_equal(step.transitions.actions, expected)
     finally:
         collector.close()
 

@@ -110,6 +110,32 @@ class ReplayBuffer:
             if self.prioritized:
                 self.trees[k].update(idx, np.full(n, self.max_priority[k]))
 
+    def add_many(self, agents: np.ndarray, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray,
+                 next_obs: np.ndarray, terminated: np.ndarray, nsteps: np.ndarray) -> None:
+        """Store several agents' transitions in one pass (agents[i] owns row i): what add does agent by agent,
+        in each agent's row order, without a call per agent."""
+        counts = np.bincount(agents, minlength=self.agents)
+        if self.shared or counts.max(initial=0) > self.capacity:  # one ring or wrapping onto itself: agent by agent
+            for k in np.flatnonzero(counts):
+                mine = agents == k
+                self.add(int(k), obs[mine], actions[mine], rewards[mine], next_obs[mine], terminated[mine],
+                         nsteps[mine])
+            return
+        order = np.argsort(agents, kind="stable")
+        rank = np.empty(len(agents), dtype=np.int64)
+        rank[order] = np.arange(len(agents)) - np.searchsorted(agents[order], agents[order])  # place in its agent
+        idx = (self.pos[agents] + rank) % self.capacity
+        self.obs[agents, idx] = obs
+        self.actions[agents, idx] = actions
+        self.rewards[agents, idx] = rewards
+        self.next_obs[agents, idx] = next_obs
+        self.terminated[agents, idx] = terminated
+        self.nsteps[agents, idx] = nsteps
+        self.pos = (self.pos + counts) % self.capacity
+        self.size = np.minimum(self.size + counts, self.capacity)
+        for k in np.flatnonzero(counts) if self.prioritized else ():
+            self.trees[k].update(idx[agents == k], np.full(int(counts[k]), self.max_priority[k]))
+
     # ---- sampling --------------------------------------------------------------------------------------
     def sample(self, batch_size: int, gammas: Sequence[float], agents: Sequence[int] | None = None,
                draw: np.ndarray | None = None, betas: Sequence[float] | None = None) -> Batch:

@@ -38,8 +38,13 @@ class TouchdownCut:
 
     def apply(self, actions: np.ndarray, obs: np.ndarray) -> np.ndarray:
         """actions, with the rows of cutting envs whose lander has a leg down set to engines off."""
-        if not self.cutting.any():
-            return actions
-        right, left = lander.legs(obs)
-        cut = self.cutting & (right | left)
-        return np.where(cut[:, None], np.asarray(lander.ENGINES_OFF, dtype=actions.dtype), actions)
+        return cut_engines(actions, obs, self.cutting)
+
+
+def cut_engines(actions: np.ndarray, obs: np.ndarray, cutting: np.ndarray) -> np.ndarray:
+    """actions, with the rows that are cutting and whose lander has a leg down set to engines off."""
+    if not cutting.any():
+        return actions
+    right, left = lander.legs(obs)
+    cut = cutting & (right | left)
+    return np.where(cut[:, None], np.asarray(lander.ENGINES_OFF, dtype=actions.dtype), actions)

@@ -9,26 +9,27 @@
 4. add the shaping bonus;
 5. turn steps into (n-step) transitions;
 6. finish the episodes that ended.
-It returns each agent's transitions for the replay buffer and its finished episodes; it
-never learns and never publishes, so the engine decides what happens next.
+Each part works on every acting agent's env rows at once; only what is one agent's own (its
+random stream, noise process and cut draws) runs agent by agent. It returns the transitions
+for the replay buffer, with their agents, and each agent's step count and finished episodes;
+it never learns and never publishes, so the engine decides what happens next.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from lab.config import Config
 from lab.events import Trajectory
 from lab.lander.shaping import shaping_bonus
-from lab.lander.touchdown import TouchdownCut
+from lab.lander.touchdown import TouchdownCut, cut_engines
 from lab.rollout.envs import EnvWorker, InlineEnvs
 from lab.rollout.episodes import EpisodeRecorder
 from lab.rollout.noise import make_noise, noise_scale, reconfigured
-from lab.rollout.nstep import NStepAccumulator
+from lab.rollout.nstep import NStepWindows, Transitions, discounts
 
 Greedy = Callable[[list[int], np.ndarray], np.ndarray]
 """The actors' actions for these agents' observations, (agents, envs, obs_dim) -> (agents, envs, act_dim)."""
@@ -49,11 +50,19 @@ class AgentStep:
     agent: int
     new_transitions: int
     """Real env steps taken (autoreset steps excluded)."""
-    transitions: tuple | None
-    """Arguments for ReplayBuffer.add after the agent, or None when no transition completed."""
     episodes: list[FinishedEpisode] = field(default_factory=list)
     error: str | None = None
     """Why this agent's step is unusable (its actor's actions were not finite): it diverged."""
+
+
+@dataclass
+class Collected:
+    """One vector step of every acting agent: each agent's step, and the transitions it completed, with owners."""
+
+    steps: list[AgentStep]
+    transitions: Transitions
+    agents: np.ndarray
+    """The agent each transition belongs to."""
 
 
 class Explorer:
@@ -79,17 +88,16 @@ class Explorer:
         return noise_scale(self.config.noise, episodes)
 
     def actions(self, greedy: np.ndarray | None, obs: np.ndarray, scale: float) -> np.ndarray:
-        """Warming up (greedy None): uniform, or the pilot plus noise; then the actor plus noise; last, the cut."""
+        """Warming up (greedy None): uniform, or the pilot plus noise; then the actor plus noise. Not yet clipped,
+        nor cut: the collector does both for every agent at once."""
         pilot = self.config.training.warmup_pilot
         if greedy is None and pilot == "uniform":
-            actions = self.rng.uniform(-1.0, 1.0, size=(self.num_envs, self.act_dim)).astype(np.float32)
-            return self.cut.apply(actions, obs)
+            return self.rng.uniform(-1.0, 1.0, size=(self.num_envs, self.act_dim)).astype(np.float32)
         if greedy is None:
             from lab.lander.pilot import heuristic_actions
 
             greedy = heuristic_actions(obs)
-        actions = np.clip(greedy + scale * self.noise.sample(), -1.0, 1.0).astype(np.float32)
-        return self.cut.apply(actions, obs)
+        return greedy + scale * self.noise.sample()
 
     def episodes_ended(self, mask: np.ndarray | None = None) -> None:
         """New episodes (all envs, or those in mask): reset the noise state and draw the cut."""
@@ -98,7 +106,8 @@ class Explorer:
 
 
 class Collector:
-    """Every agent's sub-env observations, autoreset flags, running episodes and explorers, agent after agent."""
+    """Every agent's env rows (agent k owns rows k*num_envs to (k+1)*num_envs), their autoreset flags, n-step
+    windows and running episodes, and each agent's explorer."""
 
     def __init__(self, configs: Sequence[Config], envs: InlineEnvs | EnvWorker, rngs: Sequence[np.random.Generator]
                  ) -> None:
@@ -107,105 +116,109 @@ class Collector:
         self.obs_dim = int(np.prod(envs.single_observation_space.shape or ()))
         self.act_dim = int(np.prod(envs.single_action_space.shape or ()))
         self.explorers = [Explorer(c, self.num_envs, self.act_dim, rng) for c, rng in zip(configs, rngs)]
-        self.nsteps = [NStepAccumulator(self.num_envs, c.training.n_step) for c in configs]
-        self.obs = np.zeros((len(configs) * self.num_envs, self.obs_dim), dtype=np.float32)
-        self.autoresetting = np.zeros(len(configs) * self.num_envs, dtype=bool)
-        self.episodes: list[list[EpisodeRecorder]] = []
+        rows = len(configs) * self.num_envs
+        self.windows = NStepWindows(rows, configs[0].training.n_step, self.obs_dim, self.act_dim)
+        self.obs = np.zeros((rows, self.obs_dim), dtype=np.float32)
+        self.autoresetting = np.zeros(rows, dtype=bool)
+        self.episodes: list[EpisodeRecorder] = []
+        """The running episode of every env row."""
 
-    def _rows(self, agent: int) -> slice:
-        return slice(agent * self.num_envs, (agent + 1) * self.num_envs)
+    def _rows(self, agents: Sequence[int]) -> np.ndarray:
+        """The env rows of these agents, agent after agent."""
+        return (np.asarray(agents, dtype=np.int64)[:, None] * self.num_envs + np.arange(self.num_envs)).ravel()
 
     def reset(self, seeds: Sequence[Sequence[int]]) -> None:
         """Start every agent's envs afresh, agent k's with seeds[k]; in-flight episodes and n-step tails are dropped."""
         self.obs = self.envs.reset([s for agent_seeds in seeds for s in agent_seeds]).astype(np.float32)
         self.autoresetting[:] = False
-        self.episodes = [[EpisodeRecorder(o, act_dim=self.act_dim) for o in self.obs[self._rows(k)]]
-                         for k in range(len(self.explorers))]
-        for explorer, nstep in zip(self.explorers, self.nsteps):
+        self.episodes = [EpisodeRecorder(o, act_dim=self.act_dim) for o in self.obs]
+        for explorer in self.explorers:
             explorer.episodes_ended()
-            nstep.clear()
+        self.windows.clear()
 
     def step(self, acting: Sequence[int], warming_up: Sequence[bool], scales: Sequence[float], greedy: Greedy,
-             meanwhile: Callable[[], None] | None = None) -> list[AgentStep]:
+             meanwhile: Callable[[], None] | None = None) -> Collected:
         """One vector step of the acting agents; meanwhile runs while their envs step (in a worker, overlapped)."""
-        actions, errors = self._actions(acting, warming_up, scales, greedy)
-        self.envs.step_async(actions.reshape(-1, self.act_dim), acting)
+        rows, n = self._rows(acting), self.num_envs
+        obs = self.obs[rows]
+        actions, errors = self._actions(acting, warming_up, scales, greedy, obs)
+        self.envs.step_async(actions, acting)
         if meanwhile is not None:
             meanwhile()
         next_obs, raw, terminated, truncated = self.envs.step_wait()
         next_obs = next_obs.astype(np.float32, copy=False)
-        steps, n = [], self.num_envs
-        observed, autoresetting = self.obs.copy(), self.autoresetting.copy()  # recorders keep views of rows
-        for row, k in enumerate(acting):
-            mine, rows = slice(row * n, (row + 1) * n), self._rows(k)
-            step, finished = self._observe(k, actions[row], next_obs[mine], raw[mine], terminated[mine],
-                                           truncated[mine], errors[row])
-            steps.append(step)
-            observed[rows], autoresetting[rows] = next_obs[mine], finished
-        self.obs, self.autoresetting = observed, autoresetting
-        return steps
-
-    def _actions(self, acting: Sequence[int], warming_up: Sequence[bool], scales: Sequence[float],
-                 greedy: Greedy) -> tuple[np.ndarray, list[str | None]]:
-        """Each acting agent's actions (agents, envs, act_dim); the actors run once for all that no longer warm up."""
-        learned = [k for k, warm in zip(acting, warming_up) if not warm]
-        by_actor: dict[int, np.ndarray] = {}
-        if learned:
-            obs = np.stack([self.obs[self._rows(k)] for k in learned])
-            by_actor = dict(zip(learned, greedy(learned, obs)))
-        actions = np.empty((len(acting), self.num_envs, self.act_dim), dtype=np.float32)
-        errors: list[str | None] = []
-        for row, k in enumerate(acting):
-            start = by_actor.get(k)
-            if start is not None and not np.isfinite(start).all():
-                actions[row], start = 0.0, None
-                errors.append("actor actions became NaN")
-                continue
-            errors.append(None)
-            actions[row] = self.explorers[k].actions(start, self.obs[self._rows(k)], scales[row])
-        return actions, errors
-
-    def _observe(self, k: int, actions: np.ndarray, next_obs: np.ndarray, raw: np.ndarray, terminated: np.ndarray,
-                 truncated: np.ndarray, error: str | None) -> tuple[AgentStep, np.ndarray]:
-        """One agent's step results: drop autoreset steps, shape, build transitions, record and end episodes;
-        also which envs finished (they autoreset on their next step)."""
-        config, obs = self.explorers[k].config, self.obs[self._rows(k)]
         # NEXT_STEP autoreset: an env whose previous step ended just returned its reset
         # observation. That step is not a transition: it only starts the next episode.
-        real = ~self.autoresetting[self._rows(k)]
-        shaped = raw + shaping_bonus(next_obs, raw, terminated, config.env) if config.env.reward_shaping else raw
+        real = ~self.autoresetting[rows]
+        shaped = self._shaped(acting, next_obs, raw, terminated)
         done = terminated | truncated
-        transitions = None if error else self._transitions(k, obs, actions, shaped, next_obs, terminated, done, real)
-        recorders = self.episodes[k]
-        for i in range(self.num_envs):
-            if real[i]:
-                recorders[i].add(actions[i], float(raw[i]), next_obs[i], float(shaped[i]))
-            else:
-                recorders[i] = EpisodeRecorder(next_obs[i], act_dim=self.act_dim)
-        finished = real & done
-        episodes = []
-        for i in np.flatnonzero(finished):
-            recorder = recorders[i]
-            episodes.append(FinishedEpisode(int(i), recorder.finish(bool(terminated[i]), bool(truncated[i])),
-                                            recorder.raw_return, recorder.shaped_return))
-        if finished.any():
-            self.explorers[k].episodes_ended(finished)
-        return AgentStep(k, int(real.sum()), transitions, episodes, error), finished
+        learning = real & np.repeat([e is None for e in errors], n)  # a diverged actor's step is not stored
+        weights = np.repeat([discounts(self.explorers[k].config.training.gamma, self.windows.n) for k in acting], n,
+                            axis=0)
+        transitions = self.windows.push(rows[learning], obs[learning], actions[learning], shaped[learning],
+                                        next_obs[learning], terminated[learning], done[learning], weights[learning])
+        episodes = self._record(rows, actions, raw, shaped, next_obs, terminated, truncated, real)
+        self.obs[rows], self.autoresetting[rows] = next_obs, real & done
+        steps = [AgentStep(k, int(real[i * n:(i + 1) * n].sum()), episodes.get(k, []), errors[i])
+                 for i, k in enumerate(acting)]
+        return Collected(steps, transitions, transitions.rows // n)
 
-    def _transitions(self, k: int, obs: np.ndarray, actions: np.ndarray, rewards: np.ndarray, next_obs: np.ndarray,
-                     terminated: np.ndarray, done: np.ndarray, real: np.ndarray) -> tuple | None:
-        training = self.explorers[k].config.training
-        if training.n_step == 1:  # the common case, fully batched
-            return (obs[real], actions[real], rewards[real], next_obs[real], terminated[real]) if real.any() else None
-        rows: list[Any] = []
-        for i in np.flatnonzero(real):
-            rows += self.nsteps[k].push(int(i), obs[i], actions[i], float(rewards[i]), next_obs[i],
-                                        bool(terminated[i]), bool(done[i]), training.gamma)
-        if not rows:
-            return None
-        o, a, r, no, term, nsteps = zip(*rows)
-        return (np.stack(o), np.stack(a), np.asarray(r, dtype=np.float32), np.stack(no), np.asarray(term),
-                np.asarray(nsteps, dtype=np.uint8))
+    def _actions(self, acting: Sequence[int], warming_up: Sequence[bool], scales: Sequence[float], greedy: Greedy,
+                 obs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        """The acting agents' actions, their env rows' obs -> (rows, act_dim): the actors run once for every agent
+        past its warm-up, each explorer adds its noise, then all are clipped and cut at once."""
+        n = self.num_envs
+        learned = [i for i, warm in enumerate(warming_up) if not warm]
+        by_actor: dict[int, np.ndarray] = {}
+        if learned:
+            by_actor = dict(zip(learned, greedy([acting[i] for i in learned],
+                                                np.stack([obs[i * n:(i + 1) * n] for i in learned]))))
+        actions = np.zeros((len(acting) * n, self.act_dim), dtype=np.float32)
+        errors: list[str | None] = [None] * len(acting)
+        for i, k in enumerate(acting):
+            start = by_actor.get(i)
+            if start is not None and not np.isfinite(start).all():
+                errors[i] = "actor actions became NaN"
+                continue
+            actions[i * n:(i + 1) * n] = self.explorers[k].actions(start, obs[i * n:(i + 1) * n], scales[i])
+        np.clip(actions, -1.0, 1.0, out=actions)
+        cutting = np.concatenate([self.explorers[k].cut.cutting for k in acting])
+        cutting &= np.repeat([e is None for e in errors], n)
+        return cut_engines(actions, obs, cutting), errors
+
+    def _shaped(self, acting: Sequence[int], next_obs: np.ndarray, raw: np.ndarray, terminated: np.ndarray
+                ) -> np.ndarray:
+        """The rewards learning sees: raw, plus the shaping bonus for agents that shape."""
+        shaped, n = raw.astype(np.float64), self.num_envs
+        for i, k in enumerate(acting):
+            env = self.explorers[k].config.env
+            if env.reward_shaping:
+                mine = slice(i * n, (i + 1) * n)
+                shaped[mine] += shaping_bonus(next_obs[mine], raw[mine], terminated[mine], env)
+        return shaped
+
+    def _record(self, rows: np.ndarray, actions: np.ndarray, raw: np.ndarray, shaped: np.ndarray,
+                next_obs: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, real: np.ndarray
+                ) -> dict[int, list[FinishedEpisode]]:
+        """Add each real step to its row's episode (an autoreset step starts a new one); return the episodes that
+        ended, by agent, and tell their explorers."""
+        finished: dict[int, list[FinishedEpisode]] = {}
+        for i, row in enumerate(rows.tolist()):
+            if not real[i]:
+                self.episodes[row] = EpisodeRecorder(next_obs[i], act_dim=self.act_dim)
+                continue
+            recorder = self.episodes[row]
+            recorder.add(actions[i], float(raw[i]), next_obs[i], float(shaped[i]))
+            if terminated[i] or truncated[i]:
+                agent, env = divmod(row, self.num_envs)
+                finished.setdefault(agent, []).append(FinishedEpisode(
+                    env, recorder.finish(bool(terminated[i]), bool(truncated[i])), recorder.raw_return,
+                    recorder.shaped_return))
+        for agent, episodes in finished.items():
+            mask = np.zeros(self.num_envs, dtype=bool)
+            mask[[e.env_index for e in episodes]] = True
+            self.explorers[agent].episodes_ended(mask)
+        return finished
 
     def close(self) -> None:
         self.envs.close()

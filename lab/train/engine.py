@@ -43,7 +43,7 @@ from lab.events import (
 )
 from lab.io import atomic_write_json
 from lab.policy import Policy
-from lab.rollout.collector import AgentStep, Collector
+from lab.rollout.collector import AgentStep, Collected, Collector
 from lab.rollout.envs import episode_seeds, make_agent_envs
 from lab.rollout.worker import refuse_while_a_worker_starts
 from lab.signals import STOP_SIGNALS, on_stop_signals
@@ -388,10 +388,9 @@ class Engine:
         warming = [explorers[m.index].warming_up(m.env_step, m.episodes) for m in acting]
         scales = [explorers[m.index].scale(m.episodes) for m in acting]
         overlapped = self.configs[0].run.overlap_collection
-        steps = self.collector.step([m.index for m in acting], warming, scales, self._greedy,
-                                    meanwhile=self._learn if overlapped else None)
-        for step in steps:
-            self._observe(step)
+        collected = self.collector.step([m.index for m in acting], warming, scales, self._greedy,
+                                        meanwhile=self._learn if overlapped else None)
+        self._observe(collected)
         if not overlapped:
             self._learn()
 
@@ -403,14 +402,19 @@ class Engine:
         stacked[rows] = obs
         return self.learner.act(torch.from_numpy(stacked)).cpu().numpy()[rows]
 
-    def _observe(self, step: AgentStep) -> None:
-        """Store one agent's transitions, count its steps, owe its updates, publish its episodes."""
+    def _observe(self, collected: Collected) -> None:
+        """Store every agent's new transitions at once, then for each agent count its steps, owe its updates and
+        publish its episodes (an agent whose actor diverged fails instead)."""
+        t = collected.transitions
+        self.buffer.add_many(collected.agents, t.obs, t.actions, t.rewards, t.next_obs, t.terminated, t.nsteps)
+        for step in collected.steps:
+            if step.error is None:
+                self._count(step)
+            else:
+                self._fail(self.slots[step.agent], step.error)
+
+    def _count(self, step: AgentStep) -> None:
         m = self.slots[step.agent]
-        if step.error is not None:
-            self._fail(m, step.error)
-            return
-        if step.transitions is not None:
-            self.buffer.add(m.index, *step.transitions)
         m.env_step += step.new_transitions
         self.learning.owe(m, step.new_transitions)
         for e in step.episodes:
