@@ -267,6 +267,23 @@ def test_bench_population_prints_the_update_bound(capsys):
     assert two["update_bound"] == round(table["update_ms_one_agent"] / two["update_ms_per_agent"], 2)
 
 
+def test_bench_population_rounds_take_each_ratio_against_its_own_rounds_trainer_and_report_medians(capsys):
+    """The machine's speed drifts within minutes: a ratio against a Trainer timed once, long before, drifts with it."""
+    import statistics
+
+    from lab.cli import main
+
+    assert main(["bench", "population", "--preset", "tiny", "--agents", "1", "2", "--steps", "300",
+                 "--learning-starts", "100", "--rounds", "3", "--json"]) == 0
+    table = json.loads(capsys.readouterr().out)
+    assert table["rounds"] == 3
+    for row in table["rows"]:
+        assert len(row["vs_trainer_by_round"]) == 3
+        assert row["vs_trainer"] == pytest.approx(statistics.median(row["vs_trainer_by_round"]), abs=0.011)
+    assert main(["bench", "population", "--rounds", "0"]) == 2
+    assert "--rounds 0 is invalid: allowed a positive integer" in capsys.readouterr().err
+
+
 def test_bench_population_with_too_few_steps_to_time_says_so_in_one_line(capsys):
     from lab.cli import main
 

@@ -160,9 +160,13 @@ def resident_memory(config: Config, agents: int) -> dict[str, float]:
 
 
 def population_table(config: Config, agent_counts: list[int], thread_counts: list[int], steps: int,
-                     learning_starts: int, overlap: bool = True,
+                     learning_starts: int, overlap: bool = True, rounds: int = 1,
                      report: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
     """The Trainer baseline, then every (threads, agents) rate and its ratios, all in this process.
+
+    Each round times the Trainer and every row again, and each row's ratio is taken against its own round's
+    Trainer; with several rounds the medians are reported (this machine's speed drifts by 10% within minutes,
+    so a baseline timed once, minutes before a row, moves the ratio by as much).
 
     Each row also has update_bound: one agent's update cost (one thread) over a batched update's cost per agent,
     the speed-up batching gives the update alone; the aggregate ratio cannot go far past it.
@@ -170,26 +174,37 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
     report, when given, sees each figure as soon as it is measured (a slow, shared machine may cut a run short).
     """
     load_before = load_average()
-    baseline = trainer_rate(config, steps, learning_starts)
-    if report:
-        report({"trainer_steps_per_s": round(baseline, 1), "load_average": load_average()})
-    rows = []
-    single_update = update_ms_per_agent(config, 1, 1)
-    for threads in thread_counts:
-        one = None
-        for agents in agent_counts:
-            rate = population_rate(config, agents, steps, learning_starts, threads, overlap)
-            one = rate if agents == 1 else one
-            per_agent = single_update if (agents, threads) == (1, 1) else update_ms_per_agent(config, agents, threads)
-            rows.append({"agents": agents, "threads": threads, "aggregate_steps_per_s": round(rate, 1),
-                         "vs_trainer": round(rate / baseline, 2),
-                         "vs_population_of_1": None if one is None else round(rate / one, 2),
-                         "update_ms_per_agent": round(per_agent, 3),
-                         "update_bound": round(single_update / per_agent, 2),
-                         "load_average": load_average()})
+    cells = [(threads, agents) for threads in thread_counts for agents in agent_counts]
+    baselines: list[float] = []
+    rates: dict[tuple[int, int], list[float]] = {cell: [] for cell in cells}
+    for round_ in range(rounds):
+        baselines.append(trainer_rate(config, steps, learning_starts))
+        if report:
+            report({"round": round_ + 1, "trainer_steps_per_s": round(baselines[-1], 1),
+                    "load_average": load_average()})
+        for threads, agents in cells:
+            rates[threads, agents].append(population_rate(config, agents, steps, learning_starts, threads, overlap))
             if report:
-                report(rows[-1])
-    return {"trainer_steps_per_s": round(baseline, 1), "update_ms_one_agent": round(single_update, 3), "rows": rows,
-            "steps_per_agent": steps,
+                report({"round": round_ + 1, "agents": agents, "threads": threads,
+                        "aggregate_steps_per_s": round(rates[threads, agents][-1], 1),
+                        "vs_trainer": round(rates[threads, agents][-1] / baselines[-1], 2)})
+    single_update = update_ms_per_agent(config, 1, 1)
+    rows = []
+    for threads, agents in cells:
+        vs_trainer = [rate / base for rate, base in zip(rates[threads, agents], baselines)]
+        one = rates.get((threads, 1))
+        per_agent = single_update if (threads, agents) == (1, 1) else update_ms_per_agent(config, agents, threads)
+        rows.append({"agents": agents, "threads": threads,
+                     "aggregate_steps_per_s": round(float(np.median(rates[threads, agents])), 1),
+                     "vs_trainer": round(float(np.median(vs_trainer)), 2),
+                     "vs_population_of_1": None if one is None else round(float(np.median(
+                         [rate / base for rate, base in zip(rates[threads, agents], one)])), 2),
+                     "update_ms_per_agent": round(per_agent, 3),
+                     "update_bound": round(single_update / per_agent, 2),
+                     "load_average": load_average()})
+        if rounds > 1:
+            rows[-1]["vs_trainer_by_round"] = [round(v, 2) for v in vs_trainer]
+    return {"trainer_steps_per_s": round(float(np.median(baselines)), 1),
+            "update_ms_one_agent": round(single_update, 3), "rows": rows, "rounds": rounds, "steps_per_agent": steps,
             "learning_starts": learning_starts, "overlap": overlap,
             "load_average_before": load_before, "load_average_after": load_average()}

@@ -401,6 +401,8 @@ def _add_population_arguments(sub: argparse._SubParsersAction, parser: argparse.
     pop.add_argument("--steps", type=int, default=2_000, help="timed training env steps per agent")
     pop.add_argument("--learning-starts", type=int, default=1_000, help="random warm-up steps per agent")
     pop.add_argument("--no-overlap", action="store_true", help="step the envs in this process, not a worker")
+    pop.add_argument("--rounds", type=int, default=1,
+                     help="time the Trainer and every population this many times, alternating; medians are reported")
     pop.add_argument("--memory", type=int, default=0, metavar="AGENTS",
                      help="also report resident memory of this many agents with full replay buffers")
     pop.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -414,14 +416,15 @@ def _population(args: argparse.Namespace) -> int:
         bad = [v for v in values if not 1 <= v <= 256]
         if bad:
             raise ValueError(f"bench population {name} {bad[0]} is invalid: allowed integers from 1 to 256")
-    for name, value in (("--steps", args.steps), ("--learning-starts", args.learning_starts)):
+    for name, value in (("--steps", args.steps), ("--learning-starts", args.learning_starts),
+                        ("--rounds", args.rounds)):
         if value < 1:
             raise ValueError(f"bench population {name} {value} is invalid: allowed a positive integer")
     config = preset(args.preset)
     import sys
 
     table = population_table(config, args.agents, args.threads, args.steps, args.learning_starts,
-                             overlap=not args.no_overlap,
+                             overlap=not args.no_overlap, rounds=args.rounds,
                              report=lambda row: print(json.dumps(row), file=sys.stderr, flush=True))
     table["preset"] = args.preset
     if args.memory:
@@ -431,7 +434,8 @@ def _population(args: argparse.Namespace) -> int:
         return 0
     print(f"population: preset {args.preset}, {args.steps} timed steps per agent after {args.learning_starts} "
           f"random ones; load average {table['load_average_before']} -> {table['load_average_after']}")
-    print(f"one lab.Trainer (1 thread): {table['trainer_steps_per_s']:.0f} env steps/s")
+    rounds = f", median of {table['rounds']} alternating rounds" if table["rounds"] > 1 else ""
+    print(f"one lab.Trainer (1 thread): {table['trainer_steps_per_s']:.0f} env steps/s{rounds}")
     print(f"{'threads':>7} {'agents':>6} {'steps/s':>8} {'vs Trainer':>10} {'vs 1 agent':>10} "
           f"{'update ms/agent':>15} {'update bound':>12}")
     for row in table["rows"]:
