@@ -189,7 +189,7 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
                         "aggregate_steps_per_s": round(rates[threads, agents][-1], 1),
                         "vs_trainer": round(rates[threads, agents][-1] / baselines[-1], 2)})
     single_update = update_ms_per_agent(config, 1, 1)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for threads, agents in cells:
         vs_trainer = [rate / base for rate, base in zip(rates[threads, agents], baselines)]
         one = rates.get((threads, 1))
