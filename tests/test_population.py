@@ -131,7 +131,7 @@ def test_bad_populations_get_one_line_errors(pop_config, tmp_path):
         Population(pop_config, seeds=[3, 4, 3], log_to_disk=False)
     with pytest.raises(ConfigError, match=r"seed -1 is invalid: allowed integers in \[0, 2147483647\]"):
         Population(pop_config, seeds=[0, -1], log_to_disk=False)
-    with pytest.raises(ConfigError, match="agents=0 is invalid: allowed 1 to 256"):
+    with pytest.raises(ConfigError, match=r"agents=0 is invalid: allowed an integer from 1 to 256 \(one per seed"):
         Population(pop_config, seeds=[], log_to_disk=False)
     wide = pop_config.with_overrides({"network.actor_hidden": [64, 64], "run.seed": 1})
     with pytest.raises(ConfigError, match=r"agent 1 has network.actor_hidden=\(64, 64\) but agent 0 has \(32, 32\)"):

@@ -43,8 +43,7 @@ def member_configs(config: Config, seeds: Sequence[int] | None = None,
             raise ConfigError(f"seed {bad[0]!r} is invalid: allowed integers in [0, {2**31 - 1}]")
         configs = [config.with_overrides({"run.seed": int(s)}) for s in seeds]
     configs = list(configs)
-    if not 1 <= len(configs) <= MAX_AGENTS:
-        raise ConfigError(f"agents={len(configs)} is invalid: allowed 1 to {MAX_AGENTS} agents per population")
+    check_agent_count(len(configs), why=" (one per seed or config of the population)")
     seen: dict[int, list[int]] = {}
     for k, c in enumerate(configs):
         twin = next((j for j in seen.get(c.run.seed, []) if configs[j] == c), None)
