@@ -97,12 +97,7 @@ class ReplayBuffer:
             n = self.capacity
         pos, ring = int(self.pos[agent]), self._ring(agent)
         idx = (pos + np.arange(n)) % self.capacity
-        self.obs[ring, idx] = obs
-        self.actions[ring, idx] = actions
-        self.rewards[ring, idx] = rewards
-        self.next_obs[ring, idx] = next_obs
-        self.terminated[ring, idx] = terminated
-        self.nsteps[ring, idx] = nsteps
+        self._write(ring, idx, obs, actions, rewards, next_obs, terminated, nsteps)
         owners = range(self.agents) if self.shared else [agent]
         for k in owners:
             self.pos[k] = (pos + n) % self.capacity
@@ -125,16 +120,16 @@ class ReplayBuffer:
         rank = np.empty(len(agents), dtype=np.int64)
         rank[order] = np.arange(len(agents)) - np.searchsorted(agents[order], agents[order])  # place in its agent
         idx = (self.pos[agents] + rank) % self.capacity
-        self.obs[agents, idx] = obs
-        self.actions[agents, idx] = actions
-        self.rewards[agents, idx] = rewards
-        self.next_obs[agents, idx] = next_obs
-        self.terminated[agents, idx] = terminated
-        self.nsteps[agents, idx] = nsteps
+        self._write(agents, idx, obs, actions, rewards, next_obs, terminated, nsteps)
         self.pos = (self.pos + counts) % self.capacity
         self.size = np.minimum(self.size + counts, self.capacity)
         for k in np.flatnonzero(counts) if self.prioritized else ():
             self.trees[k].update(idx[agents == k], np.full(int(counts[k]), self.max_priority[k]))
+
+    def _write(self, rings: int | np.ndarray, idx: np.ndarray, *columns: Any) -> None:
+        """Each column's rows into rings (one ring, or one per row) at idx."""
+        for name, values in zip(self.COLUMNS, columns, strict=True):
+            getattr(self, name)[rings, idx] = values
 
     # ---- sampling --------------------------------------------------------------------------------------
     def sample(self, batch_size: int, gammas: Sequence[float], agents: Sequence[int] | None = None,
