@@ -169,7 +169,8 @@ def population_table(config: Config, agent_counts: list[int], thread_counts: lis
     so a baseline timed once, minutes before a row, moves the ratio by as much).
 
     Each row also has update_bound: one agent's update cost (one thread) over a batched update's cost per agent,
-    the speed-up batching gives the update alone; the aggregate ratio cannot go far past it.
+    the speed-up batching gives the update alone. With the envs in this process the aggregate ratio cannot go far
+    past it; with the env worker the physics runs on the other core beside the update, and it can.
 
     report, when given, sees each figure as soon as it is measured (a slow, shared machine may cut a run short).
     """

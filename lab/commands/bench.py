@@ -444,7 +444,8 @@ def _population(args: argparse.Namespace) -> int:
               f"{row['vs_trainer']:>9.2f}x {ratio:>10} {row['update_ms_per_agent']:>15.2f} "
               f"{row['update_bound']:>11.2f}x")
     print(f"update bound: one agent's update ({table['update_ms_one_agent']:.2f} ms, 1 thread) over a batched "
-          "update's cost per agent; the steps/s ratio cannot go far past it")
+          "update's cost per agent; with the envs in this process (--no-overlap) the steps/s ratio cannot go far "
+          "past it, with the env worker the physics runs beside the update and it can")
     if "memory" in table:
         m = table["memory"]
         print(f"resident memory, {m['agents']} agents with full replay buffers: {m['total_mib']:.0f} MiB "
