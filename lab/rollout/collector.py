@@ -141,27 +141,35 @@ class Collector:
         """One vector step of the acting agents; meanwhile runs while their envs step (in a worker, overlapped)."""
         rows, n = self._rows(acting), self.num_envs
         obs = self.obs[rows]
+        # 1. actions, all acting agents' at once
         actions, errors = self._actions(acting, warming_up, scales, greedy, obs)
+        # 2. the envs step (in a worker, the updates owed run meanwhile)
         self.envs.step_async(actions, acting)
         if meanwhile is not None:
             meanwhile()
         next_obs, raw, terminated, truncated = self.envs.step_wait()
         next_obs = next_obs.astype(np.float32, copy=False)
-        # NEXT_STEP autoreset: an env whose previous step ended just returned its reset
-        # observation. That step is not a transition: it only starts the next episode.
-        real = ~self.autoresetting[rows]
-        shaped = self._shaped(acting, next_obs, raw, terminated)
         done = terminated | truncated
-        learning = real & np.repeat([e is None for e in errors], n)  # a diverged actor's step is not stored
-        weights = np.repeat([discounts(self.explorers[k].config.training.gamma, self.windows.n) for k in acting], n,
-                            axis=0)
-        transitions = self.windows.push(rows[learning], obs[learning], actions[learning], shaped[learning],
-                                        next_obs[learning], terminated[learning], done[learning], weights[learning])
+        # 3. NEXT_STEP autoreset: an env whose previous step ended just returned its reset
+        #    observation. That step is not a transition: it only starts the next episode.
+        real = ~self.autoresetting[rows]
+        # 4. shaping
+        shaped = self._shaped(acting, next_obs, raw, terminated)
+        # 5. n-step transitions, each agent's discounted by its own gamma; a diverged actor's steps are not stored
+        stored = real & np.repeat([e is None for e in errors], n)
+        transitions = self.windows.push(rows[stored], obs[stored], actions[stored], shaped[stored], next_obs[stored],
+                                        terminated[stored], done[stored], self._discounts(acting)[stored])
+        # 6. episodes: record the step, finish those that ended
         episodes = self._record(rows, actions, raw, shaped, next_obs, terminated, truncated, real)
         self.obs[rows], self.autoresetting[rows] = next_obs, real & done
         steps = [AgentStep(k, int(real[i * n:(i + 1) * n].sum()), episodes.get(k, []), errors[i])
                  for i, k in enumerate(acting)]
         return Collected(steps, transitions, transitions.rows // n)
+
+    def _discounts(self, acting: Sequence[int]) -> np.ndarray:
+        """gamma**k for every acting agent's env rows, read each step so a live change of gamma applies at once."""
+        per_agent = [discounts(self.explorers[k].config.training.gamma, self.windows.n) for k in acting]
+        return np.repeat(per_agent, self.num_envs, axis=0)
 
     def _actions(self, acting: Sequence[int], warming_up: Sequence[bool], scales: Sequence[float], greedy: Greedy,
                  obs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
