@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from rollout_helpers import collector_for, step_one
 from waiting import signal_once_logging, wait_for
 
 from lab.checkpoint import read_checkpoint_file
@@ -320,3 +321,16 @@ def test_a_failed_checkpoint_write_is_never_claimed(tiny_config, tmp_path, monke
     lines = [json.loads(line) for line in (run / "states.jsonl").read_text().splitlines()]
     assert [r["env_step"] for r in lines if "path" in r] == saved
     trainer.close()
+
+
+def test_an_episode_recorded_after_a_reset_starts_from_the_reset_observation(tiny_config):
+    collector = collector_for([tiny_config])
+    try:
+        first = collector.obs.copy()
+        for _ in range(3):
+            step_one(collector, None)
+        for row, recorder in enumerate(collector.episodes):
+            assert np.array_equal(recorder.observations[0], first[row])
+            assert np.array_equal(recorder.observations[-1], collector.obs[row])
+    finally:
+        collector.close()

@@ -131,7 +131,7 @@ class Collector:
         """Start every agent's envs afresh, agent k's with seeds[k]; in-flight episodes and n-step tails are dropped."""
         self.obs = self.envs.reset([s for agent_seeds in seeds for s in agent_seeds]).astype(np.float32)
         self.autoresetting[:] = False
-        self.episodes = [EpisodeRecorder(o, act_dim=self.act_dim) for o in self.obs]
+        self.episodes = [EpisodeRecorder(o.copy(), act_dim=self.act_dim) for o in self.obs]  # self.obs is rewritten
         for explorer in self.explorers:
             explorer.episodes_ended()
         self.windows.clear()
