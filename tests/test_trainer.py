@@ -334,3 +334,15 @@ def test_an_episode_recorded_after_a_reset_starts_from_the_reset_observation(tin
             assert np.array_equal(recorder.observations[-1], collector.obs[row])
     finally:
         collector.close()
+
+
+def test_a_step_with_no_acting_agent_steps_nothing_and_stores_nothing(tiny_config):
+    # A command between steps can stop the last acting agent just before the engine's next step.
+    collector = collector_for([tiny_config.with_overrides({"training.n_step": 3})])
+    try:
+        before = collector.obs.copy()
+        collected = collector.step([], [], [], lambda agents, obs: obs)
+        assert collected.steps == [] and len(collected.transitions.rows) == 0 and len(collected.agents) == 0
+        assert np.array_equal(collector.obs, before) and collector.envs.steps_taken().tolist() == [0]
+    finally:
+        collector.close()

@@ -156,7 +156,7 @@ class Collector:
         # 4. shaping
         shaped = self._shaped(acting, next_obs, raw, terminated)
         # 5. n-step transitions, each agent's discounted by its own gamma; a diverged actor's steps are not stored
-        stored = real & np.repeat([e is None for e in errors], n)
+        stored = real & self._healthy(errors)
         transitions = self.windows.push(rows[stored], obs[stored], actions[stored], shaped[stored], next_obs[stored],
                                         terminated[stored], done[stored], self._discounts(acting)[stored])
         # 6. episodes: record the step, finish those that ended
@@ -166,10 +166,14 @@ class Collector:
                  for i, k in enumerate(acting)]
         return Collected(steps, transitions, transitions.rows // n)
 
+    def _healthy(self, errors: list[str | None]) -> np.ndarray:
+        """The env rows of the agents whose actor gave finite actions."""
+        return np.repeat(np.array([e is None for e in errors], dtype=bool), self.num_envs)
+
     def _discounts(self, acting: Sequence[int]) -> np.ndarray:
         """gamma**k for every acting agent's env rows, read each step so a live change of gamma applies at once."""
         per_agent = [discounts(self.explorers[k].config.training.gamma, self.windows.n) for k in acting]
-        return np.repeat(per_agent, self.num_envs, axis=0)
+        return np.repeat(np.reshape(per_agent, (len(acting), self.windows.n)), self.num_envs, axis=0)
 
     def _actions(self, acting: Sequence[int], warming_up: Sequence[bool], scales: Sequence[float], greedy: Greedy,
                  obs: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
@@ -190,8 +194,8 @@ class Collector:
                 continue
             actions[i * n:(i + 1) * n] = self.explorers[k].actions(start, obs[i * n:(i + 1) * n], scales[i])
         np.clip(actions, -1.0, 1.0, out=actions)
-        cutting = np.concatenate([self.explorers[k].cut.cutting for k in acting])
-        cutting &= np.repeat([e is None for e in errors], n)
+        cutting = np.concatenate([self.explorers[k].cut.cutting for k in acting] or [np.zeros(0, dtype=bool)])
+        cutting &= self._healthy(errors)
         return cut_engines(actions, obs, cutting), errors
 
     def _shaped(self, acting: Sequence[int], next_obs: np.ndarray, raw: np.ndarray, terminated: np.ndarray
