@@ -123,8 +123,10 @@ def test_the_population_table_shows_rates_update_bounds_and_memory_together():
     record = rec.Record(kind="population", preset="fast", date="2026-12-06T19:00:00+00:00", commit="abcdef1",
                         machine=machine, command="python -m lab bench population --memory 8",
                         results={"trainer_steps_per_s": 378.0, "update_ms_one_agent": 2.0, "rows": rows,
+                                 "overlap": True, "rounds": 3,
                                  "memory": {"agents": 8, "main_mib": 439.0, "env_worker_mib": 50.0,
                                             "replay_mib": 178.0, "total_mib": 489.0}})
     text = performance_tables([record])
-    assert "8: 1.70×" in text and "update bound (what batching gives the update alone) 8: 1.75×" in text
+    assert "8: 1.70×, envs in an env worker (medians of 3 alternating rounds)" in text
+    assert "update bound (what batching gives the update alone) 8: 1.75×" in text
     assert "489 MiB resident" in text

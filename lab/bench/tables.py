@@ -108,6 +108,8 @@ def _population_row(record: Record) -> list[str]:
                           for threads, ratios in by_threads.items())
         if r.get("trainer_steps_per_s"):
             rates = f"one Trainer {r['trainer_steps_per_s']:,.0f} env steps/s; agents vs it, {rates}"
+        if "overlap" in r:
+            rates += ", envs in an env worker" if r["overlap"] else ", envs in process"
         if r.get("rounds", 1) > 1:
             rates += f" (medians of {r['rounds']} alternating rounds)"
         parts.append(rates)
