@@ -8,7 +8,7 @@ from rollout_helpers import collector_for, grounded, grounded_actions, step_one
 
 from lab import lander
 from lab.config import ConfigError, NoiseConfig
-from lab.lander.touchdown import TouchdownCut
+from lab.lander.touchdown import TouchdownCut, cut_engines
 from lab.train.population import Population
 
 OFF = np.asarray(lander.ENGINES_OFF, np.float32)
@@ -21,7 +21,7 @@ def test_at_probability_zero_nothing_is_drawn_or_changed():
     cut.reset()
     actions = np.ones((3, 2), np.float32)
     landed = grounded(np.zeros((3, 8), np.float32), [0, 1, 2])
-    assert cut.apply(actions, landed) is actions and rng.bit_generator.state == before
+    assert cut_engines(actions, landed, cut.cutting) is actions and rng.bit_generator.state == before
 
 
 def test_a_cutting_env_with_a_leg_down_gets_engines_off_and_every_other_row_keeps_its_action():
@@ -31,7 +31,7 @@ def test_a_cutting_env_with_a_leg_down_gets_engines_off_and_every_other_row_keep
     obs = grounded(np.zeros((4, 8), np.float32), [0, 3])
     obs[1, lander.LEFT_LEG] = 1.0
     actions = np.full((4, 2), 0.7, np.float32)
-    out = cut.apply(actions, obs)
+    out = cut_engines(actions, obs, cut.cutting)
     np.testing.assert_array_equal(out[0], OFF)  # right leg down
     np.testing.assert_array_equal(out[1], OFF)  # left leg down
     np.testing.assert_array_equal(out[2], actions[2])  # airborne

@@ -36,13 +36,10 @@ class TouchdownCut:
         rows = np.ones(len(self.cutting), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
         self.cutting[rows] = self.rng.random(int(rows.sum())) < self.probability
 
-    def apply(self, actions: np.ndarray, obs: np.ndarray) -> np.ndarray:
-        """actions, with the rows of cutting envs whose lander has a leg down set to engines off."""
-        return cut_engines(actions, obs, self.cutting)
-
 
 def cut_engines(actions: np.ndarray, obs: np.ndarray, cutting: np.ndarray) -> np.ndarray:
-    """actions, with the rows that are cutting and whose lander has a leg down set to engines off."""
+    """actions, with the rows that are cutting and whose lander has a leg down set to engines off; the collector
+    passes every acting agent's rows at once, each with its TouchdownCut's draw."""
     if not cutting.any():
         return actions
     right, left = lander.legs(obs)

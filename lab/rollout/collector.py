@@ -186,16 +186,17 @@ class Collector:
             by_actor = dict(zip(learned, greedy([acting[i] for i in learned],
                                                 np.stack([obs[i * n:(i + 1) * n] for i in learned]))))
         actions = np.zeros((len(acting) * n, self.act_dim), dtype=np.float32)
+        cutting = np.zeros(len(acting) * n, dtype=bool)
         errors: list[str | None] = [None] * len(acting)
         for i, k in enumerate(acting):
             start = by_actor.get(i)
             if start is not None and not np.isfinite(start).all():
-                errors[i] = "actor actions became NaN"
+                errors[i] = "actor actions became NaN"  # its rows stay zero and uncut
                 continue
-            actions[i * n:(i + 1) * n] = self.explorers[k].actions(start, obs[i * n:(i + 1) * n], scales[i])
+            mine = slice(i * n, (i + 1) * n)
+            actions[mine] = self.explorers[k].actions(start, obs[mine], scales[i])
+            cutting[mine] = self.explorers[k].cut.cutting
         np.clip(actions, -1.0, 1.0, out=actions)
-        cutting = np.concatenate([self.explorers[k].cut.cutting for k in acting] or [np.zeros(0, dtype=bool)])
-        cutting &= self._healthy(errors)
         return cut_engines(actions, obs, cutting), errors
 
     def _shaped(self, acting: Sequence[int], next_obs: np.ndarray, raw: np.ndarray, terminated: np.ndarray
