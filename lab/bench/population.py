@@ -104,7 +104,7 @@ def update_ms_per_agent(config: Config, agents: int, threads: int, updates: int 
     """Median ms of one batched TD3 update of agents agents, divided by agents: learning's cost per agent.
 
     The update is most of an env step's cost, so one agent's figure over K agents' bounds what
-    batching can give on this machine, whatever the collector does.
+    batching can give on this machine with the envs in process (an env worker's physics runs beside it).
     """
     from lab.bench.throughput import learner_update_ms
 
