@@ -61,3 +61,23 @@ def test_each_lever_keeps_its_own_seeds_results() -> None:
     assert summary["frozen"]["env_steps"]["median"] == 800
     assert ("frozen", 1, 800) in evaluations and ("learns", 0, 200) in evaluations
     assert {(name, seed) for name, seed, _ in evaluations} == set(heard)
+
+
+def test_a_screen_stopped_by_a_signal_raises_instead_of_counting_its_agents_at_the_cap() -> None:
+    """SIGTERM mid-screen: no result, since agents stopped at 200 steps would read as unsolved at the 800 cap."""
+    import os
+    import signal
+
+    from lab.signals import Terminated
+
+    base = preset("tiny", **{"env.env_id": MODULE_ENV_ID, "env.success_threshold": 1e6,
+                             "run.analyze_episodes": False, "training.learning_starts": 100})
+    heard: list[str] = []
+
+    def terminate(name: str, seed: int, event: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with pytest.raises(Terminated):
+        screen_levers(base, [Lever("base")], [0, 1], max_steps=800, max_seconds=1e9, eval_every=200,
+                      eval_episodes=2, on_result=lambda name, r: heard.append(name), on_evaluated=terminate)
+    assert heard == []

@@ -173,6 +173,8 @@ def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: flo
         population.fit()
     finally:
         population.close()
+    if population.interrupted is not None:  # a signal ended it: unsolved agents did not reach the cap, so no result
+        raise population.interrupted
     results = [frozen.get(k) or result(k) for k in range(len(configs))]
     if on_result is not None:
         for r in results:
