@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from lab.bench import fit_to_the_end
 from lab.config import Config
 from lab.events import Evaluated
 from lab.io import atomic_write_json
@@ -57,10 +58,10 @@ def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float,
             trainer.stop(wait=False)
 
     trainer.events.subscribe(on_eval, Evaluated)
-    trainer.fit()
-    trainer.close()
-    if trainer.interrupted is not None:  # a signal, not the benchmark, ended it: there is no result to give
-        raise trainer.interrupted
+    try:
+        fit_to_the_end(trainer)
+    finally:
+        trainer.close()
     solved = [c for c in curve if c[2] >= threshold]
     step, seconds = (solved[0][0], solved[0][1]) if solved else (trainer.env_step, trainer.train_seconds)
     return SolveResult(seed=seed, solved=bool(solved), env_steps=step, train_seconds=seconds,
@@ -170,11 +171,9 @@ def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: flo
 
     population.events.subscribe(on_agent_event, AgentEvent)
     try:
-        population.fit()
+        fit_to_the_end(population)  # a signal gives no result: its unsolved agents never reached the cap
     finally:
         population.close()
-    if population.interrupted is not None:  # a signal ended it: unsolved agents did not reach the cap, so no result
-        raise population.interrupted
     results = [frozen.get(k) or result(k) for k in range(len(configs))]
     if on_result is not None:
         for r in results:

@@ -15,6 +15,7 @@ import torch
 
 from lab.agents.replay import Batch, ReplayBuffer
 from lab.agents.td3 import TD3
+from lab.bench import fit_to_the_end
 from lab.config import Config, NetworkConfig, TrainingConfig
 from lab.lander import ACT_DIM, ENV_ID, OBS_DIM
 from lab.presets import preset
@@ -126,8 +127,10 @@ def training_rate(config: Config, steps: int) -> float:
             marks["start"], marks["step"] = trainer.train_seconds, trainer.env_step
 
     trainer.events.subscribe(mark)
-    trainer.fit()
-    trainer.close()
+    try:
+        fit_to_the_end(trainer)
+    finally:
+        trainer.close()
     if "start" not in marks or trainer.train_seconds <= marks["start"]:
         raise ValueError(f"steps={steps} is too few to time: no event came after the warm-up; allowed a few "
                          "hundred steps or more")
