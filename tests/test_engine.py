@@ -127,6 +127,33 @@ def test_a_population_pauses_and_resumes(pop_config, tmp_path):
     assert (tmp_path / "pop" / "population.pt").exists()
 
 
+def test_an_agent_stopped_from_another_thread_mid_step_takes_no_step_after_the_stop_returns(pop_config, tmp_path):
+    """The panel stops agent B while a step with B acting is under way: that step must not count for B afterwards."""
+    population = Population(pop_config.with_overrides({"run.total_steps": 10_000_000}), seeds=[0, 1],
+                            run_dir=tmp_path / "pop")
+    assert population.collector is not None
+    step, inside, calls = population.collector.step, threading.Event(), [0]
+
+    def slow_step(*args, **kwargs):
+        calls[0] += 1
+        if calls[0] == 50:  # hold one step open long enough for the other thread's stop to land inside it
+            inside.set()
+            time.sleep(0.5)
+        return step(*args, **kwargs)
+
+    population.collector.step = slow_step
+    population.start()
+    try:
+        assert inside.wait(60)
+        population.stop(agent=1)
+        stopped_at = population.members[1].env_step
+        assert wait_for(lambda: population.members[0].env_step > stopped_at + 100)
+        assert population.members[1].env_step == stopped_at and population.members[1].state == "stopped"
+    finally:
+        population.stop()
+        population.close()
+
+
 def test_stop_when_solved_ends_each_agent_at_its_own_solving_evaluation(tiny_config, tmp_path):
     base = tiny_config.with_overrides({
         "env.env_id": MODULE_ENV_ID, "env.success_threshold": 18.0, "run.analyze_episodes": False,

@@ -219,12 +219,14 @@ class Engine:
 
     def stop(self, agent: int | None = None, wait: bool = True, timeout: float | None = 120.0) -> None:
         """Stop one agent (it keeps its folder and weights; the others go on without its cost) or, with agent=None,
-        all: the loop saves a checkpoint first."""
+        all: the loop saves a checkpoint first.
+
+        An agent's stop is in effect when this returns, whatever wait says: from another thread the loop applies
+        it between steps, so a step already under way cannot count steps or store transitions for it afterwards.
+        """
         if agent is not None:
-            m = self.slot(agent)
-            if m.state not in (FAILED, SOLVED):
-                m.state = STOPPED
-            m.update_debt = 0.0
+            self.slot(agent)
+            self.control.call("stop_agent", agent, self._serve)
             return
         self.control.stop()
         if wait:
@@ -494,6 +496,12 @@ class Engine:
             self.learner.configure([m.config.training for m in self.slots], new)
 
     def _serve(self, kind: str, arg: Any) -> Any:
+        if kind == "stop_agent":
+            m = self.slots[arg]
+            if m.state not in (FAILED, SOLVED):
+                m.state = STOPPED
+            m.update_debt = 0.0
+            return None
         if kind == "evaluate":
             agent, episodes = arg
             return self._evaluate(self.slots[agent], episodes)
