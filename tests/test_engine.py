@@ -127,8 +127,11 @@ def test_a_population_pauses_and_resumes(pop_config, tmp_path):
     assert (tmp_path / "pop" / "population.pt").exists()
 
 
-def test_an_agent_stopped_from_another_thread_mid_step_takes_no_step_after_the_stop_returns(pop_config, tmp_path):
-    """The panel stops agent B while a step with B acting is under way: that step must not count for B afterwards."""
+@pytest.mark.parametrize("loop", ["start", "fit"])
+def test_an_agent_stopped_from_another_thread_mid_step_takes_no_step_after_the_stop_returns(pop_config, tmp_path,
+                                                                                           loop):
+    """The panel (start()) or a script's helper thread (beside a foreground fit()) stops agent B while a step with B
+    acting is under way: that step must not count for B afterwards."""
     population = Population(pop_config.with_overrides({"run.total_steps": 10_000_000}), seeds=[0, 1],
                             run_dir=tmp_path / "pop")
     assert population.collector is not None
@@ -141,16 +144,31 @@ def test_an_agent_stopped_from_another_thread_mid_step_takes_no_step_after_the_s
             time.sleep(0.5)
         return step(*args, **kwargs)
 
-    population.collector.step = slow_step
-    population.start()
-    try:
+    seen: dict[str, int] = {}
+
+    def steer() -> None:
         assert inside.wait(60)
         population.stop(agent=1)
-        stopped_at = population.members[1].env_step
-        assert wait_for(lambda: population.members[0].env_step > stopped_at + 100)
-        assert population.members[1].env_step == stopped_at and population.members[1].state == "stopped"
+        seen["stopped_at"] = population.members[1].env_step
+        wait_for(lambda: population.members[0].env_step > seen["stopped_at"] + 100)
+        seen["later"] = population.members[1].env_step
+        population.stop(wait=False)
+
+    population.collector.step = slow_step
+    try:
+        if loop == "start":
+            population.start()
+            steer()
+            population.join(60)
+        else:
+            helper = threading.Thread(target=steer)
+            helper.start()
+            population.fit()
+            helper.join(60)
+        assert population.members[0].env_step > seen["stopped_at"] + 100
+        assert seen["later"] == population.members[1].env_step == seen["stopped_at"]
+        assert population.members[1].state == "stopped"
     finally:
-        population.stop()
         population.close()
 
 

@@ -41,11 +41,13 @@ class RunControl:
         self.stop_requested = False
         self.thread: threading.Thread | None = None
         self._looping = False
+        self._loop_thread: threading.Thread | None = None
+        """The thread the loop runs on: fit()'s caller, or start()'s background thread."""
 
     # ---- callers ---------------------------------------------------------------------------
     def start(self, target: Callable[[], None]) -> None:
         self.pause_requested = self.stop_requested = False
-        self.thread = threading.Thread(target=target, name="lab-trainer", daemon=True)
+        self.thread = self._loop_thread = threading.Thread(target=target, name="lab-trainer", daemon=True)
         self.thread.start()
 
     @property
@@ -53,7 +55,7 @@ class RunControl:
         return self.thread is not None and self.thread.is_alive()
 
     def on_loop_thread(self) -> bool:
-        return threading.current_thread() is self.thread
+        return threading.current_thread() is self._loop_thread
 
     def join(self, timeout: float | None = None) -> None:
         if self.thread is not None:
@@ -83,26 +85,27 @@ class RunControl:
             if self._looping:
                 raise RuntimeError("this trainer is already training (fit() or start() from another thread): "
                                    "wait for it, or stop() it first")
-            self._looping = True
+            self._looping, self._loop_thread = True, threading.current_thread()
 
     def leave_loop(self) -> None:
         with self._lock:
-            self._looping = False
+            self._looping, self._loop_thread = False, None
 
     @property
     def looping(self) -> bool:
         return self._looping
 
     def call(self, kind: str, arg: Any, serve: Serve) -> Any:
-        """Run serve(kind, arg) on the loop's thread between steps, or here when no loop is running."""
-        if not self.running or self.on_loop_thread():
+        """Run serve(kind, arg) on the loop's thread between steps (fit() in the foreground or start()'s thread), or
+        here when no loop is running."""
+        if not self._looping or self.on_loop_thread():
             return serve(kind, arg)
         request = _Request(kind, arg)
         with self._wake:
             self._requests.append(request)
             self._wake.notify_all()
         while not request.done.wait(0.2):
-            if not self.running:  # the loop ended before serving it: take it back and serve it here
+            if not self._looping:  # the loop ended before serving it: take it back and serve it here
                 with self._lock:
                     taken = request in self._requests
                     self._requests = [r for r in self._requests if r is not request]
