@@ -193,21 +193,3 @@ def test_learner_update_ms_times_a_batched_update_of_as_many_agents_as_asked():
     learner, batch = throughput._warmed_learner(config, agents=3)
     assert learner.agents == 3 and batch.obs.shape[0] == 3
 
-
-def test_a_benchmark_run_stopped_by_a_signal_raises_it_so_nothing_is_timed_or_saved(tiny_config):
-    """Ctrl-C or SIGTERM in `bench population --rounds 5` must end the bench, not one round's run."""
-    import os
-    import signal
-
-    from lab.bench import fit_to_the_end
-    from lab.signals import Terminated
-    from lab.train.trainer import Trainer
-
-    trainer = Trainer(tiny_config.with_overrides({"run.total_steps": 100_000}), log_to_disk=False)
-    trainer.events.subscribe(lambda event: os.kill(os.getpid(), signal.SIGTERM))
-    try:
-        with pytest.raises(Terminated):
-            fit_to_the_end(trainer)
-        assert trainer.env_step < 100_000
-    finally:
-        trainer.close()

@@ -172,6 +172,21 @@ def test_an_agent_stopped_from_another_thread_mid_step_takes_no_step_after_the_s
         population.close()
 
 
+def test_fit_or_raise_raises_the_signal_that_stopped_the_run(tiny_config):
+    """Ctrl-C or SIGTERM in `bench population --rounds 5` or an evolve generation must end the whole job, not one
+    run of it: fit_or_raise raises where fit returns."""
+    from lab.signals import Terminated
+
+    trainer = Trainer(tiny_config.with_overrides({"run.total_steps": 100_000}), log_to_disk=False)
+    trainer.events.subscribe(lambda event: os.kill(os.getpid(), signal.SIGTERM))
+    try:
+        with pytest.raises(Terminated):
+            trainer.fit_or_raise()
+        assert trainer.env_step < 100_000
+    finally:
+        trainer.close()
+
+
 def test_stop_when_solved_ends_each_agent_at_its_own_solving_evaluation(tiny_config, tmp_path):
     base = tiny_config.with_overrides({
         "env.env_id": MODULE_ENV_ID, "env.success_threshold": 18.0, "run.analyze_episodes": False,

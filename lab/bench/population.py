@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from lab.bench import fit_to_the_end
 from lab.config import Config
 from lab.train.population import Population
 
@@ -76,7 +75,7 @@ def population_cost(config: Config, agents: int, steps: int, learning_starts: in
     for k in range(agents - frozen, agents):
         population.stop(agent=k)
     try:
-        fit_to_the_end(population)
+        population.fit_or_raise()
         end, cpu_end = time.perf_counter(), population.cpu_seconds()
     finally:
         population.close()
@@ -138,7 +137,7 @@ def _measure_memory(config: Config, agents: int, out: Any) -> None:
             array = getattr(buffer, column)
             array[...] = rng.random(array.shape) if array.dtype.kind == "f" else 1
         buffer.size[:] = buffer.capacity
-        fit_to_the_end(population)
+        population.fit_or_raise()
         assert population.collector is not None
         worker = getattr(population.collector.envs, "pid", None)
         out.put({"main_mib": _resident_mib(os.getpid()),

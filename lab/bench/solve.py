@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 
-from lab.bench import fit_to_the_end
 from lab.config import Config
 from lab.events import Evaluated
 from lab.io import atomic_write_json
@@ -59,7 +58,7 @@ def time_to_solve(config: Config, seed: int, max_steps: int, max_seconds: float,
 
     trainer.events.subscribe(on_eval, Evaluated)
     try:
-        fit_to_the_end(trainer)
+        trainer.fit_or_raise()
     finally:
         trainer.close()
     solved = [c for c in curve if c[2] >= threshold]
@@ -171,7 +170,7 @@ def time_to_solve_agents(configs: list[Config], max_steps: int, max_seconds: flo
 
     population.events.subscribe(on_agent_event, AgentEvent)
     try:
-        fit_to_the_end(population)  # a signal gives no result: its unsolved agents never reached the cap
+        population.fit_or_raise()  # a signal gives no result: its unsolved agents never reached the cap
     finally:
         population.close()
     results = [frozen.get(k) or result(k) for k in range(len(configs))]

@@ -15,7 +15,6 @@ import torch
 
 from lab.agents.replay import Batch, ReplayBuffer
 from lab.agents.td3 import TD3
-from lab.bench import fit_to_the_end
 from lab.config import Config, NetworkConfig, TrainingConfig
 from lab.lander import ACT_DIM, ENV_ID, OBS_DIM
 from lab.presets import preset
@@ -128,7 +127,7 @@ def training_rate(config: Config, steps: int) -> float:
 
     trainer.events.subscribe(mark)
     try:
-        fit_to_the_end(trainer)
+        trainer.fit_or_raise()
     finally:
         trainer.close()
     if "start" not in marks or trainer.train_seconds <= marks["start"]:

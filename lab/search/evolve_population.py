@@ -82,9 +82,7 @@ class EvolvingPopulation:
 
     def train_generation(self, generation: int) -> None:
         """Every agent trains up to this generation's end; a Ctrl-C or signal during it is raised again."""
-        self.population.fit(until_step=generation * self.per_agent)
-        if self.population.interrupted is not None:
-            raise self.population.interrupted
+        self.population.fit_or_raise(until_step=generation * self.per_agent)
 
     def evaluate(self) -> list[float]:
         """Every agent's mean return on the same fixed seeds."""

@@ -176,6 +176,15 @@ class Engine:
                 m.pause_at = None
             self.control.leave_loop()
 
+    def fit_or_raise(self, until_step: int | None = None) -> dict[str, Any]:
+        """fit, then raise the signal that stopped it: for callers whose work means nothing cut short (a benchmark
+        must not time, count or save such a run; an evolve generation must not be ranked), so Ctrl-C ends the
+        caller's whole job, not just this run."""
+        summary = self.fit(until_step)
+        if self.interrupted is not None:
+            raise self.interrupted
+        return summary
+
     def start(self) -> Engine:
         """Train in a background thread and return at once."""
         self._check_can_start()
